@@ -1,0 +1,13 @@
+DROP TABLE notifications;
+DROP TABLE comment_likes;
+DROP TABLE comments;
+DROP TABLE movie_ratings;
+DROP TABLE movie_reactions;
+DROP TABLE favorites;
+DROP TABLE movie_stars;
+DROP TABLE movie_directors;
+DROP TABLE movie_genres;
+DROP TABLE movies;
+DROP TABLE people;
+DROP TABLE genres;
+DROP TABLE certifications;

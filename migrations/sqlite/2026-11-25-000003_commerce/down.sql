@@ -1,0 +1,9 @@
+DROP TABLE stripe_events;
+DROP TABLE refunds;
+DROP TABLE payment_items;
+DROP TABLE payments;
+DROP TABLE purchases;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE cart_items;
+DROP TABLE carts;

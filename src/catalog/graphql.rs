@@ -1,0 +1,530 @@
+//! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
+
+use async_graphql::connection::PageInfo;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::catalog::loaders::CatalogLoaders;
+use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, PersonRow};
+use crate::catalog::{repo, service};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::graphql::pagination::{self, encode_cursor};
+use crate::graphql::scalars::{Long, Money};
+
+/// Box-office gross is reported in US dollars.
+const GROSS_CURRENCY: &str = "USD";
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Browse the catalog (B2–B5): filters, search and sorting combine; pages are Relay cursor connections.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    async fn movies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last movie of the previous page.")] after: Option<String>,
+        filter: Option<MovieFilterInput>,
+        #[graphql(desc = "Case-insensitive text found in the title, description, or a star's or director's name.")]
+        search: Option<String>,
+        #[graphql(desc = "Default: by name, ascending. Ties are broken by id, so pages are stable.")] sort: Option<
+            MovieSortInput,
+        >,
+    ) -> Result<MovieConnection> {
+        let filter = filter.unwrap_or_default().into_filter(search)?;
+        MovieConnection::load(ctx, filter, sort, first, after.as_deref()).await
+    }
+
+    /// One movie by id; a NOT_FOUND error when there is none.
+    async fn movie(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Movie>> {
+        let db = ctx.data::<Db>()?;
+        Ok(Some(Movie(service::movie(db, &id).await?)))
+    }
+
+    /// Every genre, by name, with the number of movies in each (B6).
+    async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
+        let db = ctx.data::<Db>()?;
+        let rows = repo::genres_with_counts(db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(row, count)| Genre {
+                row,
+                movie_count: Some(count),
+            })
+            .collect())
+    }
+
+    /// One genre by id; a NOT_FOUND error when there is none.
+    async fn genre(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Genre>> {
+        let db = ctx.data::<Db>()?;
+        let id = parse_id("id", &id)?;
+        let row = repo::genre_by_id(db, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("no genre has this id"))?;
+        Ok(Some(Genre { row, movie_count: None }))
+    }
+
+    /// One person (director or star) by id; a NOT_FOUND error when there is none.
+    async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
+        let db = ctx.data::<Db>()?;
+        let id = parse_id("id", &id)?;
+        let row = repo::person_by_id(db, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("no person has this id"))?;
+        Ok(Some(Person(row)))
+    }
+
+    /// Every certification (age rating), by name.
+    async fn certifications(&self, ctx: &Context<'_>) -> Result<Vec<Certification>> {
+        let db = ctx.data::<Db>()?;
+        Ok(repo::all_certifications(db)
+            .await?
+            .into_iter()
+            .map(Certification)
+            .collect())
+    }
+}
+
+/// A movie of the catalog.
+pub struct Movie(pub MovieRow);
+
+#[Object]
+impl Movie {
+    /// Public id (a UUID).
+    async fn id(&self) -> ID {
+        ID(self.0.uuid.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Release year.
+    async fn year(&self) -> i32 {
+        self.0.year
+    }
+
+    async fn duration_minutes(&self) -> i32 {
+        self.0.duration_minutes
+    }
+
+    /// IMDb score, 0 to 10.
+    async fn imdb_score(&self) -> f64 {
+        self.0.imdb_score
+    }
+
+    /// Number of IMDb votes.
+    async fn votes(&self) -> Long {
+        Long(self.0.votes)
+    }
+
+    /// Metacritic score, 0 to 100, when known.
+    async fn meta_score(&self) -> Option<i32> {
+        self.0.meta_score
+    }
+
+    /// Box-office gross in US dollars, when known.
+    async fn gross(&self) -> Option<Money> {
+        self.0.gross_cents.map(|cents| Money::new(cents, GROSS_CURRENCY))
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// What buying the movie costs now.
+    async fn price(&self) -> Money {
+        Money::new(self.0.price_cents, &self.0.currency)
+    }
+
+    /// The movie's certification (age rating).
+    async fn certification(&self, ctx: &Context<'_>) -> Result<Certification> {
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        let row = loaders.certifications.load_one(self.0.certification_id).await?;
+        Ok(Certification(row.ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("movie without certification"))
+        })?))
+    }
+
+    /// Genres, by name.
+    async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        let rows = loaders.genres.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(|row| Genre { row, movie_count: None }).collect())
+    }
+
+    /// Directors, by name.
+    async fn directors(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        Ok(loaders
+            .directors
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Person)
+            .collect())
+    }
+
+    /// Main stars, in billing order.
+    async fn stars(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        Ok(loaders
+            .stars
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Person)
+            .collect())
+    }
+
+    /// Number of users who like the movie.
+    async fn likes(&self) -> Long {
+        Long(self.0.likes_count)
+    }
+
+    /// Number of users who dislike the movie.
+    async fn dislikes(&self) -> Long {
+        Long(self.0.dislikes_count)
+    }
+
+    /// Average user rating (1 to 10), or null when nobody rated it yet.
+    async fn average_rating(&self) -> Option<f64> {
+        (self.0.ratings_count > 0).then(|| self.0.ratings_sum as f64 / self.0.ratings_count as f64)
+    }
+
+    /// Number of user ratings.
+    async fn ratings_count(&self) -> Long {
+        Long(self.0.ratings_count)
+    }
+
+    /// When the movie joined the catalog (UTC).
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.created_at.and_utc()
+    }
+}
+
+/// A genre, and the movies in it.
+pub struct Genre {
+    row: GenreRow,
+    /// Already known when the genre came from a list that counted movies.
+    movie_count: Option<i64>,
+}
+
+#[Object]
+impl Genre {
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    /// Number of movies in the genre.
+    async fn movie_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        if let Some(count) = self.movie_count {
+            return Ok(count);
+        }
+        let loaders = ctx.data::<CatalogLoaders>()?;
+        Ok(loaders.genre_movie_counts.load_one(self.row.id).await?.unwrap_or(0))
+    }
+
+    /// The genre's movies, with the catalog's filters, search and sorting (B6).
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    async fn movies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<MovieFilterInput>,
+        search: Option<String>,
+        sort: Option<MovieSortInput>,
+    ) -> Result<MovieConnection> {
+        let mut filter = filter.unwrap_or_default().into_filter(search)?;
+        filter.genre_ids = vec![self.row.id];
+        MovieConnection::load(ctx, filter, sort, first, after.as_deref()).await
+    }
+}
+
+/// A director or a star.
+pub struct Person(pub PersonRow);
+
+#[Object]
+impl Person {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// An age rating such as PG-13.
+pub struct Certification(pub CertificationRow);
+
+#[Object]
+impl Certification {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// Which movies to show. Ranges are inclusive; several ids in one list match any of them.
+#[derive(Debug, Default, InputObject)]
+#[graphql(name = "MovieFilter")]
+pub struct MovieFilterInput {
+    year_min: Option<i32>,
+    year_max: Option<i32>,
+    imdb_min: Option<f64>,
+    imdb_max: Option<f64>,
+    /// In minor units of the catalog currency.
+    price_min: Option<Long>,
+    /// In minor units of the catalog currency.
+    price_max: Option<Long>,
+    genre_ids: Option<Vec<ID>>,
+    certification_ids: Option<Vec<ID>>,
+    director_ids: Option<Vec<ID>>,
+    star_ids: Option<Vec<ID>>,
+}
+
+/// Lists longer than this in a filter are refused (they would only make a slow query).
+const MAX_FILTER_IDS: usize = 50;
+
+impl MovieFilterInput {
+    fn into_filter(self, search: Option<String>) -> Result<MovieFilter, AppError> {
+        let filter = MovieFilter {
+            year_min: self.year_min,
+            year_max: self.year_max,
+            imdb_min: self.imdb_min,
+            imdb_max: self.imdb_max,
+            price_min: self.price_min.map(|p| p.0),
+            price_max: self.price_max.map(|p| p.0),
+            genre_ids: parse_ids("filter.genreIds", self.genre_ids)?,
+            certification_ids: parse_ids("filter.certificationIds", self.certification_ids)?,
+            director_ids: parse_ids("filter.directorIds", self.director_ids)?,
+            star_ids: parse_ids("filter.starIds", self.star_ids)?,
+            search,
+        };
+        service::check_filter(&filter)?;
+        Ok(filter)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum MovieSortField {
+    Name,
+    /// Release year.
+    Year,
+    Imdb,
+    Price,
+    /// Purchases, then likes.
+    Popularity,
+    /// Average user rating; unrated movies come last in both directions.
+    Rating,
+    /// When the movie joined the catalog.
+    Added,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Default)]
+pub enum SortDirection {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, InputObject)]
+#[graphql(name = "MovieSort")]
+pub struct MovieSortInput {
+    field: MovieSortField,
+    #[graphql(default)]
+    direction: SortDirection,
+}
+
+impl From<MovieSortInput> for MovieSort {
+    fn from(input: MovieSortInput) -> Self {
+        let field = match input.field {
+            MovieSortField::Name => crate::catalog::models::MovieSortField::Name,
+            MovieSortField::Year => crate::catalog::models::MovieSortField::Year,
+            MovieSortField::Imdb => crate::catalog::models::MovieSortField::Imdb,
+            MovieSortField::Price => crate::catalog::models::MovieSortField::Price,
+            MovieSortField::Popularity => crate::catalog::models::MovieSortField::Popularity,
+            MovieSortField::Rating => crate::catalog::models::MovieSortField::Rating,
+            MovieSortField::Added => crate::catalog::models::MovieSortField::Added,
+        };
+        MovieSort {
+            field,
+            descending: input.direction == SortDirection::Desc,
+        }
+    }
+}
+
+/// A page of movies.
+pub struct MovieConnection {
+    movies: Vec<MovieRow>,
+    offset: i64,
+    has_next_page: bool,
+    filter: MovieFilter,
+}
+
+impl MovieConnection {
+    async fn load(
+        ctx: &Context<'_>,
+        filter: MovieFilter,
+        sort: Option<MovieSortInput>,
+        first: Option<i32>,
+        after: Option<&str>,
+    ) -> Result<MovieConnection> {
+        let db = ctx.data::<Db>()?;
+        let window = pagination::window(first, after)?;
+        let sort = sort.map(MovieSort::from).unwrap_or_default();
+        let page = service::browse(db, &filter, sort, window.offset, window.limit).await?;
+        prefetch_relations(ctx, &page.movies).await?;
+        Ok(MovieConnection {
+            movies: page.movies,
+            offset: window.offset,
+            has_next_page: page.has_next_page,
+            filter,
+        })
+    }
+}
+
+/// Loads, in one batch each, the relations the query asks for on this page's movies. The loaders cache the
+/// results, so the movies' own resolvers find them there: a page costs the same number of statements for 1 or
+/// 100 movies, instead of depending on how the resolvers' timing falls into the loaders' batching window.
+async fn prefetch_relations(ctx: &Context<'_>, movies: &[MovieRow]) -> Result<()> {
+    if movies.is_empty() {
+        return Ok(());
+    }
+    let loaders = ctx.data::<CatalogLoaders>()?;
+    let look = ctx.look_ahead();
+    let wants = |field: &str| {
+        look.field("nodes").field(field).exists() || look.field("edges").field("node").field(field).exists()
+    };
+    let wants_genre_counts = look.field("nodes").field("genres").field("movieCount").exists()
+        || look
+            .field("edges")
+            .field("node")
+            .field("genres")
+            .field("movieCount")
+            .exists();
+    let movie_ids: Vec<i64> = movies.iter().map(|m| m.id).collect();
+    let mut certification_ids: Vec<i64> = movies.iter().map(|m| m.certification_id).collect();
+    certification_ids.sort_unstable();
+    certification_ids.dedup();
+
+    let genres = async {
+        if !wants("genres") {
+            return Ok::<(), async_graphql::Error>(());
+        }
+        let by_movie = loaders.genres.load_many(movie_ids.iter().copied()).await?;
+        if wants_genre_counts {
+            let mut genre_ids: Vec<i64> = by_movie.values().flatten().map(|g| g.id).collect();
+            genre_ids.sort_unstable();
+            genre_ids.dedup();
+            loaders.genre_movie_counts.load_many(genre_ids).await?;
+        }
+        Ok(())
+    };
+    let directors = async {
+        if wants("directors") {
+            loaders.directors.load_many(movie_ids.iter().copied()).await?;
+        }
+        Ok::<(), async_graphql::Error>(())
+    };
+    let stars = async {
+        if wants("stars") {
+            loaders.stars.load_many(movie_ids.iter().copied()).await?;
+        }
+        Ok::<(), async_graphql::Error>(())
+    };
+    let certifications = async {
+        if wants("certification") {
+            loaders
+                .certifications
+                .load_many(certification_ids.iter().copied())
+                .await?;
+        }
+        Ok::<(), async_graphql::Error>(())
+    };
+    futures_util::try_join!(genres, directors, stars, certifications)?;
+    Ok(())
+}
+
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct MovieEdge {
+    cursor: String,
+    #[graphql(skip)]
+    movie: MovieRow,
+}
+
+#[ComplexObject]
+impl MovieEdge {
+    async fn node(&self) -> Movie {
+        Movie(self.movie.clone())
+    }
+}
+
+#[Object]
+impl MovieConnection {
+    async fn edges(&self) -> Vec<MovieEdge> {
+        self.movies
+            .iter()
+            .enumerate()
+            .map(|(i, movie)| MovieEdge {
+                cursor: encode_cursor(self.offset + i as i64),
+                movie: movie.clone(),
+            })
+            .collect()
+    }
+
+    /// The page's movies without cursors.
+    async fn nodes(&self) -> Vec<Movie> {
+        self.movies.iter().cloned().map(Movie).collect()
+    }
+
+    async fn page_info(&self) -> PageInfo {
+        let cursor_at = |i: usize| encode_cursor(self.offset + i as i64);
+        PageInfo {
+            has_previous_page: self.offset > 0,
+            has_next_page: self.has_next_page,
+            start_cursor: (!self.movies.is_empty()).then(|| cursor_at(0)),
+            end_cursor: self.movies.len().checked_sub(1).map(cursor_at),
+        }
+    }
+
+    /// Number of movies matching the filter, on every page (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let db = ctx.data::<Db>()?;
+        Ok(service::count(db, &self.filter).await?)
+    }
+}
+
+/// Parses a numeric id, naming the argument when it is not one.
+pub fn parse_id(field: &str, id: &ID) -> Result<i64, AppError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| AppError::bad_input(field, format!("{field} is not a valid id")))
+}
+
+fn parse_ids(field: &str, ids: Option<Vec<ID>>) -> Result<Vec<i64>, AppError> {
+    let ids = ids.unwrap_or_default();
+    if ids.len() > MAX_FILTER_IDS {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} lists more than {MAX_FILTER_IDS} ids"),
+        ));
+    }
+    ids.iter().map(|id| parse_id(field, id)).collect()
+}

@@ -1,0 +1,8 @@
+//! The movie catalog: movies, genres, people (directors and stars), certifications.
+
+pub mod graphql;
+pub mod loaders;
+pub mod models;
+pub mod repo;
+pub mod seed;
+pub mod service;

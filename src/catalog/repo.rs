@@ -1,0 +1,300 @@
+//! Catalog queries. Each body is written once and runs on both backends through `db_run!`.
+
+use std::collections::HashMap;
+
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{Double, Integer, Nullable};
+use diesel_async::RunQueryDsl;
+
+use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow};
+use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
+use crate::db::{Db, lower};
+use crate::db_run;
+use crate::error::{AppError, AppResult};
+
+/// The boxed `movies` query restricted by a `MovieFilter`. A macro rather than a function because a boxed
+/// query is tied to one backend: `db_run!` expands it once per backend.
+macro_rules! movies_matching {
+    ($filter:expr) => {{
+        let filter: &MovieFilter = $filter;
+        let mut query = movies::table.into_boxed();
+        if let Some(v) = filter.year_min {
+            query = query.filter(movies::year.ge(v));
+        }
+        if let Some(v) = filter.year_max {
+            query = query.filter(movies::year.le(v));
+        }
+        if let Some(v) = filter.imdb_min {
+            query = query.filter(movies::imdb_score.ge(v));
+        }
+        if let Some(v) = filter.imdb_max {
+            query = query.filter(movies::imdb_score.le(v));
+        }
+        if let Some(v) = filter.price_min {
+            query = query.filter(movies::price_cents.ge(v));
+        }
+        if let Some(v) = filter.price_max {
+            query = query.filter(movies::price_cents.le(v));
+        }
+        if !filter.certification_ids.is_empty() {
+            query = query.filter(movies::certification_id.eq_any(filter.certification_ids.clone()));
+        }
+        if !filter.genre_ids.is_empty() {
+            query = query.filter(
+                movies::id.eq_any(
+                    movie_genres::table
+                        .filter(movie_genres::genre_id.eq_any(filter.genre_ids.clone()))
+                        .select(movie_genres::movie_id),
+                ),
+            );
+        }
+        if !filter.director_ids.is_empty() {
+            query = query.filter(
+                movies::id.eq_any(
+                    movie_directors::table
+                        .filter(movie_directors::person_id.eq_any(filter.director_ids.clone()))
+                        .select(movie_directors::movie_id),
+                ),
+            );
+        }
+        if !filter.star_ids.is_empty() {
+            query = query.filter(
+                movies::id.eq_any(
+                    movie_stars::table
+                        .filter(movie_stars::person_id.eq_any(filter.star_ids.clone()))
+                        .select(movie_stars::movie_id),
+                ),
+            );
+        }
+        if let Some(pattern) = filter.search_pattern() {
+            // Title or description, or a star's or director's name: a movie with no people is still found
+            // by its title (B5).
+            let by_star = movie_stars::table
+                .inner_join(people::table)
+                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+                .select(movie_stars::movie_id);
+            let by_director = movie_directors::table
+                .inner_join(people::table)
+                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+                .select(movie_directors::movie_id);
+            query = query.filter(
+                lower(movies::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(movies::description).like(pattern.clone()).escape('\\'))
+                    .or(movies::id.eq_any(by_star))
+                    .or(movies::id.eq_any(by_director)),
+            );
+        }
+        query
+    }};
+}
+
+/// Orders a boxed movies query; the id always breaks ties, so pages never overlap or skip (B4).
+macro_rules! movies_sorted {
+    ($query:expr, $sort:expr) => {{
+        let sort: MovieSort = $sort;
+        let query = $query;
+        let query = match (sort.field, sort.descending) {
+            (MovieSortField::Name, false) => query.order_by(movies::name.asc()),
+            (MovieSortField::Name, true) => query.order_by(movies::name.desc()),
+            (MovieSortField::Year, false) => query.order_by(movies::year.asc()),
+            (MovieSortField::Year, true) => query.order_by(movies::year.desc()),
+            (MovieSortField::Imdb, false) => query.order_by(movies::imdb_score.asc()),
+            (MovieSortField::Imdb, true) => query.order_by(movies::imdb_score.desc()),
+            (MovieSortField::Price, false) => query.order_by(movies::price_cents.asc()),
+            (MovieSortField::Price, true) => query.order_by(movies::price_cents.desc()),
+            (MovieSortField::Popularity, false) => query
+                .order_by(movies::purchases_count.asc())
+                .then_order_by(movies::likes_count.asc()),
+            (MovieSortField::Popularity, true) => query
+                .order_by(movies::purchases_count.desc())
+                .then_order_by(movies::likes_count.desc()),
+            (MovieSortField::Rating, descending) => {
+                // Rated movies first in both directions; the average needs no stored column.
+                let unrated_last = sql::<Integer>("CASE WHEN movies.ratings_count = 0 THEN 1 ELSE 0 END");
+                let average = sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
+                if descending {
+                    query.order_by(unrated_last.asc()).then_order_by(average.desc())
+                } else {
+                    query.order_by(unrated_last.asc()).then_order_by(average.asc())
+                }
+            }
+            (MovieSortField::Added, false) => query.order_by(movies::created_at.asc()),
+            (MovieSortField::Added, true) => query.order_by(movies::created_at.desc()),
+        };
+        query.then_order_by(movies::id.asc())
+    }};
+}
+
+/// One page of movies: `limit` rows after skipping `offset`.
+pub async fn list_movies(
+    db: &Db,
+    filter: &MovieFilter,
+    sort: MovieSort,
+    offset: i64,
+    limit: i64,
+) -> AppResult<Vec<MovieRow>> {
+    db_run!(db, |conn| {
+        movies_sorted!(movies_matching!(filter), sort)
+            .select(MovieRow::as_select())
+            .offset(offset)
+            .limit(limit)
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })
+}
+
+pub async fn count_movies(db: &Db, filter: &MovieFilter) -> AppResult<i64> {
+    db_run!(db, |conn| {
+        movies_matching!(filter)
+            .select(count_star())
+            .get_result(conn)
+            .await
+            .map_err(AppError::from)
+    })
+}
+
+pub async fn movie_by_uuid(db: &Db, uuid: &str) -> AppResult<Option<MovieRow>> {
+    db_run!(db, |conn| {
+        movies::table
+            .filter(movies::uuid.eq(uuid))
+            .select(MovieRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(AppError::from)
+    })
+}
+
+/// Genres of each movie, by movie id, sorted by name.
+pub async fn genres_of_movies(db: &Db, movie_ids: &[i64]) -> AppResult<HashMap<i64, Vec<GenreRow>>> {
+    let rows: Vec<(i64, GenreRow)> = db_run!(db, |conn| {
+        movie_genres::table
+            .inner_join(genres::table)
+            .filter(movie_genres::movie_id.eq_any(movie_ids))
+            .select((movie_genres::movie_id, GenreRow::as_select()))
+            .order_by((genres::name.asc(), genres::id.asc()))
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })?;
+    Ok(group(rows))
+}
+
+/// Directors of each movie, by movie id, sorted by name.
+pub async fn directors_of_movies(db: &Db, movie_ids: &[i64]) -> AppResult<HashMap<i64, Vec<PersonRow>>> {
+    let rows: Vec<(i64, PersonRow)> = db_run!(db, |conn| {
+        movie_directors::table
+            .inner_join(people::table)
+            .filter(movie_directors::movie_id.eq_any(movie_ids))
+            .select((movie_directors::movie_id, PersonRow::as_select()))
+            .order_by((people::name.asc(), people::id.asc()))
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })?;
+    Ok(group(rows))
+}
+
+/// Stars of each movie, by movie id, in billing order.
+pub async fn stars_of_movies(db: &Db, movie_ids: &[i64]) -> AppResult<HashMap<i64, Vec<PersonRow>>> {
+    let rows: Vec<(i64, PersonRow)> = db_run!(db, |conn| {
+        movie_stars::table
+            .inner_join(people::table)
+            .filter(movie_stars::movie_id.eq_any(movie_ids))
+            .select((movie_stars::movie_id, PersonRow::as_select()))
+            .order_by((movie_stars::billing_order.asc(), people::id.asc()))
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })?;
+    Ok(group(rows))
+}
+
+pub async fn certifications_by_ids(db: &Db, ids: &[i64]) -> AppResult<Vec<CertificationRow>> {
+    db_run!(db, |conn| {
+        certifications::table
+            .filter(certifications::id.eq_any(ids))
+            .select(CertificationRow::as_select())
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })
+}
+
+pub async fn all_certifications(db: &Db) -> AppResult<Vec<CertificationRow>> {
+    db_run!(db, |conn| {
+        certifications::table
+            .select(CertificationRow::as_select())
+            .order_by(certifications::name.asc())
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })
+}
+
+/// Every genre with the number of movies in it, by name (B6), in one statement.
+pub async fn genres_with_counts(db: &Db) -> AppResult<Vec<(GenreRow, i64)>> {
+    db_run!(db, |conn| {
+        genres::table
+            .left_join(movie_genres::table)
+            .group_by((genres::id, genres::name))
+            .select((
+                GenreRow::as_select(),
+                diesel::dsl::count(movie_genres::movie_id.nullable()),
+            ))
+            .order_by(genres::name.asc())
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })
+}
+
+pub async fn genre_by_id(db: &Db, id: i64) -> AppResult<Option<GenreRow>> {
+    db_run!(db, |conn| {
+        genres::table
+            .find(id)
+            .select(GenreRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(AppError::from)
+    })
+}
+
+/// Number of movies in each of `genre_ids`.
+pub async fn movie_counts_of_genres(db: &Db, genre_ids: &[i64]) -> AppResult<HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = db_run!(db, |conn| {
+        movie_genres::table
+            .filter(movie_genres::genre_id.eq_any(genre_ids))
+            .group_by(movie_genres::genre_id)
+            .select((movie_genres::genre_id, count_star()))
+            .load(conn)
+            .await
+            .map_err(AppError::from)
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+pub async fn person_by_id(db: &Db, id: i64) -> AppResult<Option<PersonRow>> {
+    db_run!(db, |conn| {
+        people::table
+            .find(id)
+            .select(PersonRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(AppError::from)
+    })
+}
+
+fn group<T>(rows: Vec<(i64, T)>) -> HashMap<i64, Vec<T>> {
+    let mut grouped: HashMap<i64, Vec<T>> = HashMap::new();
+    for (key, value) in rows {
+        grouped.entry(key).or_default().push(value);
+    }
+    grouped
+}

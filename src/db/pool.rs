@@ -1,0 +1,279 @@
+//! The two connection pools behind one `Db` handle, and the macros that run one diesel body on either.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::FutureExt;
+
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub type PgPool = Pool<AsyncPgConnection>;
+pub type SqlitePool = Pool<SqliteConn>;
+
+/// Which database a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A parsed `DATABASE_URL`: `postgres://…` / `postgresql://…`, or `sqlite://path` (relative to the working
+/// directory, or absolute as `sqlite:///abs/path`). Anything else is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(std::path::PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err("DATABASE_URL sqlite:// needs a file path, e.g. sqlite://var/cinema.db".into());
+            }
+            Ok(DatabaseUrl::Sqlite(path.into()))
+        } else {
+            Err(format!(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {:?})",
+                url.split(':').next().unwrap_or_default()
+            ))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Counters shared by every connection of a pool. The statement count lets tests and benchmarks prove that a
+/// page costs a bounded number of SQL statements.
+#[derive(Debug, Default)]
+pub struct DbStats {
+    statements: AtomicU64,
+}
+
+impl DbStats {
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+}
+
+struct StatementCounter(Arc<DbStats>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.statements.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("cinema_db_statements_total").increment(1);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum DbPool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// The application's database handle: cheap to clone, one pool inside.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    stats: Arc<DbStats>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: usize,
+    pub wait_timeout: Duration,
+    /// PostgreSQL `statement_timeout`; SQLite uses it as `busy_timeout`.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 16,
+            wait_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Db {
+    /// Builds the pool for `url`. No connection is opened yet; for SQLite the file's folder is created.
+    pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> anyhow::Result<Db> {
+        let stats = Arc::new(DbStats::default());
+        let pool = match url {
+            DatabaseUrl::Postgres(url) => {
+                let counter = stats.clone();
+                let timeout_ms = options.statement_timeout.as_millis();
+                let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                // Fast recycling: no `SELECT 1` on every checkout; a broken connection is dropped by its state.
+                config.recycling_method = RecyclingMethod::Fast;
+                config.custom_setup = Box::new(move |url| {
+                    let counter = counter.clone();
+                    let url = url.to_string();
+                    async move {
+                        let mut conn = AsyncPgConnection::establish(&url).await?;
+                        conn.batch_execute(&format!(
+                            "SET statement_timeout = {timeout_ms}; SET application_name = 'cinema'; SET TIME ZONE 'UTC'"
+                        ))
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        conn.set_instrumentation(StatementCounter(counter));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(url.clone(), config);
+                DbPool::Postgres(
+                    Pool::builder(manager)
+                        .max_size(options.max_size)
+                        .wait_timeout(Some(options.wait_timeout))
+                        .create_timeout(Some(options.wait_timeout))
+                        .runtime(deadpool::Runtime::Tokio1)
+                        .build()?,
+                )
+            }
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let counter = stats.clone();
+                let busy_ms = options.statement_timeout.as_millis().min(60_000);
+                let mut config = ManagerConfig::<SqliteConn>::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                config.custom_setup = Box::new(move |url| {
+                    let counter = counter.clone();
+                    let url = url.to_string();
+                    async move {
+                        let mut conn = SqliteConn::establish(&url).await?;
+                        // WAL lets readers run beside the one writer; busy_timeout makes writers queue instead
+                        // of failing at once; foreign keys are off by default in SQLite.
+                        conn.batch_execute(&format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
+                        ))
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        conn.set_instrumentation(StatementCounter(counter));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(path.to_string_lossy().to_string(), config);
+                DbPool::Sqlite(
+                    Pool::builder(manager)
+                        .max_size(options.max_size)
+                        .wait_timeout(Some(options.wait_timeout))
+                        .create_timeout(Some(options.wait_timeout))
+                        .runtime(deadpool::Runtime::Tokio1)
+                        .build()?,
+                )
+            }
+        };
+        Ok(Db { pool, stats })
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            DbPool::Postgres(_) => Backend::Postgres,
+            DbPool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    pub fn stats(&self) -> &DbStats {
+        &self.stats
+    }
+
+    /// (connections open, connections idle, callers waiting, max size) for the metrics endpoint.
+    pub fn pool_status(&self) -> deadpool::Status {
+        match &self.pool {
+            DbPool::Postgres(p) => p.status(),
+            DbPool::Sqlite(p) => p.status(),
+        }
+    }
+
+    /// Closes the pool: later checkouts fail at once (used at shutdown).
+    pub fn close(&self) {
+        match &self.pool {
+            DbPool::Postgres(p) => p.close(),
+            DbPool::Sqlite(p) => p.close(),
+        }
+    }
+}
+
+/// Runs one diesel body against whichever backend `db` holds, with `conn` bound to a pooled connection.
+/// The body is expanded once per backend, so each diesel query is written once and type-checked twice.
+/// It must evaluate to a `Result<_, E>` where `E: From<AppError>`.
+#[macro_export]
+macro_rules! db_run {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        match $db.pool() {
+            $crate::db::DbPool::Postgres(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
+                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+                $body
+            }
+            $crate::db::DbPool::Sqlite(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
+                let $conn: &mut $crate::db::SqliteConn = &mut pooled;
+                $body
+            }
+        }
+    }};
+}
+
+/// Runs one diesel body in a transaction: a plain transaction on PostgreSQL, `BEGIN IMMEDIATE` on SQLite so
+/// that a writer takes the write lock up front instead of failing to upgrade a read lock half-way.
+/// The body is the inside of an async closure taking `conn` and returning `Result<T, AppError>`.
+#[macro_export]
+macro_rules! db_transaction {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        match $db.pool() {
+            $crate::db::DbPool::Postgres(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
+                let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+                diesel_async::AsyncConnection::transaction(
+                    conn,
+                    async |$conn: &mut diesel_async::AsyncPgConnection| -> Result<_, $crate::error::AppError> { $body },
+                )
+                .await
+            }
+            $crate::db::DbPool::Sqlite(pool) => {
+                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
+                let conn: &mut $crate::db::SqliteConn = &mut pooled;
+                conn.immediate_transaction(
+                    async |$conn: &mut $crate::db::SqliteConn| -> Result<_, $crate::error::AppError> { $body },
+                )
+                .await
+            }
+        }
+    }};
+}

@@ -1,0 +1,231 @@
+//! One error type for the whole service, shown to GraphQL clients as an error with `extensions.code` and to
+//! REST clients as an RFC 9457 problem document with a stable `code`. Internal details go to the log only.
+
+use async_graphql::ErrorExtensions;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Deliberately not `Display`: async-graphql turns any `Display` error into a message-only error, which would
+/// drop `extensions.code`. Without it, `?` in a resolver goes through `From<AppError>` below and keeps the code.
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated,
+    Forbidden(String),
+    NotFound(String),
+    /// Input that breaks a rule; `field` names the argument or body field when there is one.
+    BadInput {
+        message: String,
+        field: Option<String>,
+    },
+    Conflict(String),
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    PaymentFailed(String),
+    /// A dependency (the database, a payment provider) is not answering; safe to retry later.
+    Unavailable(String),
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadInput {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(error.into())
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::BadInput { .. } => "BAD_USER_INPUT",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::PaymentFailed(_) => "PAYMENT_FAILED",
+            AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PaymentFailed(_) => StatusCode::PAYMENT_REQUIRED,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a client may see: never the inside of an internal error.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Unauthenticated => "authentication required".into(),
+            AppError::Forbidden(message)
+            | AppError::NotFound(message)
+            | AppError::BadInput { message, .. }
+            | AppError::Conflict(message)
+            | AppError::PaymentFailed(message)
+            | AppError::Unavailable(message) => message.clone(),
+            AppError::RateLimited { retry_after_secs } => {
+                format!("too many requests; retry after {retry_after_secs} seconds")
+            }
+            AppError::Internal(_) => {
+                "internal error; the request id in the response headers identifies it in the logs".into()
+            }
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            AppError::Internal(error) => tracing::error!(error = format!("{error:#}"), "internal error"),
+            AppError::Unavailable(reason) => tracing::warn!(%reason, "dependency unavailable"),
+            _ => {}
+        }
+    }
+
+    pub fn into_graphql(self) -> async_graphql::Error {
+        self.log();
+        let mut error = async_graphql::Error::new(self.public_message());
+        let code = self.code();
+        error = error.extend_with(|_, ext| {
+            ext.set("code", code);
+        });
+        match self {
+            AppError::BadInput { field: Some(field), .. } => error.extend_with(|_, ext| ext.set("field", field)),
+            AppError::RateLimited { retry_after_secs } => {
+                error.extend_with(|_, ext| ext.set("retryAfterSeconds", retry_after_secs))
+            }
+            _ => error,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(error: AppError) -> Self {
+        error.into_graphql()
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => AppError::NotFound("not found".into()),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                tracing::debug!(detail = info.message(), "unique violation");
+                AppError::Conflict("already exists".into())
+            }
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                tracing::debug!(detail = info.message(), "foreign key violation");
+                AppError::Conflict("still referenced by other records".into())
+            }
+            Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => AppError::BadInput {
+                message: format!("value out of range ({})", info.message()),
+                field: None,
+            },
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        AppError::Unavailable(format!("database unavailable: {error}"))
+    }
+}
+
+/// RFC 9457 problem details, extended with our stable `code`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// A URI reference naming the problem type (`about:blank` for the plain HTTP meaning).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `BAD_USER_INPUT`, `UNAUTHENTICATED`, `RATE_LIMITED`.
+    #[schema(example = "BAD_USER_INPUT")]
+    pub code: String,
+    /// The request field at fault, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.into(),
+            field: None,
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut problem = Problem::new(self.status(), self.code(), self.public_message());
+        let retry_after = match &self {
+            AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        if let AppError::BadInput { field, .. } = self {
+            problem.field = field;
+        }
+        let mut response = problem.into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// For the command line, where an error ends the program with its message.
+impl From<AppError> for anyhow::Error {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Internal(inner) => inner,
+            other => anyhow::anyhow!("{}: {}", other.code(), other.public_message()),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! /graphql over HTTP, following the GraphQL-over-HTTP specification: POST with `application/json`, GET for
+//! queries only, `application/graphql-response+json` answers with 4xx for requests that cannot run, and
+//! `application/json` answers (legacy clients) with 200.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::ServerError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::graphql::schema::request_data;
+use crate::state::AppState;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const APPLICATION_JSON: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the answer's media type from `Accept`; none acceptable is a 406.
+fn negotiate(headers: &HeaderMap) -> Option<Media> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(Media::Json);
+    };
+    let ranges: Vec<&str> = accept
+        .split(',')
+        .filter(|range| !range.contains("q=0") || range.contains("q=0."))
+        .map(|range| range.split(';').next().unwrap_or_default().trim())
+        .collect();
+    if ranges.contains(&GRAPHQL_RESPONSE_JSON) {
+        Some(Media::GraphqlResponseJson)
+    } else if ranges
+        .iter()
+        .any(|r| matches!(*r, APPLICATION_JSON | "*/*" | "application/*"))
+        || ranges.is_empty()
+    {
+        Some(Media::Json)
+    } else {
+        None
+    }
+}
+
+/// A response made of errors only, for requests refused before they run.
+fn request_error(status: StatusCode, media: Media, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    response
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(error) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("invalid GET request: {error}"),
+            );
+        }
+    };
+    execute(state, media, request, true).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "PAYLOAD_TOO_LARGE"
+            } else {
+                "BAD_REQUEST"
+            };
+            return request_error(rejection.status(), media, code, &rejection.body_text());
+        }
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence != APPLICATION_JSON {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST /graphql takes Content-Type: application/json",
+        );
+    }
+    let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let message = if body.first() == Some(&b'[') {
+                "batched requests are not supported; send one operation per request".to_string()
+            } else {
+                format!("the body is not a GraphQL request: {error}")
+            };
+            return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
+        }
+    };
+    execute(state, media, request, false).await
+}
+
+fn not_acceptable() -> Response {
+    request_error(
+        StatusCode::NOT_ACCEPTABLE,
+        Media::Json,
+        "NOT_ACCEPTABLE",
+        "Accept must allow application/graphql-response+json or application/json",
+    )
+}
+
+async fn execute(state: AppState, media: Media, request: async_graphql::Request, via_get: bool) -> Response {
+    if request.query.trim().is_empty() {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_REQUEST",
+            "the request has no query",
+        );
+    }
+    // Parsing first gives a precise error code, and tells a GET that would mutate (refused: GET must be safe).
+    match async_graphql::parser::parse_query(&request.query) {
+        Err(error) => {
+            return request_error(
+                bad_request_status(media),
+                media,
+                "GRAPHQL_PARSE_FAILED",
+                &error.to_string(),
+            );
+        }
+        Ok(document) if via_get => {
+            let operation = match &request.operation_name {
+                Some(name) => document
+                    .operations
+                    .iter()
+                    .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+                None => document.operations.iter().next(),
+            };
+            if operation.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
+                let mut response = request_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    media,
+                    "METHOD_NOT_ALLOWED",
+                    "only queries may be sent with GET; use POST for mutations",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return response;
+            }
+        }
+        Ok(_) => {}
+    }
+
+    let request = request_data(request, &state.db);
+    let mut response = state.schema.execute(request).await;
+
+    // Errors without a path come from validation or limits: the request never ran.
+    let refused = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    if refused {
+        for error in &mut response.errors {
+            label_request_error(error);
+        }
+    }
+    let status = if refused {
+        bad_request_status(media)
+    } else {
+        StatusCode::OK
+    };
+    let body = match serde_json::to_vec(&response) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "could not serialize a GraphQL response");
+            return request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                "INTERNAL_SERVER_ERROR",
+                "internal error",
+            );
+        }
+    };
+    let mut http = (status, body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    http
+}
+
+/// With the new media type a request that cannot run is a 400; legacy JSON clients expect 200.
+fn bad_request_status(media: Media) -> StatusCode {
+    match media {
+        Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    }
+}
+
+/// Gives validation and limit errors a code, as every other error has one.
+fn label_request_error(error: &mut ServerError) {
+    let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+    if has_code {
+        return;
+    }
+    let code = if error.message.contains("nested too deep")
+        || error.message.contains("too complex")
+        || error.message.contains("directives")
+    {
+        "QUERY_TOO_COMPLEX"
+    } else {
+        "GRAPHQL_VALIDATION_FAILED"
+    };
+    let mut ext = error.extensions.take().unwrap_or_default();
+    ext.set("code", code);
+    error.extensions = Some(ext);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn negotiates_media_types() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Media::Json));
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json")),
+            Some(Media::GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept("application/json;q=0.9, application/graphql-response+json")),
+            Some(Media::GraphqlResponseJson)
+        );
+        assert_eq!(negotiate(&accept("*/*")), Some(Media::Json));
+        assert_eq!(negotiate(&accept("text/html")), None);
+    }
+}

@@ -1,0 +1,69 @@
+//! Relay-style pagination arguments: `first` (capped) and `after` (an opaque cursor).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::error::{AppError, AppResult};
+
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+/// Where a page starts and how long it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageWindow {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// Checks `first` and decodes `after`. Cursors are opaque to clients; today they carry a position.
+pub fn window(first: Option<i32>, after: Option<&str>) -> AppResult<PageWindow> {
+    let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(0..=MAX_PAGE_SIZE).contains(&first) {
+        return Err(AppError::bad_input(
+            "first",
+            format!("first must be between 0 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let offset = match after {
+        None => 0,
+        Some(cursor) => decode_cursor(cursor)? + 1,
+    };
+    Ok(PageWindow {
+        offset,
+        limit: first as i64,
+    })
+}
+
+pub fn encode_cursor(position: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("p:{position}"))
+}
+
+fn decode_cursor(cursor: &str) -> AppResult<i64> {
+    let invalid = || AppError::bad_input("after", "after is not a cursor returned by this API");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    text.strip_prefix("p:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| (0..=i64::from(i32::MAX)).contains(n))
+        .ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let w = window(Some(10), Some(&encode_cursor(19))).unwrap();
+        assert_eq!(w, PageWindow { offset: 20, limit: 10 });
+        assert_eq!(window(None, None).unwrap(), PageWindow { offset: 0, limit: 20 });
+    }
+
+    #[test]
+    fn refuses_bad_sizes_and_cursors() {
+        assert!(window(Some(-1), None).is_err());
+        assert!(window(Some(101), None).is_err());
+        assert!(window(Some(1), Some("garbage!")).is_err());
+        assert!(window(Some(1), Some(&URL_SAFE_NO_PAD.encode("p:-5"))).is_err());
+    }
+}

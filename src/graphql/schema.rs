@@ -1,0 +1,52 @@
+//! Assembles the schema from the domains' parts.
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Request, SDLExportOptions, Schema};
+
+use crate::catalog::graphql::CatalogQuery;
+use crate::catalog::loaders::CatalogLoaders;
+use crate::config::GraphqlLimits;
+use crate::db::Db;
+use crate::graphql::limits::AliasLimit;
+
+/// Every domain's queries; each domain adds its part here.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(CatalogQuery);
+
+pub type CinemaSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// The schema with its limits (G3). `Db` is schema-wide data; loaders are per request (`request_data`).
+pub fn build_schema(db: Db, limits: &GraphqlLimits) -> CinemaSchema {
+    let mut builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .data(db)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(10)
+        .extension(AliasLimit {
+            max_aliases: limits.max_aliases,
+        });
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// Attaches what a request needs beyond the schema's data: fresh DataLoaders (their cache lives one request).
+pub fn request_data(request: Request, db: &Db) -> Request {
+    request.data(CatalogLoaders::new(db))
+}
+
+/// The SDL as committed in `schema.graphql`: fields, arguments and enum values sorted, so diffs stay small.
+pub fn sdl(schema: &CinemaSchema) -> String {
+    schema.sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}
+
+/// The SDL without a database: the schema's shape does not depend on data or limits.
+pub fn export_sdl() -> String {
+    sdl(&Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).finish())
+}

@@ -1,0 +1,74 @@
+//! Prometheus metrics (G7): request counts and latency by route, and pool gauges, at /metrics.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+/// The process-wide recorder (metrics has one global recorder; every app in the process shares it).
+pub fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &[
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
+                )
+                .expect("bucket list is not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}
+
+/// Counts and times every request under its route pattern (not its raw path, which would explode the labels).
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().as_str().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Metrics
+///
+/// Prometheus text format: `http_requests_total`, `http_request_duration_seconds`, `cinema_db_statements_total`
+/// and the pool gauges `cinema_db_pool_*`. Public (scrape it from inside the network; put it behind the proxy
+/// otherwise). 404 when `METRICS=off`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format.", content_type = "text/plain"),
+        (status = 404, description = "Metrics are turned off.")
+    )
+)]
+pub async fn render(State(state): State<AppState>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let status = state.db.pool_status();
+    metrics::gauge!("cinema_db_pool_size").set(status.size as f64);
+    metrics::gauge!("cinema_db_pool_available").set(status.available as f64);
+    metrics::gauge!("cinema_db_pool_waiting").set(status.waiting as f64);
+    metrics::gauge!("cinema_db_pool_max_size").set(status.max_size as f64);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+}

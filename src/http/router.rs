@@ -1,0 +1,48 @@
+//! The whole HTTP surface in one router.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::graphql::{graphiql, handler};
+use crate::http::{docs, metrics, middleware};
+use crate::state::AppState;
+
+pub fn build_router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let (rest, document) = docs::rest_routes().split_for_parts();
+
+    let mut app = Router::new()
+        .route("/graphql", get(handler::get).post(handler::post))
+        .merge(rest)
+        .merge(docs::docs_router(document, state.clone()));
+    if settings.graphiql {
+        app = app
+            .route("/graphiql", get(graphiql::page))
+            .route("/graphiql/assets/{file}", get(graphiql::asset));
+    }
+
+    app.route_layer(axum::middleware::from_fn(metrics::track))
+        .fallback(middleware::not_found)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(middleware::REQUEST_ID, MakeRequestUuid))
+                .layer(middleware::trace_layer())
+                .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID))
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
+                .layer(middleware::cors_layer(&settings))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    settings.request_timeout.max(Duration::from_secs(1)),
+                ))
+                .layer(DefaultBodyLimit::max(settings.request_body_limit)),
+        )
+}

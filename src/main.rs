@@ -1,0 +1,156 @@
+//! `cinema`: the server and its maintenance commands.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use cinema::config::{LogFormat, Settings};
+use cinema::db::{Db, PoolOptions, migrate};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cinema", version, about = "Online cinema API server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default): migrates, seeds the demo catalog into an empty development database.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Load catalog data.
+    Seed {
+        /// The demo catalog of real movies (only into an empty catalog).
+        #[arg(long, conflicts_with = "synthetic")]
+        demo: bool,
+        /// N generated movies, for benchmarks.
+        #[arg(long, value_name = "N")]
+        synthetic: Option<usize>,
+    },
+    /// Create an ADMIN account (or promote and activate an existing one). The password comes from
+    /// CINEMA_ADMIN_PASSWORD or standard input, never from the command line.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    ExportSchema,
+    /// Print the REST OpenAPI document (JSON).
+    ExportOpenapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("cinema: configuration refused: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts");
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "cinema stopped with an error");
+            eprintln!("cinema: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let bind = settings.bind_addr;
+            let state = cinema::prepare(settings).await?;
+            let listener = tokio::net::TcpListener::bind(bind).await?;
+            let settings = state.settings.clone();
+            tracing::info!(
+                address = %listener.local_addr()?,
+                backend = state.db.backend().name(),
+                graphiql = settings.graphiql,
+                "serving: GraphQL at {0}/graphql{1}, REST docs at {0}/api/docs",
+                settings.public_url,
+                if settings.graphiql { format!(", GraphiQL at {}/graphiql", settings.public_url) } else { String::new() },
+            );
+            cinema::serve(state, listener, cinema::app::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = connect(&settings)?;
+            let applied = migrate::run_pending(&db).await?;
+            println!("applied {} migration(s) on {}", applied.len(), db.backend().name());
+            Ok(())
+        }
+        Command::Seed { demo, synthetic } => {
+            let db = connect(&settings)?;
+            migrate::run_pending(&db).await?;
+            if let Some(count) = synthetic {
+                let started = std::time::Instant::now();
+                let inserted = cinema::catalog::seed::seed_synthetic(&db, count).await?;
+                println!("added {inserted} synthetic movies in {:.1?}", started.elapsed());
+            } else if demo {
+                let inserted = cinema::catalog::seed::seed_demo_if_empty(&db).await?;
+                if inserted == 0 {
+                    println!("the catalog is not empty: demo catalog not loaded");
+                } else {
+                    println!("added {inserted} demo movies");
+                }
+            } else {
+                anyhow::bail!("say what to seed: --demo or --synthetic N");
+            }
+            Ok(())
+        }
+        Command::CreateAdmin { email } => {
+            let password = match std::env::var("CINEMA_ADMIN_PASSWORD") {
+                Ok(password) if !password.is_empty() => password,
+                _ => {
+                    let mut input = String::new();
+                    std::io::stdin().read_to_string(&mut input)?;
+                    input.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let db = connect(&settings)?;
+            migrate::run_pending(&db).await?;
+            let outcome = cinema::accounts::service::create_admin(&db, &email, &password, settings.bcrypt_cost).await?;
+            println!("{outcome}");
+            Ok(())
+        }
+        Command::ExportSchema => {
+            print!("{}", cinema::graphql::schema::export_sdl());
+            Ok(())
+        }
+        Command::ExportOpenapi => {
+            println!("{}", cinema::http::docs::openapi().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}
+
+fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(
+        &settings.database_url,
+        &PoolOptions {
+            max_size: settings.db_pool_size,
+            ..PoolOptions::default()
+        },
+    )
+}

@@ -1,0 +1,436 @@
+//! B1–B6 catalog reads over GraphQL: browsing, pagination, filters, sorting, search, details, genres; and the
+//! bounded number of SQL statements per page (DataLoaders).
+
+mod common;
+
+use cinema::catalog::seed::{CatalogEntry, insert_catalog};
+use cinema::db::Backend;
+use common::{TestApp, names};
+use serde_json::{Value, json};
+
+backend_tests!(
+    top_movies_by_imdb_with_relations,
+    pages_follow_cursors_without_overlap,
+    every_sort_is_stable_across_pages,
+    sort_directions_reverse_the_order,
+    filters_narrow_the_catalog,
+    search_matches_title_description_and_people,
+    a_movie_without_people_is_found_by_title,
+    movie_details_and_not_found,
+    genres_count_their_movies_and_lead_to_them,
+    bad_arguments_are_refused_with_codes,
+    a_page_costs_a_fixed_number_of_statements,
+);
+
+const PAGE: &str = r#"
+query Page($first: Int, $after: String, $filter: MovieFilter, $sort: MovieSort, $search: String) {
+  movies(first: $first, after: $after, filter: $filter, sort: $sort, search: $search) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor }
+    nodes { id name year imdbScore price { amount currency formatted } }
+  }
+}"#;
+
+async fn page(app: &TestApp, variables: Value) -> Value {
+    app.query_ok(PAGE, variables).await["movies"].clone()
+}
+
+async fn top_movies_by_imdb_with_relations(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let data = app
+        .query_ok(
+            r#"{ movies(first: 20, sort: {field: IMDB, direction: DESC}) {
+                   totalCount
+                   nodes { name year durationMinutes imdbScore votes metaScore gross { amount currency }
+                           price { amount currency formatted } certification { name }
+                           genres { name } directors { name } stars { name } } } }"#,
+            json!({}),
+        )
+        .await;
+    let movies = &data["movies"];
+    assert_eq!(movies["totalCount"], 116);
+    let nodes = movies["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 20);
+    let scores: Vec<f64> = nodes.iter().map(|m| m["imdbScore"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "descending: {scores:?}");
+    let first = &nodes[0];
+    assert_eq!(first["name"], "The Shawshank Redemption");
+    assert_eq!(first["year"], 1994);
+    assert_eq!(first["durationMinutes"], 142);
+    assert_eq!(first["certification"]["name"], "R");
+    assert_eq!(first["genres"], json!([{ "name": "Drama" }]));
+    assert_eq!(first["directors"], json!([{ "name": "Frank Darabont" }]));
+    assert_eq!(
+        first["stars"],
+        json!([{ "name": "Tim Robbins" }, { "name": "Morgan Freeman" }, { "name": "Bob Gunton" }])
+    );
+    assert_eq!(
+        first["price"],
+        json!({ "amount": 1299, "currency": "USD", "formatted": "12.99 USD" })
+    );
+    assert_eq!(first["gross"], json!({ "amount": 2834146900i64, "currency": "USD" }));
+    // Every movie of the page has its relations (no relation lost by batching).
+    for movie in nodes {
+        assert!(!movie["genres"].as_array().unwrap().is_empty(), "{movie}");
+        assert!(!movie["directors"].as_array().unwrap().is_empty(), "{movie}");
+        assert!(!movie["stars"].as_array().unwrap().is_empty(), "{movie}");
+    }
+    let godfather = nodes.iter().find(|m| m["name"] == "The Godfather").unwrap();
+    let genres: Vec<&str> = godfather["genres"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(genres, ["Crime", "Drama"]);
+}
+
+async fn pages_follow_cursors_without_overlap(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let movies = page(&app, json!({ "first": 25, "after": after })).await;
+        assert_eq!(movies["totalCount"], 116, "the total is the same on every page");
+        assert_eq!(movies["pageInfo"]["hasPreviousPage"], pages > 0);
+        seen.extend(names(&movies));
+        pages += 1;
+        let edges = movies["edges"].as_array().unwrap();
+        assert_eq!(movies["pageInfo"]["endCursor"], edges.last().unwrap()["cursor"]);
+        if movies["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = movies["pageInfo"]["endCursor"].as_str().map(String::from);
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(seen.len(), 116);
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), 116, "no movie twice");
+    // An empty page past the end.
+    let beyond = page(&app, json!({ "first": 0 })).await;
+    assert_eq!(beyond["nodes"], json!([]));
+    assert_eq!(beyond["pageInfo"]["endCursor"], Value::Null);
+}
+
+async fn every_sort_is_stable_across_pages(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for field in ["NAME", "YEAR", "IMDB", "PRICE", "POPULARITY", "RATING", "ADDED"] {
+        for direction in ["ASC", "DESC"] {
+            let sort = json!({ "field": field, "direction": direction });
+            let whole = names(&page(&app, json!({ "first": 40, "sort": sort })).await);
+            let first = page(&app, json!({ "first": 15, "sort": sort })).await;
+            let second = page(
+                &app,
+                json!({ "first": 25, "sort": sort, "after": first["pageInfo"]["endCursor"] }),
+            )
+            .await;
+            let mut stitched = names(&first);
+            stitched.extend(names(&second));
+            assert_eq!(whole, stitched, "{field} {direction}: two pages equal one page");
+        }
+    }
+}
+
+async fn sort_directions_reverse_the_order(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let by_year = |direction: &str| json!({ "first": 100, "sort": { "field": "YEAR", "direction": direction } });
+    let years = |movies: &Value| -> Vec<i64> {
+        movies["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["year"].as_i64().unwrap())
+            .collect()
+    };
+    let ascending = years(&page(&app, by_year("ASC")).await);
+    assert!(ascending.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(ascending[0], 1940, "The Great Dictator is the oldest");
+    let descending = years(&page(&app, by_year("DESC")).await);
+    assert!(descending.windows(2).all(|w| w[0] >= w[1]));
+    assert_eq!(descending[0], 2024);
+
+    let prices = |movies: &Value| -> Vec<i64> {
+        movies["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["price"]["amount"].as_i64().unwrap())
+            .collect()
+    };
+    let cheapest = prices(&page(&app, json!({ "first": 100, "sort": { "field": "PRICE" } })).await);
+    assert!(cheapest.windows(2).all(|w| w[0] <= w[1]));
+    // Ties (same price) are ordered by id, so the default direction is ascending and repeatable.
+    let again = prices(
+        &page(
+            &app,
+            json!({ "first": 100, "sort": { "field": "PRICE", "direction": "ASC" } }),
+        )
+        .await,
+    );
+    assert_eq!(cheapest, again);
+    let by_name = names(&page(&app, json!({ "first": 3 })).await);
+    assert_eq!(
+        by_name,
+        ["12 Angry Men", "2001: A Space Odyssey", "A Clockwork Orange"],
+        "default sort is by name"
+    );
+}
+
+async fn filters_narrow_the_catalog(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let app = &app;
+    let total = |v: Value| async move { page(app, v).await["totalCount"].as_i64().unwrap() };
+    assert_eq!(total(json!({ "filter": { "yearMin": 2019 } })).await, 8);
+    assert_eq!(
+        total(json!({ "filter": { "yearMin": 1994, "yearMax": 1994 } })).await,
+        5
+    );
+    assert_eq!(total(json!({ "filter": { "imdbMin": 9.0 } })).await, 7);
+    assert_eq!(total(json!({ "filter": { "imdbMin": 8.0, "imdbMax": 8.2 } })).await, 23);
+    assert_eq!(total(json!({ "filter": { "priceMax": 799 } })).await, 13);
+    assert_eq!(
+        total(json!({ "filter": { "priceMin": 1400, "priceMax": 1500 } })).await,
+        10
+    );
+
+    let ids = app
+        .query_ok("{ genres { id name } certifications { id name } }", json!({}))
+        .await;
+    let id_of = |list: &str, name: &str| -> String {
+        ids[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let western = id_of("genres", "Western");
+    assert_eq!(total(json!({ "filter": { "genreIds": [western] } })).await, 2);
+    let animation = id_of("genres", "Animation");
+    assert_eq!(
+        total(json!({ "filter": { "genreIds": [western, animation] } })).await,
+        14,
+        "any of the genres"
+    );
+    let g_rating = id_of("certifications", "G");
+    assert_eq!(total(json!({ "filter": { "certificationIds": [g_rating] } })).await, 9);
+
+    // Directors and stars by id, taken from a movie.
+    let movie = app
+        .query_ok(
+            r#"{ movies(search: "Inception") { nodes { directors { id } stars { id name } } } }"#,
+            json!({}),
+        )
+        .await;
+    let nolan = movie["movies"]["nodes"][0]["directors"][0]["id"].clone();
+    assert_eq!(total(json!({ "filter": { "directorIds": [nolan] } })).await, 7);
+    let leo = movie["movies"]["nodes"][0]["stars"][0].clone();
+    assert_eq!(leo["name"], "Leonardo DiCaprio");
+    assert_eq!(total(json!({ "filter": { "starIds": [leo["id"]] } })).await, 5);
+    // Filters combine.
+    assert_eq!(
+        total(json!({ "filter": { "directorIds": [nolan], "yearMin": 2010 } })).await,
+        4
+    );
+    assert_eq!(total(json!({ "filter": { "yearMin": 2030 } })).await, 0);
+}
+
+async fn search_matches_title_description_and_people(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let found = |search: &str| {
+        let app = &app;
+        let search = search.to_string();
+        async move { names(&page(app, json!({ "search": search, "first": 100 })).await) }
+    };
+    assert_eq!(
+        found("godfather").await,
+        ["The Godfather", "The Godfather Part II"],
+        "title, any case"
+    );
+    assert_eq!(found("GODFATHER part").await, ["The Godfather Part II"]);
+    assert_eq!(found("wormhole").await, ["Interstellar"], "description");
+    assert_eq!(found("keanu").await, ["The Matrix"], "star");
+    let kubrick = found("kubrick").await;
+    assert_eq!(kubrick.len(), 6, "director: {kubrick:?}");
+    assert!(found("no such film anywhere").await.is_empty());
+    // LIKE wildcards in the text are taken literally.
+    assert!(found("%").await.is_empty());
+    assert!(found("_").await.is_empty());
+    // Search combines with filters.
+    let nolan_recent = names(
+        &page(
+            &app,
+            json!({ "search": "nolan", "filter": { "yearMin": 2014 }, "first": 100 }),
+        )
+        .await,
+    );
+    assert_eq!(nolan_recent, ["Interstellar", "Oppenheimer"]);
+}
+
+async fn a_movie_without_people_is_found_by_title(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    insert_catalog(
+        app.db(),
+        &[CatalogEntry {
+            name: "Untitled Archive Reel".into(),
+            year: 1921,
+            duration: 12,
+            certification: "G".into(),
+            genres: vec!["History".into()],
+            directors: vec![],
+            stars: vec![],
+            imdb: 6.1,
+            votes: 40,
+            meta: None,
+            gross: None,
+            price: 199,
+            description: "Found footage of a city street.".into(),
+        }],
+    )
+    .await
+    .map_err(|e| e.public_message())
+    .unwrap();
+    let data = app
+        .query_ok(r#"{ movies(search: "archive reel") { totalCount nodes { name directors { name } stars { name } gross { amount } metaScore } } }"#, json!({}))
+        .await;
+    assert_eq!(
+        data["movies"],
+        json!({ "totalCount": 1, "nodes": [{ "name": "Untitled Archive Reel", "directors": [], "stars": [], "gross": null, "metaScore": null }] })
+    );
+}
+
+async fn movie_details_and_not_found(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let id = page(&app, json!({ "search": "Casablanca" })).await["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let data = app
+        .query_ok(
+            "query($id: ID!) { movie(id: $id) { id name year description likes dislikes averageRating ratingsCount addedAt } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let movie = &data["movie"];
+    assert_eq!(movie["id"], id);
+    assert_eq!(movie["name"], "Casablanca");
+    assert_eq!(movie["year"], 1942);
+    assert_eq!(movie["likes"], 0);
+    assert_eq!(movie["averageRating"], Value::Null, "nobody rated it yet");
+    assert!(movie["addedAt"].as_str().unwrap().ends_with("+00:00"), "UTC: {movie}");
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (status, body) = app
+        .graphql("query($id: ID!) { movie(id: $id) { name } }", json!({ "id": unknown }))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["movie"], Value::Null);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(body["errors"][0]["path"], json!(["movie"]));
+    let (_, code) = app.error_code(r#"{ genre(id: "999999") { name } }"#, json!({})).await;
+    assert_eq!(code, "NOT_FOUND");
+    let (_, code) = app.error_code(r#"{ person(id: "999999") { name } }"#, json!({})).await;
+    assert_eq!(code, "NOT_FOUND");
+    let (_, code) = app.error_code(r#"{ genre(id: "drama") { name } }"#, json!({})).await;
+    assert_eq!(code, "BAD_USER_INPUT");
+}
+
+async fn genres_count_their_movies_and_lead_to_them(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let data = app.query_ok("{ genres { id name movieCount } }", json!({})).await;
+    let genres = data["genres"].as_array().unwrap();
+    let names: Vec<&str> = genres.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "by name");
+    let drama = genres.iter().find(|g| g["name"] == "Drama").unwrap();
+    assert_eq!(drama["movieCount"], 77);
+    let western = genres.iter().find(|g| g["name"] == "Western").unwrap();
+    let movies = app
+        .query_ok(
+            r#"query($id: ID!) { genre(id: $id) { name movieCount
+                 movies(sort: {field: YEAR}) { totalCount nodes { name } } } }"#,
+            json!({ "id": western["id"] }),
+        )
+        .await;
+    assert_eq!(
+        movies["genre"],
+        json!({ "name": "Western", "movieCount": 2, "movies": { "totalCount": 2, "nodes": [
+            { "name": "The Good, the Bad and the Ugly" }, { "name": "Django Unchained" } ] } })
+    );
+    // A genre reached through a movie counts its movies too (through a loader).
+    let nested = app
+        .query_ok(
+            r#"{ movies(search: "Django") { nodes { genres { name movieCount } } } }"#,
+            json!({}),
+        )
+        .await;
+    let western_count = nested["movies"]["nodes"][0]["genres"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "Western")
+        .unwrap()["movieCount"]
+        .clone();
+    assert_eq!(western_count, 2);
+}
+
+async fn bad_arguments_are_refused_with_codes(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for (variables, field) in [
+        (json!({ "first": -1 }), "first"),
+        (json!({ "first": 101 }), "first"),
+        (json!({ "first": 10, "after": "not-a-cursor" }), "after"),
+        (
+            json!({ "filter": { "yearMin": 2000, "yearMax": 1990 } }),
+            "filter.yearMin",
+        ),
+        (json!({ "filter": { "imdbMin": 11.0 } }), "filter.imdbMin"),
+        (json!({ "filter": { "priceMin": -5 } }), "filter.priceMin"),
+        (json!({ "filter": { "genreIds": ["x"] } }), "filter.genreIds"),
+        (json!({ "search": "x".repeat(201) }), "search"),
+    ] {
+        let (status, body) = app.graphql(PAGE, variables.clone()).await;
+        assert_eq!(status, 200, "{variables}: {body}");
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{variables}: {body}");
+        assert_eq!(error["extensions"]["field"], field, "{variables}: {body}");
+    }
+    // Wrong types and unknown fields never reach the resolvers.
+    for (query, variables) in [
+        (PAGE, json!({ "first": "ten" })),
+        (PAGE, json!({ "first": 99999999999i64 })),
+        (PAGE, json!({ "sort": { "field": "SHOE_SIZE" } })),
+        ("{ movies { nodes { shoeSize } } }", json!({})),
+        ("{ movies(first: 1.5) { totalCount } }", json!({})),
+        ("{ movie { name } }", json!({})),
+    ] {
+        let (status, body) = app.graphql(query, variables.clone()).await;
+        assert_eq!(status, 400, "{query} {variables}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{body}"
+        );
+    }
+}
+
+async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let query = r#"query($first: Int) { movies(first: $first, sort: {field: IMDB, direction: DESC}) {
+        totalCount nodes { name certification { name } genres { name movieCount } directors { name } stars { name } } } }"#;
+    let mut costs = Vec::new();
+    for first in [1, 20, 100] {
+        // Warm the pool so that connection set-up is not counted.
+        app.query_ok(query, json!({ "first": first })).await;
+        let before = app.statements();
+        app.query_ok(query, json!({ "first": first })).await;
+        costs.push(app.statements() - before);
+    }
+    // page + count + certifications + genres + genre counts + directors + stars
+    assert_eq!(costs, [7, 7, 7], "statements per page for 1, 20 and 100 movies");
+}

@@ -1,0 +1,91 @@
+//! The `cinema` command line: export-schema, create-admin (A10), seed --synthetic (G10), and refusals.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn cinema(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cinema"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BCRYPT_COST", "4")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+#[test]
+fn export_schema_prints_the_committed_sdl() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cinema(dir.path()).arg("export-schema").output().unwrap();
+    assert!(output.status.success());
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+}
+
+#[test]
+fn create_admin_reads_the_password_from_stdin_and_refuses_weak_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cinema(dir.path())
+        .args(["create-admin", "--email", "Root@Example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"Adm1n!secret\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created ADMIN root@example.com"));
+    assert!(
+        dir.path().join("var/cinema.db").exists(),
+        "the embedded default database under var/"
+    );
+
+    // Again with the environment variable: the existing account is promoted, not duplicated.
+    let output = cinema(dir.path())
+        .args(["create-admin", "--email", "root@example.com"])
+        .env("CINEMA_ADMIN_PASSWORD", "An0ther!secret")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("already existed"));
+
+    let output = cinema(dir.path())
+        .args(["create-admin", "--email", "weak@example.com"])
+        .env("CINEMA_ADMIN_PASSWORD", "password")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("BAD_USER_INPUT"));
+}
+
+#[test]
+fn seed_synthetic_adds_movies_and_demo_only_fills_an_empty_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cinema(dir.path())
+        .args(["seed", "--synthetic", "1200"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("added 1200 synthetic movies"));
+    let output = cinema(dir.path()).args(["seed", "--demo"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("not empty"));
+    let output = cinema(dir.path())
+        .args(["seed", "--synthetic", "300"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "numbering continues, so names never collide");
+}
+
+#[test]
+fn unsafe_production_settings_stop_the_server_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cinema(dir.path())
+        .arg("serve")
+        .env("APP_ENV", "production")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("JWT_SECRET"));
+}

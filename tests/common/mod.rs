@@ -1,0 +1,314 @@
+//! Test harness: the real router served over real HTTP on loopback, on a fresh database per test —
+//! a temporary SQLite file, or a PostgreSQL database copied from a migrated template.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cinema::db::{Backend, Db, PoolOptions};
+use cinema::{AppState, Settings};
+use serde_json::{Value, json};
+
+/// Runs each named scenario (`async fn name(backend: Backend)`) once on SQLite and once on PostgreSQL.
+/// PostgreSQL comes from TEST_DATABASE_URL; without it the PostgreSQL half is skipped loudly, or fails in CI.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(cinema::db::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if $crate::common::postgres_available() {
+                        super::$scenario(cinema::db::Backend::Postgres).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Whether PostgreSQL tests can run. In CI a missing TEST_DATABASE_URL is a failure, not a skip.
+pub fn postgres_available() -> bool {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        panic!("TEST_DATABASE_URL is not set: in CI the PostgreSQL half of the suite must run");
+    }
+    eprintln!(
+        "\n*** SKIPPED on PostgreSQL: TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres) ***\n"
+    );
+    false
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub backend: Backend,
+    server: tokio::task::JoinHandle<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _var_dir: tempfile::TempDir,
+    postgres_database: Option<(String, String)>,
+}
+
+impl TestApp {
+    /// A server with the demo catalog.
+    pub async fn start(backend: Backend) -> TestApp {
+        TestApp::start_with(backend, &[("SEED_DEMO", "on")]).await
+    }
+
+    /// A server with extra settings (later pairs override the harness defaults).
+    pub async fn start_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
+        let var_dir = tempfile::tempdir().expect("temporary folder");
+        let (database_url, postgres_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", var_dir.path().join("cinema.db").display()), None),
+            Backend::Postgres => {
+                let (url, admin_url, name) = postgres::fresh_database().await;
+                (url, Some((admin_url, name)))
+            }
+        };
+        let mut all: Vec<(String, String)> = vec![
+            ("VAR_DIR".into(), var_dir.path().display().to_string()),
+            ("DATABASE_URL".into(), database_url),
+            ("BCRYPT_COST".into(), "4".into()),
+            ("SEED_DEMO".into(), "off".into()),
+            ("DB_POOL_SIZE".into(), "8".into()),
+        ];
+        all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::from_vars(all).expect("test settings are valid");
+        let state = cinema::prepare(settings).await.expect("the app starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        let server = tokio::spawn(async move {
+            cinema::serve(served, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        TestApp {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            state,
+            backend,
+            server,
+            shutdown: Some(tx),
+            _var_dir: var_dir,
+            postgres_database,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.state.settings
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POSTs a GraphQL request (as application/json) and returns the status and body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// `data` of a successful GraphQL request; panics with the errors otherwise.
+    pub async fn query_ok(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql(query, variables).await;
+        assert!(
+            status == 200 && body.get("errors").is_none(),
+            "status {status}: {body:#}"
+        );
+        body["data"].clone()
+    }
+
+    /// The `extensions.code` of the first error of a GraphQL request.
+    pub async fn error_code(&self, query: &str, variables: Value) -> (u16, String) {
+        let (status, body) = self.graphql(query, variables).await;
+        let code = body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {body:#}"));
+        (status, code.to_string())
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// Number of SQL statements the app has run so far.
+    pub fn statements(&self) -> u64 {
+        self.db().stats().statements()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.abort();
+        self.state.db.close();
+        if let Some((admin_url, name)) = self.postgres_database.take() {
+            // Drop runs inside the test's runtime: drop the database from a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(postgres::drop_database(&admin_url, &name));
+            })
+            .join();
+        }
+    }
+}
+
+pub mod postgres {
+    use super::*;
+    use tokio_postgres::NoTls;
+
+    /// Serializes template creation across test processes.
+    const TEMPLATE_LOCK: i64 = 7_262_001;
+
+    fn with_database(url: &str, name: &str) -> String {
+        let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
+        parsed.set_path(&format!("/{name}"));
+        parsed.to_string()
+    }
+
+    async fn connect(url: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(url, NoTls)
+            .await
+            .expect("PostgreSQL at TEST_DATABASE_URL answers");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    }
+
+    /// The template's name changes whenever a migration changes, so a stale template is never used.
+    fn template_name() -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        let mut entries: Vec<_> = walk(&root);
+        entries.sort();
+        for path in entries {
+            path.display().to_string().hash(&mut hasher);
+            std::fs::read(&path).unwrap().hash(&mut hasher);
+        }
+        format!("cinema_tpl_{:016x}", hasher.finish())
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(walk(&path))
+            } else {
+                files.push(path)
+            }
+        }
+        files
+    }
+
+    /// Creates an empty, migrated database for one test; returns (its URL, the admin URL, its name).
+    pub async fn fresh_database() -> (String, String, String) {
+        let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let admin = connect(&admin_url).await;
+        let template = template_name();
+        admin
+            .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
+            .await
+            .unwrap();
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            admin
+                .batch_execute(&format!("CREATE DATABASE {template}"))
+                .await
+                .unwrap();
+            let db = Db::connect(
+                &cinema::db::DatabaseUrl::parse(&with_database(&admin_url, &template)).unwrap(),
+                &PoolOptions {
+                    max_size: 1,
+                    ..PoolOptions::default()
+                },
+            )
+            .unwrap();
+            cinema::db::migrate::run_pending(&db).await.expect("template migrates");
+            db.close();
+            drop(db);
+        }
+        let name = format!("cinema_test_{}", uuid::Uuid::new_v4().simple());
+        let mut attempt = 0;
+        loop {
+            // The template's last connection may still be closing: retry briefly.
+            match admin
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(error) if attempt < 50 => {
+                    attempt += 1;
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("cannot copy the template database: {error}"),
+            }
+        }
+        admin
+            .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK])
+            .await
+            .unwrap();
+        (with_database(&admin_url, &name), admin_url, name)
+    }
+
+    pub async fn drop_database(admin_url: &str, name: &str) {
+        let admin = connect(admin_url).await;
+        let _ = admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+/// The first `n` movies' names of a `movies` connection's nodes.
+pub fn names(connection: &Value) -> Vec<String> {
+    connection["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no nodes in {connection:#}"))
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -1,0 +1,268 @@
+//! G1 GraphQL over HTTP (media types, methods, status codes), G3 limits, G4 documentation access, and GraphiQL.
+
+mod common;
+
+use cinema::db::Backend;
+use common::TestApp;
+use serde_json::{Value, json};
+
+backend_tests!(
+    get_runs_queries_and_refuses_mutations,
+    malformed_requests_are_400_never_500,
+    media_types_are_negotiated,
+    legacy_json_clients_get_200_for_invalid_queries,
+    depth_complexity_and_alias_limits,
+    oversized_bodies_are_413,
+    introspection_can_be_turned_off,
+    docs_follow_docs_access,
+    graphiql_is_self_hosted,
+);
+
+async fn get_runs_queries_and_refuses_mutations(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[
+            ("query", "query($n: Int) { movies(first: $n) { nodes { name } } }"),
+            ("variables", r#"{"n": 2}"#),
+        ])
+        .header("accept", "application/graphql-response+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/graphql-response+json; charset=utf-8"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["movies"]["nodes"].as_array().unwrap().len(), 2);
+
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { anything }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
+
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "a GET without a query");
+}
+
+async fn malformed_requests_are_400_never_500(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let post = |body: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(body)
+            .send()
+    };
+    for (body, code) in [
+        ("{not json", "BAD_REQUEST"),
+        ("", "BAD_REQUEST"),
+        ("{}", "BAD_REQUEST"),
+        (r#"{"query": 42}"#, "BAD_REQUEST"),
+        (r#"[{"query": "{ genres { name } }"}]"#, "BAD_REQUEST"),
+        (r#"{"query": "{ movies { "}"#, "GRAPHQL_PARSE_FAILED"),
+        (r#"{"query": "{ movies }"}"#, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            r#"{"query": "{ genres { name } }", "variables": "oops"}"#,
+            "BAD_REQUEST",
+        ),
+    ] {
+        let response = post(body).await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(json["errors"][0]["extensions"]["code"], code, "{body}: {json}");
+    }
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "text/plain")
+        .body(r#"{"query": "{ genres { name } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    let response = app.client.put(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+}
+
+async fn media_types_are_negotiated(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ask = |accept: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("accept", accept)
+            .json(&json!({ "query": "{ certifications { name } }" }))
+            .send()
+    };
+    let response = ask("application/json").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json; charset=utf-8");
+    let response = ask("application/graphql-response+json, application/json;q=0.9")
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/graphql-response+json; charset=utf-8"
+    );
+    let response = ask("text/html").await.unwrap();
+    assert_eq!(response.status(), 406);
+}
+
+async fn legacy_json_clients_get_200_for_invalid_queries(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/json")
+        .json(&json!({ "query": "{ movies { nope } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert!(body.get("data").is_none() || body["data"].is_null());
+}
+
+async fn depth_complexity_and_alias_limits(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("SEED_DEMO", "on"),
+            ("GRAPHQL_MAX_DEPTH", "6"),
+            ("GRAPHQL_MAX_COMPLEXITY", "2000"),
+            ("GRAPHQL_MAX_ALIASES", "5"),
+        ],
+    )
+    .await;
+    let deep = "{ movies { nodes { genres { movies { nodes { genres { movies { nodes { name } } } } } } } } }";
+    let (status, code) = app.error_code(deep, json!({})).await;
+    assert_eq!((status, code.as_str()), (400, "QUERY_TOO_COMPLEX"), "too deep");
+
+    let wide = "{ movies(first: 100) { nodes { name genres { name movies(first: 100) { totalCount } } } } }";
+    let (status, code) = app.error_code(wide, json!({})).await;
+    assert_eq!((status, code.as_str()), (400, "QUERY_TOO_COMPLEX"), "too complex");
+
+    let aliases = "{ a: genres { name } b: genres { name } c: genres { name } d: genres { name } e: genres { name } f: genres { name } }";
+    let (status, body) = app.graphql(aliases, json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX");
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("6 aliases"),
+        "{body}"
+    );
+    // Within the limits the same shapes run.
+    app.query_ok("{ a: genres { name } b: certifications { name } }", json!({}))
+        .await;
+    app.query_ok("{ movies(first: 5) { nodes { name genres { name } } } }", json!({}))
+        .await;
+}
+
+async fn oversized_bodies_are_413(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("REQUEST_BODY_LIMIT", "2048")]).await;
+    let padding = " ".repeat(4096);
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"query": "{{ genres {{ name }} }}{padding}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+}
+
+async fn introspection_can_be_turned_off(backend: Backend) {
+    let on = TestApp::start_with(backend, &[]).await;
+    let data = on.query_ok("{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(data["__schema"]["queryType"]["name"], "QueryRoot");
+    let off = TestApp::start_with(backend, &[("GRAPHQL_INTROSPECTION", "off")]).await;
+    let (_, body) = off.graphql("{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(body["data"]["__schema"], Value::Null, "{body}");
+}
+
+async fn docs_follow_docs_access(backend: Backend) {
+    let public = TestApp::start_with(backend, &[("DOCS_ACCESS", "public")]).await;
+    let response = public.get("/api/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["paths"]["/health/ready"]["get"]["summary"].is_string());
+    let page = public.get("/api/docs/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "Swagger UI loads nothing from outside: {html}"
+    );
+
+    let off = TestApp::start_with(backend, &[("DOCS_ACCESS", "off")]).await;
+    for path in ["/api/openapi.json", "/api/docs/"] {
+        let response = off.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], "NOT_FOUND");
+    }
+    for access in ["authenticated", "admin"] {
+        let gated = TestApp::start_with(backend, &[("DOCS_ACCESS", access)]).await;
+        for path in ["/api/openapi.json", "/api/docs/"] {
+            let response = gated.get(path).await;
+            assert_eq!(response.status(), 401, "{access} {path}");
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+            assert_eq!(response.json::<Value>().await.unwrap()["code"], "UNAUTHENTICATED");
+        }
+    }
+}
+
+async fn graphiql_is_self_hosted(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("GRAPHIQL", "on")]).await;
+    let response = app.get("/graphiql").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let html = response.text().await.unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external URL: {html}"
+    );
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+        "init.js",
+    ] {
+        assert!(
+            html.contains(&format!("/graphiql/assets/{asset}")),
+            "{asset} referenced"
+        );
+        let response = app.get(&format!("/graphiql/assets/{asset}")).await;
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+    assert_eq!(app.get("/graphiql/assets/../../Cargo.toml").await.status(), 404);
+
+    let off = TestApp::start_with(backend, &[("GRAPHIQL", "off")]).await;
+    assert_eq!(off.get("/graphiql").await.status(), 404);
+}
