@@ -2,8 +2,8 @@
 //! queries only, `application/graphql-response+json` answers with 4xx for requests that cannot run, and
 //! `application/json` answers (legacy clients) with 200.
 
-use async_graphql::parser::types::OperationType;
 use async_graphql::ServerError;
+use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
