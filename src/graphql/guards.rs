@@ -1,7 +1,7 @@
 //! Role rules (G2). A guarded field carries both the `@requiresRole` / `@authenticated` directive, which
 //! documents the rule in the schema, and the guard below, which enforces it:
 //!
-//! ```ignore
+//! ```text
 //! #[graphql(
 //!     guard = "RoleGuard::role(Role::Moderator)",
 //!     directive = requires_role::apply(Role::Moderator)
