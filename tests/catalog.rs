@@ -255,6 +255,10 @@ async fn search_matches_title_description_and_people(backend: Backend) {
     assert_eq!(found("GODFATHER part").await, ["The Godfather Part II"]);
     assert_eq!(found("wormhole").await, ["Interstellar"], "description");
     assert_eq!(found("keanu").await, ["The Matrix"], "star");
+    // Case folding beyond ASCII, the same on both backends.
+    assert_eq!(found("LÉON").await, ["Léon: The Professional"]);
+    assert_eq!(found("amÉlie").await, ["Amélie"]);
+    assert_eq!(found("TIMOTHÉE").await, ["Dune: Part Two"], "star with an accent");
     let kubrick = found("kubrick").await;
     assert_eq!(kubrick.len(), 6, "director: {kubrick:?}");
     assert!(found("no such film anywhere").await.is_empty());

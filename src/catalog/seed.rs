@@ -442,6 +442,11 @@ pub async fn seed_synthetic(db: &Db, count: usize) -> AppResult<usize> {
         inserted += insert_catalog(db, &entries).await?;
         tracing::info!(inserted, of = count, "synthetic catalog");
     }
+    // Fresh statistics after a bulk load, so the planner picks the catalog's indexes.
+    crate::db_run!(db, |conn| {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query("ANALYZE").execute(conn).await.map_err(AppError::from)
+    })?;
     Ok(inserted)
 }
 

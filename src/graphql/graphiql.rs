@@ -11,6 +11,7 @@ const PAGE: &str = r#"<!doctype html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Cinema API · GraphiQL</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/graphiql/assets/graphiql.min.css">
   <link rel="stylesheet" href="/graphiql/assets/page.css">
 </head>
@@ -34,7 +35,15 @@ const INIT_JS: &str = r#"// Starts GraphiQL against this server's /graphql endpo
     'query TopMovies {',
     '  movies(first: 20, sort: { field: IMDB, direction: DESC }) {',
     '    totalCount',
-    '    nodes { name year imdbScore price { formatted } genres { name } directors { name } stars { name } }',
+    '    nodes {',
+    '      name',
+    '      year',
+    '      imdbScore',
+    '      price { formatted }',
+    '      genres { name }',
+    '      directors { name }',
+    '      stars { name }',
+    '    }',
     '  }',
     '}',
     ''

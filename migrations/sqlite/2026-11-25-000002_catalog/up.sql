@@ -50,6 +50,7 @@ CREATE INDEX movies_year_idx ON movies (year, id);
 CREATE INDEX movies_imdb_idx ON movies (imdb_score, id);
 CREATE INDEX movies_price_idx ON movies (price_cents, id);
 CREATE INDEX movies_popularity_idx ON movies (purchases_count, likes_count, id);
+CREATE INDEX movies_added_idx ON movies (created_at, id);
 CREATE INDEX movies_certification_idx ON movies (certification_id);
 
 CREATE TABLE movie_genres (

@@ -1,0 +1,59 @@
+// Loads GraphiQL and Swagger UI from a running server in headless Chromium, runs the default catalog query in
+// GraphiQL, and fails when a page errors, asks anything of another origin, or shows no result.
+// Usage: node check-pages.mjs http://127.0.0.1:PORT [screenshot-folder]
+import { chromium } from 'playwright-core';
+
+const base = process.argv[2];
+const shots = process.argv[3];
+if (!base) {
+  console.error('usage: node check-pages.mjs BASE_URL [SCREENSHOT_DIR]');
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const problems = [];
+
+async function open(path) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(base) && !url.startsWith('data:') && !url.startsWith('blob:')) problems.push(`${path}: asked ${url}`);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`${path}: ${r.status()} for ${r.url()}`); });
+  page.on('pageerror', (e) => problems.push(`${path}: page error ${e}`));
+  page.on('console', (m) => {
+    // Failed loads are reported with their URL by the response handler above.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`${path}: console error ${m.text()}`);
+  });
+  await page.goto(base + path, { waitUntil: 'load' });
+  return page;
+}
+
+try {
+  const graphiql = await open('/graphiql');
+  await graphiql.waitForSelector('.graphiql-execute-button', { timeout: 30000 });
+  await graphiql.click('.graphiql-execute-button');
+  await graphiql.waitForFunction(() => document.body.innerText.includes('The Shawshank Redemption'), null, { timeout: 30000 });
+  if (shots) await graphiql.screenshot({ path: `${shots}/graphiql.png` });
+  console.log('GraphiQL: loaded from this server and ran the catalog query');
+
+  const swagger = await open('/api/docs/');
+  await swagger.waitForSelector('.opblock', { timeout: 30000 });
+  const text = await swagger.evaluate(() => document.body.innerText);
+  if (!text.includes('/health/ready')) problems.push('Swagger UI: /health/ready is not listed');
+  if (shots) await swagger.screenshot({ path: `${shots}/swagger.png` });
+  console.log('Swagger UI: loaded from this server and lists the REST operations');
+} catch (error) {
+  problems.push(String(error));
+} finally {
+  await browser.close();
+}
+
+if (problems.length) {
+  console.error('browser check failed:\n  ' + problems.join('\n  '));
+  process.exit(1);
+}
