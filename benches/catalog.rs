@@ -18,7 +18,12 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options { movies: 20_000, backend: "sqlite".into(), seconds: 5, clients: 8 };
+    let mut options = Options {
+        movies: 20_000,
+        backend: "sqlite".into(),
+        seconds: 5,
+        clients: 8,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -74,7 +79,10 @@ async fn main() {
     .unwrap();
     let state = cinema::prepare(settings).await.unwrap();
     let seeding = Instant::now();
-    cinema::catalog::seed::seed_synthetic(&state.db, options.movies).await.map_err(|e| e.public_message()).unwrap();
+    cinema::catalog::seed::seed_synthetic(&state.db, options.movies)
+        .await
+        .map_err(|e| e.public_message())
+        .unwrap();
     println!(
         "catalog: {} synthetic + 116 demo movies on {} (seeded in {:.1?})",
         options.movies,
@@ -86,13 +94,21 @@ async fn main() {
     let base = format!("http://{}/graphql", listener.local_addr().unwrap());
     let served = state.clone();
     tokio::spawn(async move { cinema::serve(served, listener, std::future::pending()).await.unwrap() });
-    let client = reqwest::Client::builder().pool_max_idle_per_host(options.clients).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.clients)
+        .build()
+        .unwrap();
 
     let post = move |query: &'static str, variables: Value| {
         let client = client.clone();
         let base = base.clone();
         async move {
-            let response = client.post(&base).json(&json!({ "query": query, "variables": variables })).send().await.unwrap();
+            let response = client
+                .post(&base)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(response.status(), 200);
             let body: Value = response.json().await.unwrap();
             assert!(body.get("errors").is_none(), "{body}");
@@ -111,7 +127,11 @@ async fn main() {
     );
     let scenarios: Vec<(&str, &'static str, Value)> = vec![
         ("catalog page (20, IMDb desc)", PAGE, json!({})),
-        ("catalog page 50 (offset 980)", PAGE, json!({ "after": cinema::graphql::pagination::encode_cursor(979) })),
+        (
+            "catalog page 50 (offset 980)",
+            PAGE,
+            json!({ "after": cinema::graphql::pagination::encode_cursor(979) }),
+        ),
         ("genre + years, by price", FILTERED, json!({ "genre": genre_id })),
         ("search (title/description/people)", SEARCH, json!({})),
         ("movie detail", DETAIL, json!({ "id": movie_id })),
@@ -155,6 +175,9 @@ async fn main() {
     }
     state.db.close();
     if let Some((client, name)) = scratch {
-        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .unwrap();
     }
 }

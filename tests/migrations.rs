@@ -80,6 +80,66 @@ const SQLITE_COLUMNS: &str = "
     FROM sqlite_master m, pragma_table_info(m.name) p
     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'";
 
+#[derive(QueryableByName)]
+struct Rule {
+    #[diesel(sql_type = Text)]
+    rule: String,
+}
+
+/// One text line per rule, so a difference reads plainly in the assertion message.
+async fn rules(db: &Db, sql: &'static str) -> std::collections::BTreeSet<String> {
+    let rows: Result<Vec<Rule>, AppError> = async {
+        cinema::db_run!(db, |conn| diesel::sql_query(sql)
+            .load(conn)
+            .await
+            .map_err(AppError::from))
+    }
+    .await;
+    rows.map_err(|e| e.public_message())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.rule)
+        .collect()
+}
+
+/// Every non-primary-key index as `table(col,col) unique|index`.
+const POSTGRES_INDEXES: &str = "
+    SELECT t.relname || '(' || string_agg(a.attname, ',' ORDER BY k.ordinality) || ') '
+           || CASE WHEN ix.indisunique THEN 'unique' ELSE 'index' END AS rule
+    FROM pg_index ix
+    JOIN pg_class t ON t.oid = ix.indrelid
+    JOIN pg_class i ON i.oid = ix.indexrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ordinality)
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+    WHERE n.nspname = 'public' AND NOT ix.indisprimary AND t.relname <> '__diesel_schema_migrations'
+    GROUP BY t.relname, i.relname, ix.indisunique";
+
+const SQLITE_INDEXES: &str = "
+    SELECT m.name || '(' || (SELECT group_concat(name, ',') FROM
+             (SELECT ii.name FROM pragma_index_info(il.name) ii ORDER BY ii.seqno)) || ') '
+           || CASE WHEN il.\"unique\" THEN 'unique' ELSE 'index' END AS rule
+    FROM sqlite_master m, pragma_index_list(m.name) il
+    WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'
+      AND il.origin <> 'pk'";
+
+/// Every foreign key as `table(col) -> table RULE`.
+const POSTGRES_FOREIGN_KEYS: &str = "
+    SELECT tc.relname || '(' || a.attname || ') -> ' || rc.relname || ' ' ||
+           CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL'
+                              WHEN 'a' THEN 'NO ACTION' ELSE 'SET DEFAULT' END AS rule
+    FROM pg_constraint c
+    JOIN pg_class tc ON tc.oid = c.conrelid
+    JOIN pg_class rc ON rc.oid = c.confrelid
+    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+    JOIN pg_namespace n ON n.oid = tc.relnamespace
+    WHERE c.contype = 'f' AND n.nspname = 'public'";
+
+const SQLITE_FOREIGN_KEYS: &str = "
+    SELECT m.name || '(' || fk.\"from\" || ') -> ' || fk.\"table\" || ' ' || fk.on_delete AS rule
+    FROM sqlite_master m, pragma_foreign_key_list(m.name) fk
+    WHERE m.type = 'table'";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_trees_give_the_same_tables_columns_types_and_nullability() {
     if !common::postgres_available() {
@@ -98,8 +158,30 @@ async fn both_trees_give_the_same_tables_columns_types_and_nullability() {
     );
     let sqlite_shape = shape(&sqlite, SQLITE_COLUMNS).await;
     let postgres_shape = shape(&postgres, POSTGRES_COLUMNS).await;
+    let sqlite_indexes = rules(&sqlite, SQLITE_INDEXES).await;
+    let postgres_indexes = rules(&postgres, POSTGRES_INDEXES).await;
+    let sqlite_keys = rules(&sqlite, SQLITE_FOREIGN_KEYS).await;
+    let postgres_keys = rules(&postgres, POSTGRES_FOREIGN_KEYS).await;
     postgres.close();
     common::postgres::drop_database(&admin_url, &name).await;
+
+    // Unique and plain indexes (by table, columns in order, uniqueness), and foreign keys (with their delete
+    // rule): the rules the data relies on hold on both backends.
+    assert_eq!(sqlite_indexes, postgres_indexes, "same indexes");
+    assert!(
+        sqlite_indexes.contains("movies(name,year,duration_minutes) unique"),
+        "{sqlite_indexes:#?}"
+    );
+    assert!(
+        sqlite_indexes.contains("cart_items(cart_id,movie_id) unique"),
+        "{sqlite_indexes:#?}"
+    );
+    assert!(sqlite_indexes.contains("carts(user_id) unique"), "{sqlite_indexes:#?}");
+    assert_eq!(sqlite_keys, postgres_keys, "same foreign keys");
+    assert!(
+        sqlite_keys.contains("purchases(movie_id) -> movies RESTRICT"),
+        "{sqlite_keys:#?}"
+    );
 
     assert!(
         sqlite_shape.len() > 100,

@@ -72,13 +72,15 @@ macro_rules! movies_matching {
             // by its title (B5).
             // People first (a small table), then their links by index: far cheaper than lower-casing the
             // name of every link row.
-            let people_matching =
-                people::table.filter(lower(people::name).like(pattern.clone()).escape('\\')).select(people::id);
+            let people_matching = people::table
+                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+                .select(people::id);
             let by_star = movie_stars::table
                 .filter(movie_stars::person_id.eq_any(people_matching))
                 .select(movie_stars::movie_id);
-            let people_matching =
-                people::table.filter(lower(people::name).like(pattern.clone()).escape('\\')).select(people::id);
+            let people_matching = people::table
+                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+                .select(people::id);
             let by_director = movie_directors::table
                 .filter(movie_directors::person_id.eq_any(people_matching))
                 .select(movie_directors::movie_id);
@@ -110,22 +112,31 @@ macro_rules! movies_sorted {
             (MovieSortField::Imdb, true) => query.order_by((movies::imdb_score.desc(), movies::id.desc())),
             (MovieSortField::Price, false) => query.order_by((movies::price_cents.asc(), movies::id.asc())),
             (MovieSortField::Price, true) => query.order_by((movies::price_cents.desc(), movies::id.desc())),
-            (MovieSortField::Popularity, false) => {
-                query.order_by((movies::purchases_count.asc(), movies::likes_count.asc(), movies::id.asc()))
-            }
-            (MovieSortField::Popularity, true) => {
-                query.order_by((movies::purchases_count.desc(), movies::likes_count.desc(), movies::id.desc()))
-            }
+            (MovieSortField::Popularity, false) => query.order_by((
+                movies::purchases_count.asc(),
+                movies::likes_count.asc(),
+                movies::id.asc(),
+            )),
+            (MovieSortField::Popularity, true) => query.order_by((
+                movies::purchases_count.desc(),
+                movies::likes_count.desc(),
+                movies::id.desc(),
+            )),
             (MovieSortField::Rating, descending) => {
                 // Rated movies first in both directions; the average needs no stored column (no index either:
                 // this sort reads every matching row).
                 let unrated_last = sql::<Integer>("CASE WHEN movies.ratings_count = 0 THEN 1 ELSE 0 END");
-                let average =
-                    sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
+                let average = sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
                 if descending {
-                    query.order_by(unrated_last.asc()).then_order_by(average.desc()).then_order_by(movies::id.desc())
+                    query
+                        .order_by(unrated_last.asc())
+                        .then_order_by(average.desc())
+                        .then_order_by(movies::id.desc())
                 } else {
-                    query.order_by(unrated_last.asc()).then_order_by(average.asc()).then_order_by(movies::id.asc())
+                    query
+                        .order_by(unrated_last.asc())
+                        .then_order_by(average.asc())
+                        .then_order_by(movies::id.asc())
                 }
             }
             (MovieSortField::Added, false) => query.order_by((movies::created_at.asc(), movies::id.asc())),
