@@ -5,11 +5,17 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::authenticator::Authenticator;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::ratelimit::RateLimiter;
+use crate::auth::sessions::SessionCache;
 use crate::catalog::seed;
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions, migrate};
 use crate::graphql::build_schema;
 use crate::http::metrics;
+use crate::jobs::worker::Worker;
+use crate::notify::Mailer;
 use crate::state::AppState;
 
 /// Opens the database, applies pending migrations, seeds the demo catalog into an empty database when
@@ -32,37 +38,62 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
             tracing::info!(movies = inserted, "seeded the demo catalog into an empty database");
         }
     }
-    Ok(state_for(settings, db))
+    state_for(settings, db)
 }
 
 /// The state over an already migrated database.
-pub fn state_for(settings: Settings, db: Db) -> AppState {
+pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     let schema = build_schema(db.clone(), &settings.graphql);
     let metrics = settings.metrics.then(metrics::recorder);
-    AppState {
+    let auth = Arc::new(Authenticator {
+        keys: JwtKeys::new(&settings.jwt_secret, settings.auth.access_token_ttl),
+        sessions: SessionCache::new(settings.auth.session_cache_ttl),
+    });
+    let limiter = Arc::new(RateLimiter::new(settings.auth.rate_limit_window));
+    let mailer = Mailer::from_settings(&settings.mail)?;
+    Ok(AppState {
         settings: Arc::new(settings),
         db,
         schema,
         metrics,
-    }
+        auth,
+        limiter,
+        mailer,
+    })
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight and closes the pool.
+/// Serves until `shutdown` resolves, then finishes the requests in flight, stops the worker after its current
+/// job, and closes the pool.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
+    let worker = state.settings.run_worker.then(|| {
+        let settings = &state.settings;
+        let worker = Worker::new(
+            state.db.clone(),
+            state.mailer.clone(),
+            settings.worker_poll,
+            settings.job_backoff_base,
+        );
+        tokio::spawn(worker.run(stop_signal))
+    });
     let router = crate::http::build_router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     db.close();
-    Ok(())
+    Ok(served?)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).

@@ -61,6 +61,37 @@ pub struct Settings {
     /// Seed the demo catalog into an empty database at start-up.
     pub seed_demo: bool,
     pub stripe_secret_key: Option<String>,
+    pub auth: AuthSettings,
+    pub mail: MailSettings,
+    /// Run the background worker (emails, periodic cleanup) inside `cinema serve`.
+    pub run_worker: bool,
+    /// How often an idle worker looks for due jobs.
+    pub worker_poll: Duration,
+    /// First retry delay of a failed job; each further retry doubles it (capped at one hour).
+    pub job_backoff_base: Duration,
+    /// Use the first X-Forwarded-For address as the client address (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// How long an instance trusts its cached view of a session; a logout on another instance takes at most
+    /// this long to reach this one (on the instance that handled it, it is immediate).
+    pub session_cache_ttl: Duration,
+    /// Attempts per client address and per account within `rate_limit_window`.
+    pub rate_limit_per_client: u32,
+    pub rate_limit_per_account: u32,
+    pub rate_limit_window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://host:port` (or `smtps://`, with credentials as `smtp://user:pass@host`); none writes .eml files.
+    pub smtp_url: Option<String>,
+    pub outbox_dir: PathBuf,
+    pub from: String,
 }
 
 /// Secrets that appear in examples and must never guard a production server.
@@ -178,6 +209,18 @@ impl Settings {
         };
 
         let stripe_secret_key = get("STRIPE_SECRET_KEY");
+        let smtp_url = get("SMTP_URL");
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError("SMTP_URL must start with smtp:// or smtps://".into()));
+        }
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Cinema <no-reply@cinema.localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "MAIL_FROM is not a mailbox like \"Cinema <no-reply@example.com>\" ({mail_from:?})"
+            )));
+        }
         let settings = Settings {
             app_env,
             db_pool_size: parse_number(&get, "DB_POOL_SIZE", 16)?,
@@ -201,6 +244,27 @@ impl Settings {
                 introspection: parse_switch(&get, "GRAPHQL_INTROSPECTION", true)?,
             },
             seed_demo: parse_switch(&get, "SEED_DEMO", !production)?,
+            auth: AuthSettings {
+                access_token_ttl: Duration::from_secs(parse_number(&get, "ACCESS_TOKEN_TTL_SECS", 900)? as u64),
+                refresh_token_ttl: Duration::from_secs(
+                    parse_number(&get, "REFRESH_TOKEN_TTL_DAYS", 14)? as u64 * 86_400,
+                ),
+                session_cache_ttl: Duration::from_secs(parse_number(&get, "SESSION_CACHE_SECS", 5)? as u64),
+                rate_limit_per_client: parse_number(&get, "RATE_LIMIT_PER_CLIENT", 20)? as u32,
+                rate_limit_per_account: parse_number(&get, "RATE_LIMIT_PER_ACCOUNT", 5)? as u32,
+                rate_limit_window: Duration::from_secs(parse_number(&get, "RATE_LIMIT_WINDOW_SECS", 60)? as u64),
+            },
+            mail: MailSettings {
+                smtp_url,
+                outbox_dir: get("MAIL_OUTBOX_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| var_dir.join("outbox")),
+                from: mail_from,
+            },
+            run_worker: parse_switch(&get, "RUN_WORKER", true)?,
+            worker_poll: Duration::from_millis(parse_number(&get, "WORKER_POLL_MS", 1000)? as u64),
+            job_backoff_base: Duration::from_millis(parse_number(&get, "JOB_BACKOFF_BASE_MS", 5000)? as u64),
+            trust_forwarded_for: parse_switch(&get, "TRUST_FORWARDED_FOR", false)?,
             var_dir,
             stripe_secret_key,
         };
@@ -249,10 +313,6 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
-    }
-
-    pub fn outbox_dir(&self) -> PathBuf {
-        self.var_dir.join("outbox")
     }
 }
 

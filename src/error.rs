@@ -27,6 +27,12 @@ pub enum AppError {
     PaymentFailed(String),
     /// A dependency (the database, a payment provider) is not answering; safe to retry later.
     Unavailable(String),
+    /// A refusal with its own stable code, e.g. `INVALID_CREDENTIALS` or `ACCOUNT_INACTIVE`.
+    Rejected {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     Internal(anyhow::Error),
 }
 
@@ -46,6 +52,14 @@ impl AppError {
         AppError::Internal(error.into())
     }
 
+    pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Rejected {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// The stable machine-readable code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
@@ -57,6 +71,7 @@ impl AppError {
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::PaymentFailed(_) => "PAYMENT_FAILED",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            AppError::Rejected { code, .. } => code,
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -71,6 +86,7 @@ impl AppError {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PaymentFailed(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Rejected { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,7 +100,8 @@ impl AppError {
             | AppError::BadInput { message, .. }
             | AppError::Conflict(message)
             | AppError::PaymentFailed(message)
-            | AppError::Unavailable(message) => message.clone(),
+            | AppError::Unavailable(message)
+            | AppError::Rejected { message, .. } => message.clone(),
             AppError::RateLimited { retry_after_secs } => {
                 format!("too many requests; retry after {retry_after_secs} seconds")
             }

@@ -10,6 +10,8 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
+pub mod notify;
 pub mod state;
 pub mod util;
 

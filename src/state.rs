@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::auth::authenticator::Authenticator;
+use crate::auth::ratelimit::RateLimiter;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::graphql::CinemaSchema;
+use crate::notify::Mailer;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,4 +18,7 @@ pub struct AppState {
     pub schema: CinemaSchema,
     /// Renders /metrics; None when METRICS=off.
     pub metrics: Option<PrometheusHandle>,
+    pub auth: Arc<Authenticator>,
+    pub limiter: Arc<RateLimiter>,
+    pub mailer: Mailer,
 }

@@ -35,3 +35,21 @@ pub struct NewProfile {
     pub user_id: i64,
     pub updated_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::db::schema::one_time_tokens)]
+pub struct NewOneTimeToken {
+    pub user_id: i64,
+    pub purpose: TokenPurpose,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+crate::text_enum! {
+    /// What a single-use emailed token is for.
+    pub enum TokenPurpose {
+        Activation => "ACTIVATION",
+        PasswordReset => "PASSWORD_RESET",
+    }
+}

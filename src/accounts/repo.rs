@@ -43,3 +43,27 @@ pub async fn promote_to_admin(db: &Db, email: &str, password_hash: &str) -> AppR
     })?;
     Ok(updated > 0)
 }
+
+pub async fn user_by_email(db: &Db, email: &str) -> AppResult<Option<UserRow>> {
+    crate::db_run!(db, |conn| {
+        users::table
+            .filter(users::email.eq(email))
+            .select(UserRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(crate::error::AppError::from)
+    })
+}
+
+pub async fn user_by_id(db: &Db, id: i64) -> AppResult<Option<UserRow>> {
+    crate::db_run!(db, |conn| {
+        users::table
+            .find(id)
+            .select(UserRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(crate::error::AppError::from)
+    })
+}

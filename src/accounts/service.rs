@@ -1,10 +1,105 @@
 //! Account rules.
 
-use crate::accounts::models::NewUser;
+use axum::http::StatusCode;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::accounts::models::{NewOneTimeToken, NewProfile, NewUser, TokenPurpose, UserRow};
 use crate::accounts::repo;
 use crate::auth::password;
+use crate::auth::sessions::{self, RevokeReason, TokenPair};
+use crate::db::schema::{one_time_tokens, profiles, users};
 use crate::db::{Db, Role, now};
+use crate::enqueue;
 use crate::error::{AppError, AppResult};
+use crate::jobs::NewJob;
+use crate::notify::templates;
+use crate::state::AppState;
+use crate::util::{random_token, sha256_hex};
+
+/// Activation links live 24 hours (A1); reset links one hour.
+const ACTIVATION_TTL: chrono::Duration = chrono::Duration::hours(24);
+const RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
+
+fn invalid_credentials() -> AppError {
+    AppError::rejected(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_CREDENTIALS",
+        "wrong email or password",
+    )
+}
+
+fn invalid_token() -> AppError {
+    AppError::rejected(
+        StatusCode::BAD_REQUEST,
+        "INVALID_TOKEN",
+        "this link is not valid (unknown, or already used)",
+    )
+}
+
+fn expired_token() -> AppError {
+    AppError::rejected(
+        StatusCode::BAD_REQUEST,
+        "TOKEN_EXPIRED",
+        "this link has expired; ask for a new one",
+    )
+}
+
+/// Writes a fresh single-use token for (user, purpose) inside the caller's transaction, replacing any older one
+/// (which thereby dies), and evaluates to the plain token for the email.
+macro_rules! issue_one_time_token {
+    ($conn:expr, $user_id:expr, $purpose:expr, $ttl:expr) => {{
+        let plain = random_token(32);
+        let at = now();
+        diesel::delete(
+            one_time_tokens::table
+                .filter(one_time_tokens::user_id.eq($user_id))
+                .filter(one_time_tokens::purpose.eq($purpose)),
+        )
+        .execute($conn)
+        .await?;
+        diesel::insert_into(one_time_tokens::table)
+            .values(&NewOneTimeToken {
+                user_id: $user_id,
+                purpose: $purpose,
+                token_hash: sha256_hex(&plain),
+                created_at: at,
+                expires_at: at + $ttl,
+            })
+            .execute($conn)
+            .await?;
+        plain
+    }};
+}
+
+/// Takes a single-use token inside the caller's transaction: evaluates to its user id, or fails with
+/// INVALID_TOKEN (unknown or used) or TOKEN_EXPIRED. A taken token is deleted.
+macro_rules! take_one_time_token {
+    ($conn:expr, $token:expr, $purpose:expr) => {{
+        let found: Option<(i64, i64, NaiveDateTime)> = one_time_tokens::table
+            .filter(one_time_tokens::token_hash.eq(sha256_hex($token)))
+            .filter(one_time_tokens::purpose.eq($purpose))
+            .select((
+                one_time_tokens::id,
+                one_time_tokens::user_id,
+                one_time_tokens::expires_at,
+            ))
+            .first($conn)
+            .await
+            .optional()?;
+        let Some((token_id, user_id, expires_at)) = found else {
+            return Err(invalid_token());
+        };
+        if expires_at < now() {
+            return Err(expired_token());
+        }
+        diesel::delete(one_time_tokens::table.find(token_id))
+            .execute($conn)
+            .await?;
+        user_id
+    }};
+}
 
 /// Email as stored: trimmed and case-folded, so uniqueness is case-insensitive (A1). Refuses what cannot be
 /// an address.
@@ -24,6 +119,219 @@ pub fn normalize_email(email: &str) -> AppResult<String> {
         return Err(invalid());
     }
     Ok(email)
+}
+
+/// What registration answers.
+pub struct Registered {
+    pub user: UserRow,
+}
+
+/// A1: a new, inactive USER account and an activation email, in one transaction.
+pub async fn register(state: &AppState, email: &str, plain_password: &str) -> AppResult<Registered> {
+    let email = normalize_email(email)?;
+    password::check_complexity(plain_password)?;
+    let password_hash = password::hash(plain_password, state.settings.bcrypt_cost).await?;
+    let frontend = state.settings.frontend_url.clone();
+    let at = now();
+    let new_user = NewUser {
+        uuid: uuid::Uuid::new_v4().to_string(),
+        email: email.clone(),
+        password_hash,
+        role: Role::User,
+        is_active: false,
+        created_at: at,
+        updated_at: at,
+    };
+    let user = crate::db_transaction!(state.db, |conn| {
+        let taken: i64 = users::table
+            .filter(users::email.eq(&email))
+            .count()
+            .get_result(conn)
+            .await?;
+        if taken > 0 {
+            return Err(email_taken());
+        }
+        let user: UserRow = diesel::insert_into(users::table)
+            .values(&new_user)
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|error| match AppError::from(error) {
+                // Two registrations racing for one address: the unique index decides.
+                AppError::Conflict(_) => email_taken(),
+                other => other,
+            })?;
+        diesel::insert_into(profiles::table)
+            .values(&NewProfile {
+                user_id: user.id,
+                updated_at: at,
+            })
+            .execute(conn)
+            .await?;
+        let token = issue_one_time_token!(conn, user.id, TokenPurpose::Activation, ACTIVATION_TTL);
+        enqueue!(conn, NewJob::email(&templates::activation(&email, &frontend, &token)))?;
+        Ok(user)
+    })?;
+    Ok(Registered { user })
+}
+
+fn email_taken() -> AppError {
+    AppError::rejected(
+        StatusCode::CONFLICT,
+        "EMAIL_TAKEN",
+        "an account with this email already exists",
+    )
+}
+
+/// A2: activates the account of a valid activation token.
+pub async fn activate(state: &AppState, token: &str) -> AppResult<()> {
+    let at = now();
+    crate::db_transaction!(state.db, |conn| {
+        let user_id = take_one_time_token!(conn, token, TokenPurpose::Activation);
+        diesel::update(users::table.find(user_id))
+            .set((users::is_active.eq(true), users::updated_at.eq(at)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// A3: a fresh activation email for an inactive account; silent for unknown or active accounts, so the answer
+/// reveals nothing about which emails have accounts.
+pub async fn resend_activation(state: &AppState, email: &str) -> AppResult<()> {
+    let Ok(email) = normalize_email(email) else {
+        return Ok(());
+    };
+    let frontend = state.settings.frontend_url.clone();
+    crate::db_transaction!(state.db, |conn| {
+        let user: Option<(i64, bool)> = users::table
+            .filter(users::email.eq(&email))
+            .select((users::id, users::is_active))
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some((user_id, false)) = user {
+            let token = issue_one_time_token!(conn, user_id, TokenPurpose::Activation, ACTIVATION_TTL);
+            enqueue!(conn, NewJob::email(&templates::activation(&email, &frontend, &token)))?;
+        }
+        Ok(())
+    })
+}
+
+/// A5: email and password to a new session. Wrong email and wrong password answer alike; an inactive account
+/// (with the right password) has its own code.
+pub async fn login(state: &AppState, email: &str, plain_password: &str) -> AppResult<TokenPair> {
+    let email = normalize_email(email).map_err(|_| invalid_credentials())?;
+    let Some(user) = repo::user_by_email(&state.db, &email).await? else {
+        // Hash anyway, so that an unknown email takes as long as a wrong password and timing tells nothing.
+        password::hash(plain_password, state.settings.bcrypt_cost).await?;
+        return Err(invalid_credentials());
+    };
+    if !password::verify(plain_password, &user.password_hash).await? {
+        return Err(invalid_credentials());
+    }
+    if !user.is_active {
+        return Err(AppError::rejected(
+            StatusCode::FORBIDDEN,
+            "ACCOUNT_INACTIVE",
+            "this account is not active yet: follow the link in the activation email, or ask for a new one",
+        ));
+    }
+    sessions::start(
+        &state.db,
+        &state.auth.keys,
+        user.id,
+        &user.uuid,
+        user.role,
+        state.settings.auth.refresh_token_ttl,
+    )
+    .await
+}
+
+/// A8: a new password for a signed-in user who knows the old one. Other sessions end; a notice is mailed.
+pub async fn change_password(
+    state: &AppState,
+    user_id: i64,
+    session_id: &str,
+    old_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    let user = repo::user_by_id(&state.db, user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if !password::verify(old_password, &user.password_hash).await? {
+        return Err(AppError::rejected(
+            StatusCode::BAD_REQUEST,
+            "WRONG_PASSWORD",
+            "the current password is wrong",
+        ));
+    }
+    password::check_complexity(new_password).map_err(|e| rename_field(e, "newPassword"))?;
+    let new_hash = password::hash(new_password, state.settings.bcrypt_cost).await?;
+    let at = now();
+    let notice = templates::password_changed(&user.email);
+    crate::db_transaction!(state.db, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set((users::password_hash.eq(&new_hash), users::updated_at.eq(at)))
+            .execute(conn)
+            .await?;
+        crate::revoke_user_sessions!(conn, user_id, Some(session_id), RevokeReason::PasswordChanged, at)?;
+        enqueue!(conn, NewJob::email(&notice))?;
+        Ok(())
+    })?;
+    state.auth.sessions.forget_user(user_id);
+    Ok(())
+}
+
+/// A8: a reset link for an active account; silent otherwise (no account enumeration).
+pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<()> {
+    let Ok(email) = normalize_email(email) else {
+        return Ok(());
+    };
+    let frontend = state.settings.frontend_url.clone();
+    crate::db_transaction!(state.db, |conn| {
+        let user: Option<(i64, bool)> = users::table
+            .filter(users::email.eq(&email))
+            .select((users::id, users::is_active))
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some((user_id, true)) = user {
+            let token = issue_one_time_token!(conn, user_id, TokenPurpose::PasswordReset, RESET_TTL);
+            enqueue!(
+                conn,
+                NewJob::email(&templates::password_reset(&email, &frontend, &token))
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// A8: a new password from a reset link. Every session of the account ends; a notice is mailed.
+pub async fn complete_password_reset(state: &AppState, token: &str, new_password: &str) -> AppResult<()> {
+    password::check_complexity(new_password).map_err(|e| rename_field(e, "newPassword"))?;
+    let new_hash = password::hash(new_password, state.settings.bcrypt_cost).await?;
+    let at = now();
+    let user_id = crate::db_transaction!(state.db, |conn| {
+        let user_id = take_one_time_token!(conn, token, TokenPurpose::PasswordReset);
+        let email: String = users::table.find(user_id).select(users::email).first(conn).await?;
+        diesel::update(users::table.find(user_id))
+            .set((users::password_hash.eq(&new_hash), users::updated_at.eq(at)))
+            .execute(conn)
+            .await?;
+        crate::revoke_user_sessions!(conn, user_id, None, RevokeReason::PasswordReset, at)?;
+        enqueue!(conn, NewJob::email(&templates::password_changed(&email)))?;
+        Ok(user_id)
+    })?;
+    state.auth.sessions.forget_user(user_id);
+    Ok(())
+}
+
+fn rename_field(error: AppError, field: &str) -> AppError {
+    match error {
+        AppError::BadInput { message, .. } => AppError::bad_input(field, message),
+        other => other,
+    }
 }
 
 /// Creates the first ADMIN from the command line (A10), or promotes and activates an existing account and

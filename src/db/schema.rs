@@ -324,6 +324,7 @@ diesel::table! {
 diesel::joinable!(profiles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(movies -> certifications (certification_id));
 diesel::joinable!(movie_genres -> movies (movie_id));
 diesel::joinable!(movie_genres -> genres (genre_id));

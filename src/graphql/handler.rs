@@ -80,7 +80,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
             );
         }
     };
-    execute(state, media, request, true).await
+    execute(state, &headers, media, request, true).await
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
@@ -127,7 +127,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
             return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
         }
     };
-    execute(state, media, request, false).await
+    execute(state, &headers, media, request, false).await
 }
 
 fn not_acceptable() -> Response {
@@ -139,7 +139,13 @@ fn not_acceptable() -> Response {
     )
 }
 
-async fn execute(state: AppState, media: Media, request: async_graphql::Request, via_get: bool) -> Response {
+async fn execute(
+    state: AppState,
+    headers: &HeaderMap,
+    media: Media,
+    request: async_graphql::Request,
+    via_get: bool,
+) -> Response {
     if request.query.trim().is_empty() {
         return request_error(
             StatusCode::BAD_REQUEST,
@@ -182,7 +188,20 @@ async fn execute(state: AppState, media: Media, request: async_graphql::Request,
         Ok(_) => {}
     }
 
-    let request = request_data(request, &state.db);
+    // A token that does not authenticate is refused outright (401), so the client knows to refresh it, rather
+    // than answered as if anonymous.
+    let mut request = request_data(request, &state.db);
+    match state.auth.viewer(&state.db, headers).await {
+        Ok(Some(viewer)) => request = request.data(viewer),
+        Ok(None) => {}
+        Err(error) => {
+            let mut response = request_error(error.status(), media, error.code(), &error.public_message());
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
     let mut response = state.schema.execute(request).await;
 
     // Errors without a path come from validation or limits: the request never ran.

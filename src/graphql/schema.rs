@@ -2,6 +2,7 @@
 
 use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Request, SDLExportOptions, Schema};
 
+use crate::accounts::graphql::AccountQuery;
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::config::GraphqlLimits;
@@ -10,7 +11,7 @@ use crate::graphql::limits::AliasLimit;
 
 /// Every domain's queries; each domain adds its part here.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery);
+pub struct QueryRoot(CatalogQuery, AccountQuery);
 
 pub type CinemaSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 

@@ -12,7 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::auth::rest;
 use crate::config::DocsAccess;
+use crate::db::Role;
 use crate::error::{AppError, Problem};
 use crate::http::{health, metrics};
 use crate::state::AppState;
@@ -31,15 +33,46 @@ pub const SWAGGER_PATH: &str = "/api/docs";
         license(name = "MIT")
     ),
     tags(
+        (name = "auth", description = "Accounts and sessions: registration, activation, sign-in, tokens, passwords."),
         (name = "health", description = "Probes for orchestrators and monitoring.")
     ),
-    components(schemas(Problem))
+    components(schemas(Problem)),
+    modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme that signed-in endpoints name: a JWT access token from
+/// `POST /api/v1/auth/login`. In Swagger UI, "Authorize" takes the token alone (without "Bearer ").
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// Every documented REST route, with its OpenAPI description attached.
 pub fn rest_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(rest::register))
+        .routes(routes!(rest::activate))
+        .routes(routes!(rest::resend_activation))
+        .routes(routes!(rest::login))
+        .routes(routes!(rest::refresh))
+        .routes(routes!(rest::logout))
+        .routes(routes!(rest::change_password))
+        .routes(routes!(rest::request_password_reset))
+        .routes(routes!(rest::complete_password_reset))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(metrics::render))
@@ -63,24 +96,35 @@ pub fn docs_router(document: OpenApiDocument, state: AppState) -> Router<AppStat
     swagger.layer(middleware::from_fn_with_state(state, gate))
 }
 
-/// `public` lets everyone in; `off` answers 404 as if there were no docs; `authenticated` and `admin` need a
-/// bearer token of a signed-in user (of an admin), which this gate checks before anything is served.
+/// `public` lets everyone in; `off` answers 404 as if there were no docs; `authenticated` needs the bearer token
+/// of a signed-in user, `admin` of an ADMIN. A browser does not send a bearer token by itself: with those
+/// settings, read the document with a token (`curl -H "Authorization: Bearer …" /api/openapi.json`) and load it
+/// into any OpenAPI viewer, or put the server behind a proxy that adds the header.
 async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.settings.docs_access {
-        DocsAccess::Public => next.run(request).await,
-        DocsAccess::Off => Problem::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "the API documentation is turned off",
-        )
-        .into_response(),
-        DocsAccess::Authenticated | DocsAccess::Admin => {
-            // Sign-in (issue "Accounts") provides the token check; until then no token is valid here.
-            let mut response = AppError::Unauthenticated.into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
+    let required = match state.settings.docs_access {
+        DocsAccess::Public => return next.run(request).await,
+        DocsAccess::Off => {
+            return Problem::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "the API documentation is turned off",
+            )
+            .into_response();
         }
+        DocsAccess::Authenticated => Role::User,
+        DocsAccess::Admin => Role::Admin,
+    };
+    let refusal = match state.auth.viewer(&state.db, request.headers()).await {
+        Ok(Some(viewer)) if viewer.role.includes(required) => return next.run(request).await,
+        Ok(Some(_)) => AppError::Forbidden("the API documentation is for admins".into()),
+        Ok(None) => AppError::Unauthenticated,
+        Err(error) => error,
+    };
+    let mut response = refusal.into_response();
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    response
 }

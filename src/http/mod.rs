@@ -2,6 +2,7 @@
 
 pub mod docs;
 pub mod health;
+pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod router;

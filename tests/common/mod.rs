@@ -2,6 +2,8 @@
 //! a temporary SQLite file, or a PostgreSQL database copied from a migrated template.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,6 +84,11 @@ impl TestApp {
             ("BCRYPT_COST".into(), "4".into()),
             ("SEED_DEMO".into(), "off".into()),
             ("DB_POOL_SIZE".into(), "8".into()),
+            ("WORKER_POLL_MS".into(), "50".into()),
+            ("JOB_BACKOFF_BASE_MS".into(), "200".into()),
+            // Tests share one client address; the rate-limit tests set their own limits.
+            ("RATE_LIMIT_PER_CLIENT".into(), "1000".into()),
+            ("RATE_LIMIT_PER_ACCOUNT".into(), "1000".into()),
         ];
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::from_vars(all).expect("test settings are valid");
@@ -300,6 +307,164 @@ pub mod postgres {
         let _ = admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await;
+    }
+}
+
+/// Emails as a person would read them: quoted-printable soft breaks joined and `=XX` escapes decoded.
+pub fn decode_mail(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::with_capacity(joined.len());
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// The token of the first `?token=` link in an email.
+pub fn token_in(mail: &str) -> String {
+    let text = decode_mail(mail);
+    let start = text.find("token=").unwrap_or_else(|| panic!("no link in {text}")) + "token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+pub const PASSWORD: &str = "Str0ng!pass";
+
+impl TestApp {
+    /// POSTs JSON to a REST path, with an optional bearer token.
+    pub async fn post_json(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
+    }
+
+    /// The emails in the outbox folder sent to `to`, oldest first (as written by the worker).
+    pub fn outbox(&self, to: &str) -> Vec<String> {
+        let dir = self.settings().mail.outbox_dir.clone();
+        let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .filter_map(|e| {
+                        let text = std::fs::read_to_string(e.path()).ok()?;
+                        let modified = e.metadata().ok()?.modified().ok()?;
+                        Some((modified, text))
+                    })
+                    .filter(|(_, text)| text.contains(&format!("To: {to}")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        mails.sort_by_key(|(modified, _)| *modified);
+        mails.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// Waits (up to 10 s) until `count` emails to `to` whose subject contains `subject` are in the outbox.
+    pub async fn wait_for_mail(&self, to: &str, subject: &str, count: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let mails: Vec<String> = self
+                .outbox(to)
+                .into_iter()
+                .filter(|m| decode_mail(m).contains(subject))
+                .collect();
+            if mails.len() >= count {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {count} email(s) {subject:?} to {to}; outbox: {:?}", self.outbox(to));
+    }
+
+    /// Registers and activates `email` through the API; returns its tokens after logging in.
+    pub async fn signed_in_user(&self, email: &str) -> Value {
+        let (status, body) = self
+            .post_json(
+                "/api/v1/auth/register",
+                json!({ "email": email, "password": PASSWORD }),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let mail = self.wait_for_mail(email, "Activate", 1).await;
+        let (status, body) = self
+            .post_json("/api/v1/auth/activate", json!({ "token": token_in(&mail[0]) }), None)
+            .await;
+        assert_eq!(status, 204, "{body}");
+        self.login(email, PASSWORD).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let (status, body) = self
+            .post_json(
+                "/api/v1/auth/login",
+                json!({ "email": email, "password": password }),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Gives an account a role straight in the database (admin tools arrive through the API separately).
+    pub async fn set_role(&self, email: &str, role: cinema::db::Role) {
+        use cinema::db::schema::users;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let db = self.db().clone();
+        let email = email.to_string();
+        let updated: Result<usize, cinema::error::AppError> = async {
+            cinema::db_run!(db, |conn| {
+                diesel::update(users::table.filter(users::email.eq(&email)))
+                    .set(users::role.eq(role))
+                    .execute(conn)
+                    .await
+                    .map_err(cinema::error::AppError::from)
+            })
+        }
+        .await;
+        assert_eq!(updated.map_err(|e| e.public_message()), Ok(1));
+    }
+
+    /// POSTs a GraphQL request with a bearer token.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
     }
 }
 

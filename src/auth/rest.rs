@@ -1,0 +1,342 @@
+//! REST endpoints under /api/v1/auth (A1–A9, A12), documented in OpenAPI. Thin: parse, rate-limit, call the
+//! accounts service, shape the answer.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts::service;
+use crate::auth::authenticator::SignedIn;
+use crate::auth::sessions::{self, RevokeReason, TokenPair};
+use crate::error::{AppResult, Problem};
+use crate::http::json::ApiJson;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    /// 8 to 72 bytes, with upper and lower case letters, a digit and a special character.
+    #[schema(example = "Str0ng!pass")]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredUser {
+    pub id: String,
+    pub email: String,
+    /// False until the account is activated from the emailed link.
+    pub is_active: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRequest {
+    /// The token from the emailed link.
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChange {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordReset {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// What happens next, the same whatever the email.
+    pub message: String,
+}
+
+/// The client's address for rate limits: the socket peer, or the first X-Forwarded-For entry when the server
+/// is configured to trust its proxy.
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    if state.settings.trust_forwarded_for
+        && let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+    {
+        return first.to_string();
+    }
+    peer.ip().to_string()
+}
+
+/// Counts one attempt against the client's and (when given) the account's limits.
+fn limit(state: &AppState, action: &str, client: &str, account: Option<&str>) -> AppResult<()> {
+    let limits = &state.settings.auth;
+    state
+        .limiter
+        .hit(&format!("{action}:client:{client}"), limits.rate_limit_per_client)?;
+    if let Some(account) = account {
+        let account = account.trim().to_lowercase();
+        state
+            .limiter
+            .hit(&format!("{action}:account:{account}"), limits.rate_limit_per_account)?;
+    }
+    Ok(())
+}
+
+/// Register
+///
+/// Creates an inactive USER account and emails a single-use activation link valid 24 hours (A1). The email is
+/// case-insensitively unique. Public; rate limited per client and per email.
+#[utoipa::path(
+    post, path = "/api/v1/auth/register", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, description = "Account created; activation email queued.", body = RegisteredUser),
+        (status = 409, description = "`EMAIL_TAKEN`: an account with this email exists.", body = Problem),
+        (status = 422, description = "`BAD_USER_INPUT`: invalid email, or a password that breaks a rule.", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`, with Retry-After.", body = Problem)
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Credentials>,
+) -> AppResult<Response> {
+    limit(
+        &state,
+        "register",
+        &client_address(&state, peer, &headers),
+        Some(&body.email),
+    )?;
+    let registered = service::register(&state, &body.email, &body.password).await?;
+    let user = RegisteredUser {
+        id: registered.user.uuid,
+        email: registered.user.email,
+        is_active: false,
+    };
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+/// Activate
+///
+/// Activates the account of an activation token (A2). Unknown or already used tokens answer `INVALID_TOKEN`,
+/// expired ones `TOKEN_EXPIRED`. Public.
+#[utoipa::path(
+    post, path = "/api/v1/auth/activate", tag = "auth", request_body = TokenRequest,
+    responses(
+        (status = 204, description = "The account is active."),
+        (status = 400, description = "`INVALID_TOKEN` or `TOKEN_EXPIRED`.", body = Problem)
+    )
+)]
+pub async fn activate(State(state): State<AppState>, ApiJson(body): ApiJson<TokenRequest>) -> AppResult<StatusCode> {
+    service::activate(&state, &body.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resend activation
+///
+/// Emails a fresh activation link (the previous one stops working) when the email belongs to an inactive
+/// account (A3). The answer is the same for every email. Public; rate limited.
+#[utoipa::path(
+    post, path = "/api/v1/auth/activation/resend", tag = "auth", request_body = EmailRequest,
+    responses(
+        (status = 202, description = "If the account exists and is inactive, an email is on its way.", body = Accepted),
+        (status = 429, description = "`RATE_LIMITED`.", body = Problem)
+    )
+)]
+pub async fn resend_activation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> AppResult<Response> {
+    limit(
+        &state,
+        "resend",
+        &client_address(&state, peer, &headers),
+        Some(&body.email),
+    )?;
+    service::resend_activation(&state, &body.email).await?;
+    let message = "if this email has an inactive account, a new activation link is on its way".into();
+    Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
+}
+
+/// Log in
+///
+/// Trades email and password for an access token (JWT, short-lived) and a refresh token (A5). A wrong email and
+/// a wrong password answer alike (`INVALID_CREDENTIALS`); an inactive account answers `ACCOUNT_INACTIVE`.
+/// Public; rate limited per client and per email.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in.", body = TokenPair),
+        (status = 401, description = "`INVALID_CREDENTIALS`.", body = Problem),
+        (status = 403, description = "`ACCOUNT_INACTIVE`.", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`, with Retry-After.", body = Problem)
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Credentials>,
+) -> AppResult<Json<TokenPair>> {
+    limit(
+        &state,
+        "login",
+        &client_address(&state, peer, &headers),
+        Some(&body.email),
+    )?;
+    Ok(Json(service::login(&state, &body.email, &body.password).await?))
+}
+
+/// Refresh
+///
+/// Trades a refresh token for a new access token and a new refresh token; the old refresh token stops working
+/// (A6). Presenting an already used refresh token revokes its whole session (`REFRESH_TOKEN_REUSED`). Public.
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens.", body = TokenPair),
+        (status = 401, description = "`INVALID_REFRESH_TOKEN` or `REFRESH_TOKEN_REUSED`.", body = Problem)
+    )
+)]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> AppResult<Json<TokenPair>> {
+    let pair = sessions::refresh(
+        &state.db,
+        &state.auth.keys,
+        &state.auth.sessions,
+        &body.refresh_token,
+        state.settings.auth.refresh_token_ttl,
+    )
+    .await?;
+    Ok(Json(pair))
+}
+
+/// Log out
+///
+/// Ends the session of the access token: its refresh token and its access tokens stop working at once on this
+/// instance, and within SESSION_CACHE_SECS on others (A7). Needs a signed-in user (any role).
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out."),
+        (status = 401, description = "`UNAUTHENTICATED`, `INVALID_TOKEN` or `SESSION_REVOKED`.", body = Problem)
+    )
+)]
+pub async fn logout(State(state): State<AppState>, SignedIn(viewer): SignedIn) -> AppResult<StatusCode> {
+    sessions::revoke(
+        &state.db,
+        &state.auth.sessions,
+        &viewer.session_id,
+        RevokeReason::Logout,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change password
+///
+/// Sets a new password given the current one (A8, A9). The user's other sessions end; this one stays. A notice
+/// is emailed. Needs a signed-in user (any role).
+#[utoipa::path(
+    post, path = "/api/v1/auth/password/change", tag = "auth", request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Password changed."),
+        (status = 400, description = "`WRONG_PASSWORD`: the current password is wrong.", body = Problem),
+        (status = 401, description = "Not signed in.", body = Problem),
+        (status = 422, description = "`BAD_USER_INPUT`: the new password breaks a rule.", body = Problem)
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> AppResult<StatusCode> {
+    service::change_password(
+        &state,
+        viewer.user_id,
+        &viewer.session_id,
+        &body.old_password,
+        &body.new_password,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Request a password reset
+///
+/// Emails a single-use reset link (valid one hour) when the email belongs to an active account (A8). The answer
+/// is the same for every email. Public; rate limited.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password/reset/request", tag = "auth", request_body = EmailRequest,
+    responses(
+        (status = 202, description = "If the account exists and is active, an email is on its way.", body = Accepted),
+        (status = 429, description = "`RATE_LIMITED`.", body = Problem)
+    )
+)]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EmailRequest>,
+) -> AppResult<Response> {
+    limit(
+        &state,
+        "reset",
+        &client_address(&state, peer, &headers),
+        Some(&body.email),
+    )?;
+    service::request_password_reset(&state, &body.email).await?;
+    let message = "if this email has an active account, a reset link is on its way".into();
+    Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
+}
+
+/// Complete a password reset
+///
+/// Sets a new password from a reset token, without the old one (A8, A9). Every session of the account ends; a
+/// notice is emailed. Public; rate limited per client.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password/reset/complete", tag = "auth", request_body = PasswordReset,
+    responses(
+        (status = 204, description = "Password changed; sign in again."),
+        (status = 400, description = "`INVALID_TOKEN` or `TOKEN_EXPIRED`.", body = Problem),
+        (status = 422, description = "`BAD_USER_INPUT`: the new password breaks a rule.", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`.", body = Problem)
+    )
+)]
+pub async fn complete_password_reset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordReset>,
+) -> AppResult<StatusCode> {
+    limit(&state, "reset-complete", &client_address(&state, peer, &headers), None)?;
+    service::complete_password_reset(&state, &body.token, &body.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,73 @@
+//! Sends emails over SMTP with lettre, or writes them as .eml files to the outbox folder (the embedded default,
+//! which a person can open with any mail program).
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::MailSettings;
+use crate::notify::Email;
+
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    Outbox {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        from: Mailbox,
+        dir: std::path::PathBuf,
+    },
+}
+
+impl Mailer {
+    pub fn from_settings(settings: &MailSettings) -> anyhow::Result<Mailer> {
+        let from: Mailbox = settings.from.parse()?;
+        match &settings.smtp_url {
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+                    .timeout(Some(Duration::from_secs(15)))
+                    .build();
+                Ok(Mailer::Smtp { transport, from })
+            }
+            None => {
+                std::fs::create_dir_all(&settings.outbox_dir)?;
+                Ok(Mailer::Outbox {
+                    transport: AsyncFileTransport::<Tokio1Executor>::new(&settings.outbox_dir),
+                    from,
+                    dir: settings.outbox_dir.clone(),
+                })
+            }
+        }
+    }
+
+    fn from(&self) -> &Mailbox {
+        match self {
+            Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from,
+        }
+    }
+
+    /// Sends one email; an error means "try again later" to the job queue.
+    pub async fn send(&self, email: &Email) -> anyhow::Result<()> {
+        let message = Message::builder()
+            .from(self.from().clone())
+            .to(email.to.parse()?)
+            .subject(&email.subject)
+            .multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                email.html.clone(),
+            ))?;
+        match self {
+            Mailer::Smtp { transport, .. } => {
+                transport.send(message).await?;
+            }
+            Mailer::Outbox { transport, dir, .. } => {
+                let id = transport.send(message).await?;
+                tracing::info!(to = %email.to, file = %dir.join(format!("{id}.eml")).display(), "email written to the outbox");
+            }
+        }
+        Ok(())
+    }
+}

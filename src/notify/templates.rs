@@ -1,0 +1,102 @@
+//! Email templates (text and HTML). Links point at the front end (FRONTEND_URL), which calls the API.
+
+use serde::{Deserialize, Serialize};
+
+/// A rendered email, as stored in a job's payload until sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A plain page: a paragraph, an optional button with its link, and a closing line.
+fn render(to: &str, subject: &str, lead: &str, action: Option<(&str, &str)>, closing: &str) -> Email {
+    let mut text = format!("{lead}\n\n");
+    let mut html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif; line-height: 1.5\">\n<p>{}</p>\n",
+        escape(lead)
+    );
+    if let Some((label, link)) = action {
+        text.push_str(&format!("{label}: {link}\n\n"));
+        html.push_str(&format!(
+            "<p><a href=\"{0}\" style=\"background:#b4235b;color:#fff;padding:10px 16px;border-radius:6px;\
+             text-decoration:none\">{1}</a></p>\n<p>Or open this link: {0}</p>\n",
+            escape(link),
+            escape(label)
+        ));
+    }
+    text.push_str(closing);
+    text.push_str("\n\n— Cinema\n");
+    html.push_str(&format!(
+        "<p>{}</p>\n<p>— Cinema</p>\n</body></html>\n",
+        escape(closing)
+    ));
+    Email {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+        html,
+    }
+}
+
+pub fn activation(to: &str, frontend_url: &str, token: &str) -> Email {
+    let link = format!("{frontend_url}/activate?token={token}");
+    render(
+        to,
+        "Activate your Cinema account",
+        "Welcome to Cinema! Confirm your email address to activate your account.",
+        Some(("Activate my account", &link)),
+        "The link works once, for 24 hours. If you did not sign up, ignore this email.",
+    )
+}
+
+pub fn password_reset(to: &str, frontend_url: &str, token: &str) -> Email {
+    let link = format!("{frontend_url}/reset-password?token={token}");
+    render(
+        to,
+        "Reset your Cinema password",
+        "Someone (we hope you) asked to reset the password of your Cinema account.",
+        Some(("Choose a new password", &link)),
+        "The link works once, for 1 hour. If you did not ask for it, ignore this email: your password stays.",
+    )
+}
+
+pub fn password_changed(to: &str) -> Email {
+    render(
+        to,
+        "Your Cinema password was changed",
+        "The password of your Cinema account was just changed, and your other devices were signed out.",
+        None,
+        "If this was not you, reset your password at once and contact support.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_use_the_front_end_and_html_is_escaped() {
+        let email = activation("a@example.com", "https://app.example.com", "abc123");
+        assert!(email.text.contains("https://app.example.com/activate?token=abc123"));
+        assert!(
+            email
+                .html
+                .contains("href=\"https://app.example.com/activate?token=abc123\"")
+        );
+        assert_eq!(
+            escape("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+}

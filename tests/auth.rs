@@ -1,0 +1,625 @@
+//! A1–A9, A12 over REST and GraphQL, on both databases: registration, activation, sign-in, refresh rotation
+//! with reuse detection, logout, password change and reset, and rate limits; every refusal with its code.
+
+mod common;
+
+use cinema::db::{Backend, Role};
+use common::{PASSWORD, TestApp, decode_mail, token_in};
+use serde_json::{Value, json};
+
+backend_tests!(
+    register_activate_login_and_me,
+    registration_refusals_change_nothing,
+    activation_tokens_are_single_use_and_expire,
+    resend_kills_the_old_token_and_tells_nothing,
+    wrong_email_and_wrong_password_answer_alike,
+    refresh_rotates_and_reuse_revokes_the_session,
+    logout_kills_refresh_and_access_tokens_at_once,
+    password_change_revokes_other_sessions,
+    password_reset_by_email,
+    graphql_refuses_bad_tokens,
+    docs_access_follows_sign_in,
+    login_is_rate_limited_per_account_and_per_client,
+    malformed_bodies_never_answer_500,
+);
+
+const ME: &str = "{ me { id email role isActive createdAt } }";
+
+async fn register(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+    app.post_json(
+        "/api/v1/auth/register",
+        json!({ "email": email, "password": password }),
+        None,
+    )
+    .await
+}
+
+async fn register_activate_login_and_me(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("FRONTEND_URL", "https://app.example.com")]).await;
+    let (status, body) = register(&app, "Ann@Example.com", PASSWORD).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["email"], "ann@example.com", "stored case-folded");
+    assert_eq!(body["isActive"], false);
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "ann@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("ACCOUNT_INACTIVE")),
+        "{body}"
+    );
+
+    let mail = app
+        .wait_for_mail("ann@example.com", "Activate your Cinema account", 1)
+        .await;
+    let text = decode_mail(&mail[0]);
+    assert!(text.contains("https://app.example.com/activate?token="), "{text}");
+    assert!(text.contains("Content-Type: text/html"), "text and HTML parts: {text}");
+    let token = token_in(&mail[0]);
+    let (status, _) = app
+        .post_json("/api/v1/auth/activate", json!({ "token": token }), None)
+        .await;
+    assert_eq!(status, 204);
+
+    let tokens = app.login("ANN@example.com", PASSWORD).await;
+    assert_eq!(tokens["tokenType"], "Bearer");
+    assert_eq!(tokens["expiresIn"], 900);
+    let (status, body) = app
+        .graphql_as(tokens["accessToken"].as_str().unwrap(), ME, json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["me"]["email"], "ann@example.com");
+    assert_eq!(body["data"]["me"]["role"], "USER");
+    assert_eq!(body["data"]["me"]["isActive"], true);
+
+    let (_, anonymous) = app.graphql(ME, json!({})).await;
+    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+async fn registration_refusals_change_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    assert_eq!(register(&app, "bob@example.com", PASSWORD).await.0, 201);
+    let (status, body) = register(&app, "BOB@example.COM", PASSWORD).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("EMAIL_TAKEN")),
+        "any case: {body}"
+    );
+
+    for email in ["not-an-email", "", "a@b", "two@@example.com"] {
+        let (status, body) = register(&app, email, PASSWORD).await;
+        assert_eq!(
+            (status, body["code"].as_str(), body["field"].as_str()),
+            (422, Some("BAD_USER_INPUT"), Some("email")),
+            "{email}: {body}"
+        );
+    }
+    let long = format!("Aa1!{}", "x".repeat(70));
+    for (password, rule) in [
+        ("Sh0rt!", "8 characters"),
+        ("nouppercase1!", "upper-case"),
+        ("NOLOWERCASE1!", "lower-case"),
+        ("NoDigitsHere!", "digit"),
+        ("NoSpecial123", "special"),
+        (long.as_str(), "72 bytes"),
+    ] {
+        let (status, body) = register(&app, "carol@example.com", password).await;
+        assert_eq!((status, body["field"].as_str()), (422, Some("password")), "{body}");
+        assert!(body["detail"].as_str().unwrap().contains(rule), "{rule}: {body}");
+    }
+    // None of the refused registrations left an account or an email behind.
+    let (status, body) = register(&app, "carol@example.com", PASSWORD).await;
+    assert_eq!(status, 201, "{body}");
+    app.wait_for_mail("carol@example.com", "Activate", 1).await;
+    assert!(app.outbox("not-an-email").is_empty());
+}
+
+async fn activation_tokens_are_single_use_and_expire(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (status, body) = app
+        .post_json("/api/v1/auth/activate", json!({ "token": "f".repeat(64) }), None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_TOKEN")));
+
+    register(&app, "dan@example.com", PASSWORD).await;
+    let token = token_in(&app.wait_for_mail("dan@example.com", "Activate", 1).await[0]);
+    // Age the token past its 24 hours.
+    expire_tokens(&app).await;
+    let (status, body) = app
+        .post_json("/api/v1/auth/activate", json!({ "token": token }), None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("TOKEN_EXPIRED")), "{body}");
+
+    app.post_json(
+        "/api/v1/auth/activation/resend",
+        json!({ "email": "dan@example.com" }),
+        None,
+    )
+    .await;
+    let fresh = token_in(&app.wait_for_mail("dan@example.com", "Activate", 2).await[1]);
+    assert_ne!(fresh, token);
+    assert_eq!(
+        app.post_json("/api/v1/auth/activate", json!({ "token": fresh }), None)
+            .await
+            .0,
+        204
+    );
+    let (status, body) = app
+        .post_json("/api/v1/auth/activate", json!({ "token": fresh }), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_TOKEN")),
+        "used: {body}"
+    );
+}
+
+async fn expire_tokens(app: &TestApp) {
+    use cinema::db::schema::one_time_tokens;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let db = app.db().clone();
+    let past = cinema::db::now() - chrono::Duration::hours(25);
+    let result: Result<usize, cinema::error::AppError> = async {
+        cinema::db_run!(db, |conn| {
+            diesel::update(one_time_tokens::table)
+                .set(one_time_tokens::expires_at.eq(past))
+                .execute(conn)
+                .await
+                .map_err(cinema::error::AppError::from)
+        })
+    }
+    .await;
+    assert!(result.map_err(|e| e.public_message()).unwrap() > 0);
+}
+
+async fn resend_kills_the_old_token_and_tells_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    register(&app, "eve@example.com", PASSWORD).await;
+    let first = token_in(&app.wait_for_mail("eve@example.com", "Activate", 1).await[0]);
+    let (status, known) = app
+        .post_json(
+            "/api/v1/auth/activation/resend",
+            json!({ "email": "eve@example.com" }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    let (status, unknown) = app
+        .post_json(
+            "/api/v1/auth/activation/resend",
+            json!({ "email": "nobody@example.com" }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(known, unknown, "the same answer whether or not the account exists");
+    let second = token_in(&app.wait_for_mail("eve@example.com", "Activate", 2).await[1]);
+    let (status, body) = app
+        .post_json("/api/v1/auth/activate", json!({ "token": first }), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_TOKEN")),
+        "the old token died"
+    );
+    assert_eq!(
+        app.post_json("/api/v1/auth/activate", json!({ "token": second }), None)
+            .await
+            .0,
+        204
+    );
+    // An active account gets no more activation emails.
+    app.post_json(
+        "/api/v1/auth/activation/resend",
+        json!({ "email": "eve@example.com" }),
+        None,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(app.outbox("eve@example.com").len(), 2);
+    assert!(app.outbox("nobody@example.com").is_empty());
+}
+
+async fn wrong_email_and_wrong_password_answer_alike(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.signed_in_user("fay@example.com").await;
+    let (s1, wrong_password) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "fay@example.com", "password": "Wr0ng!pass" }),
+            None,
+        )
+        .await;
+    let (s2, wrong_email) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "who@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(wrong_password, wrong_email);
+    assert_eq!(wrong_email["code"], "INVALID_CREDENTIALS");
+}
+
+async fn refresh_rotates_and_reuse_revokes_the_session(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let first = app.signed_in_user("gus@example.com").await;
+    let (status, second) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": first["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(second["refreshToken"], first["refreshToken"]);
+    let (status, _) = app
+        .graphql_as(second["accessToken"].as_str().unwrap(), ME, json!({}))
+        .await;
+    assert_eq!(status, 200);
+
+    // The rotated token again: theft is assumed, the whole session ends.
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": first["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("REFRESH_TOKEN_REUSED")),
+        "{body}"
+    );
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": second["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("INVALID_REFRESH_TOKEN")),
+        "{body}"
+    );
+    let (status, body) = app
+        .graphql_as(second["accessToken"].as_str().unwrap(), ME, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (401, Some("SESSION_REVOKED"))
+    );
+
+    let (status, body) = app
+        .post_json("/api/v1/auth/refresh", json!({ "refreshToken": "garbage" }), None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("INVALID_REFRESH_TOKEN")));
+    // Other sessions of the same user are untouched.
+    let other = app.login("gus@example.com", PASSWORD).await;
+    assert_eq!(
+        app.graphql_as(other["accessToken"].as_str().unwrap(), ME, json!({}))
+            .await
+            .0,
+        200
+    );
+}
+
+async fn logout_kills_refresh_and_access_tokens_at_once(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let tokens = app.signed_in_user("hal@example.com").await;
+    let access = tokens["accessToken"].as_str().unwrap();
+    assert_eq!(app.graphql_as(access, ME, json!({})).await.0, 200);
+    let (status, _) = app.post_json("/api/v1/auth/logout", json!({}), Some(access)).await;
+    assert_eq!(status, 204);
+    let (status, body) = app.graphql_as(access, ME, json!({})).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (401, Some("SESSION_REVOKED"))
+    );
+    let (status, body) = app.post_json("/api/v1/auth/logout", json!({}), Some(access)).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("SESSION_REVOKED")));
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": tokens["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("INVALID_REFRESH_TOKEN")));
+    let (status, body) = app.post_json("/api/v1/auth/logout", json!({}), None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHENTICATED")));
+}
+
+async fn password_change_revokes_other_sessions(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let here = app.signed_in_user("ivy@example.com").await;
+    let elsewhere = app.login("ivy@example.com", PASSWORD).await;
+    let here_access = here["accessToken"].as_str().unwrap();
+    let change = |old: &str, new: &str| json!({ "oldPassword": old, "newPassword": new });
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/password/change",
+            change("Wr0ng!old", "N3w!password"),
+            Some(here_access),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("WRONG_PASSWORD")));
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/password/change",
+            change(PASSWORD, "weak"),
+            Some(here_access),
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("newPassword")), "{body}");
+    let (status, body) = app
+        .post_json("/api/v1/auth/password/change", change(PASSWORD, "N3w!password"), None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHENTICATED")));
+
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/password/change",
+            change(PASSWORD, "N3w!password"),
+            Some(here_access),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        app.graphql_as(here_access, ME, json!({})).await.0,
+        200,
+        "this session stays"
+    );
+    let (status, _) = app
+        .graphql_as(elsewhere["accessToken"].as_str().unwrap(), ME, json!({}))
+        .await;
+    assert_eq!(status, 401, "the other session ended");
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": elsewhere["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "ivy@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401, "the old password no longer works");
+    app.login("ivy@example.com", "N3w!password").await;
+    app.wait_for_mail("ivy@example.com", "password was changed", 1).await;
+}
+
+async fn password_reset_by_email(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let before = app.signed_in_user("jo@example.com").await;
+    register(&app, "inactive@example.com", PASSWORD).await;
+    let request = |email: &str| {
+        let app = &app;
+        let body = json!({ "email": email });
+        async move { app.post_json("/api/v1/auth/password/reset/request", body, None).await }
+    };
+    let (status, known) = request("jo@example.com").await;
+    assert_eq!(status, 202);
+    let (_, unknown) = request("ghost@example.com").await;
+    let (_, inactive) = request("inactive@example.com").await;
+    assert_eq!(known, unknown);
+    assert_eq!(known, inactive);
+    let mail = app
+        .wait_for_mail("jo@example.com", "Reset your Cinema password", 1)
+        .await;
+    let token = token_in(&mail[0]);
+    assert!(decode_mail(&mail[0]).contains("/reset-password?token="));
+
+    let complete = |token: &str, password: &str| json!({ "token": token, "newPassword": password });
+    let (status, body) = app
+        .post_json("/api/v1/auth/password/reset/complete", complete(&token, "weak"), None)
+        .await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("newPassword")));
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/password/reset/complete",
+            complete(&token, "Res3t!pass"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/password/reset/complete",
+            complete(&token, "Res3t!again"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_TOKEN")),
+        "single use"
+    );
+    let (status, _) = app
+        .graphql_as(before["accessToken"].as_str().unwrap(), ME, json!({}))
+        .await;
+    assert_eq!(status, 401, "every session ended");
+    app.login("jo@example.com", "Res3t!pass").await;
+    app.wait_for_mail("jo@example.com", "password was changed", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let inactive_mails = app.outbox("inactive@example.com");
+    assert!(
+        inactive_mails.iter().all(|m| !decode_mail(m).contains("Reset your")),
+        "inactive accounts get no reset mail"
+    );
+    assert!(app.outbox("ghost@example.com").is_empty());
+}
+
+async fn graphql_refuses_bad_tokens(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for header in ["Bearer not-a-jwt", "Basic abc", "Bearer "] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("authorization", header)
+            .json(&json!({ "query": "{ genres { name } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{header}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "INVALID_TOKEN",
+            "{header}: {body}"
+        );
+    }
+    // Public queries still work with a valid token.
+    let tokens = app.signed_in_user("kim@example.com").await;
+    let (status, body) = app
+        .graphql_as(
+            tokens["accessToken"].as_str().unwrap(),
+            "{ genres { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn docs_access_follows_sign_in(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("DOCS_ACCESS", "authenticated")]).await;
+    assert_eq!(app.get("/api/openapi.json").await.status(), 401);
+    let user = app.signed_in_user("lea@example.com").await;
+    let response = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .bearer_auth(user["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let admin_only = TestApp::start_with(backend, &[("DOCS_ACCESS", "admin")]).await;
+    let user = admin_only.signed_in_user("max@example.com").await;
+    let response = admin_only
+        .client
+        .get(admin_only.url("/api/docs/"))
+        .bearer_auth(user["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    admin_only.set_role("max@example.com", Role::Admin).await;
+    let admin = admin_only.login("max@example.com", PASSWORD).await;
+    let response = admin_only
+        .client
+        .get(admin_only.url("/api/docs/"))
+        .bearer_auth(admin["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn login_is_rate_limited_per_account_and_per_client(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        &[("RATE_LIMIT_PER_ACCOUNT", "3"), ("RATE_LIMIT_PER_CLIENT", "6")],
+    )
+    .await;
+    let attempt = |email: &str| {
+        let app = &app;
+        let body = json!({ "email": email, "password": "Wr0ng!pass" });
+        async move {
+            let response = app
+                .client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                response.status().as_u16(),
+                retry_after,
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("target@example.com").await.0, 401);
+    }
+    let (status, retry_after, body) = attempt("target@example.com").await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("RATE_LIMITED")), "{body}");
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    // Other accounts from the same client go on until the client's own limit.
+    assert_eq!(attempt("other1@example.com").await.0, 401);
+    assert_eq!(attempt("other2@example.com").await.0, 401);
+    let (status, _, _) = attempt("other3@example.com").await;
+    assert_eq!(status, 429, "seven attempts from one client");
+    // Registration and reset have their own counters.
+    assert_eq!(register(&app, "fresh@example.com", PASSWORD).await.0, 201);
+}
+
+async fn malformed_bodies_never_answer_500(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let paths = [
+        "/api/v1/auth/register",
+        "/api/v1/auth/activate",
+        "/api/v1/auth/activation/resend",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/password/reset/request",
+        "/api/v1/auth/password/reset/complete",
+    ];
+    for path in paths {
+        for (content_type, body) in [
+            ("application/json", "{not json"),
+            ("application/json", "{}"),
+            (
+                "application/json",
+                r#"{"email": 5, "password": [], "token": {}, "refreshToken": 1, "newPassword": null}"#,
+            ),
+            ("application/json", "[]"),
+            ("text/plain", "hello"),
+        ] {
+            let response = app
+                .client
+                .post(app.url(path))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!((400..500).contains(&status), "{path} {body}: {status}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json",
+                "{path} {body}"
+            );
+        }
+    }
+    let huge = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(2 * 1024 * 1024));
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
