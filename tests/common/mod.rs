@@ -420,6 +420,36 @@ impl TestApp {
         self.login(email, PASSWORD).await
     }
 
+    /// Like `signed_in_user` for apps without a worker: the activation email is never sent, so the account is
+    /// activated straight in the database.
+    pub async fn signed_in_user_without_worker(&self, email: &str) -> Value {
+        use cinema::db::schema::users;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let (status, body) = self
+            .post_json(
+                "/api/v1/auth/register",
+                json!({ "email": email, "password": PASSWORD }),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let db = self.db().clone();
+        let email_owned = email.to_string();
+        let updated: Result<usize, cinema::error::AppError> = async {
+            cinema::db_run!(db, |conn| {
+                diesel::update(users::table.filter(users::email.eq(&email_owned)))
+                    .set(users::is_active.eq(true))
+                    .execute(conn)
+                    .await
+                    .map_err(cinema::error::AppError::from)
+            })
+        }
+        .await;
+        assert_eq!(updated.map_err(|e| e.public_message()), Ok(1));
+        self.login(email, PASSWORD).await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Value {
         let (status, body) = self
             .post_json(

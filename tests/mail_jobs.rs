@@ -1,0 +1,287 @@
+//! F1–F3: emails over real SMTP, no email lost in an SMTP outage, no email sent twice by two workers, failed
+//! jobs kept, periodic cleanup once per period (A4).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cinema::db::Backend;
+use cinema::db::schema::{jobs, one_time_tokens};
+use cinema::error::AppError;
+use cinema::jobs::queue::{self, JobStatus, NewJob};
+use cinema::jobs::worker::{Worker, delete_expired};
+use cinema::notify::{Email, Mailer};
+use common::smtp::SmtpSink;
+use common::{PASSWORD, TestApp, token_in};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+backend_tests!(
+    activation_email_travels_over_smtp,
+    an_smtp_outage_loses_no_email,
+    two_workers_never_send_the_same_email_twice,
+    jobs_out_of_attempts_are_kept_as_failed,
+    cleanup_deletes_only_what_expired_once_per_period,
+);
+
+async fn wait_for_smtp(sink: &SmtpSink, count: usize) -> Vec<common::smtp::Received> {
+    for _ in 0..300 {
+        let received = sink.received();
+        if received.len() >= count {
+            return received;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the SMTP sink got {} of {count} messages", sink.received().len());
+}
+
+async fn activation_email_travels_over_smtp(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_with(
+        backend,
+        &[("SMTP_URL", &sink.url()), ("MAIL_FROM", "Cinema <hello@cinema.test>")],
+    )
+    .await;
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/register",
+            json!({ "email": "smtp@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let received = wait_for_smtp(&sink, 1).await;
+    assert_eq!(received[0].to, ["smtp@example.com"]);
+    assert_eq!(received[0].from, "hello@cinema.test");
+    assert!(received[0].data.contains("Subject: Activate your Cinema account"));
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/activate",
+            json!({ "token": token_in(&received[0].data) }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204, "the token from the SMTP message activates the account");
+    app.login("smtp@example.com", PASSWORD).await;
+}
+
+async fn an_smtp_outage_loses_no_email(backend: Backend) {
+    let mut sink = SmtpSink::start().await;
+    sink.stop();
+    let app = TestApp::start_with(backend, &[("SMTP_URL", &sink.url())]).await;
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/register",
+            json!({ "email": "outage@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "registration does not wait for the mail server");
+    // The worker tries, fails and keeps the job for a retry.
+    let mut failed_attempt = None;
+    for _ in 0..100 {
+        let queued = queue::list(app.db(), None, 10)
+            .await
+            .map_err(|e| e.public_message())
+            .unwrap();
+        if let Some(job) = queued.into_iter().find(|j| j.last_error.is_some()) {
+            failed_attempt = Some(job);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let job = failed_attempt.expect("a failed delivery attempt is recorded");
+    assert_ne!(job.status, JobStatus::Failed, "still to be retried");
+    assert!(sink.received().is_empty());
+
+    sink.restart().await;
+    let received = wait_for_smtp(&sink, 1).await;
+    assert_eq!(received[0].to, ["outage@example.com"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let done = queue::list(app.db(), Some(JobStatus::Succeeded), 10)
+        .await
+        .map_err(|e| e.public_message())
+        .unwrap();
+    assert!(
+        done.iter()
+            .any(|j| j.id == job.id && j.attempts >= 2 && j.payload == "{}"),
+        "{done:?}"
+    );
+}
+
+async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
+    const EMAILS: usize = 40;
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_with(backend, &[("SMTP_URL", &sink.url()), ("RUN_WORKER", "off")]).await;
+    let db = app.db().clone();
+    let jobs_to_add: Vec<NewJob> = (0..EMAILS)
+        .map(|i| {
+            NewJob::email(&Email {
+                to: format!("reader{i}@example.com"),
+                subject: format!("Message {i}"),
+                text: "hello".into(),
+                html: "<p>hello</p>".into(),
+            })
+        })
+        .collect();
+    for job in &jobs_to_add {
+        let inserted: Result<usize, AppError> =
+            async { cinema::db_run!(db, |conn| cinema::enqueue!(conn, *job).map_err(AppError::from)) }.await;
+        inserted.map_err(|e| e.public_message()).unwrap();
+    }
+    let mailer = Mailer::from_settings(&app.settings().mail).unwrap();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let worker = Worker::new(
+                db.clone(),
+                mailer.clone(),
+                Duration::from_millis(10),
+                Duration::from_millis(100),
+            );
+            tokio::spawn(async move {
+                let mut ran = 0;
+                for _ in 0..200 {
+                    let batch = worker.run_due().await.map_err(|e| e.public_message()).unwrap();
+                    ran += batch;
+                    if batch == 0 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                ran
+            })
+        })
+        .collect();
+    let mut per_worker = Vec::new();
+    for worker in workers {
+        per_worker.push(worker.await.unwrap());
+    }
+    let received = wait_for_smtp(&sink, EMAILS).await;
+    let recipients: BTreeSet<String> = received.iter().flat_map(|m| m.to.clone()).collect();
+    assert_eq!(
+        received.len(),
+        EMAILS,
+        "each email sent once (workers ran {per_worker:?})"
+    );
+    assert_eq!(recipients.len(), EMAILS);
+    assert_eq!(per_worker.iter().sum::<usize>(), EMAILS, "no job ran twice");
+}
+
+async fn jobs_out_of_attempts_are_kept_as_failed(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
+    let db = app.db().clone();
+    let mut job = NewJob::new("no.such.kind", "{}".into(), None);
+    job.max_attempts = 2;
+    let inserted: Result<usize, AppError> =
+        async { cinema::db_run!(db, |conn| cinema::enqueue!(conn, job).map_err(AppError::from)) }.await;
+    inserted.map_err(|e| e.public_message()).unwrap();
+    let worker = Worker::new(
+        db.clone(),
+        app.state.mailer.clone(),
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    );
+    assert_eq!(worker.run_due().await.map_err(|e| e.public_message()).unwrap(), 1);
+    let after_one = queue::list(&db, None, 1).await.map_err(|e| e.public_message()).unwrap();
+    assert_eq!(
+        (after_one[0].status, after_one[0].attempts),
+        (JobStatus::Queued, 1),
+        "retried later"
+    );
+    assert_eq!(
+        worker.run_due().await.map_err(|e| e.public_message()).unwrap(),
+        0,
+        "not before its backoff"
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(worker.run_due().await.map_err(|e| e.public_message()).unwrap(), 1);
+    let failed = queue::list(&db, Some(JobStatus::Failed), 5)
+        .await
+        .map_err(|e| e.public_message())
+        .unwrap();
+    assert_eq!(failed.len(), 1, "kept, visible");
+    assert_eq!(failed[0].attempts, 2);
+    assert!(failed[0].last_error.as_deref().unwrap().contains("unknown job kind"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        worker.run_due().await.map_err(|e| e.public_message()).unwrap(),
+        0,
+        "never run again"
+    );
+}
+
+async fn cleanup_deletes_only_what_expired_once_per_period(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
+    let db = app.db().clone();
+    for email in ["old@example.com", "new@example.com"] {
+        app.post_json(
+            "/api/v1/auth/register",
+            json!({ "email": email, "password": PASSWORD }),
+            None,
+        )
+        .await;
+    }
+    let tokens = app.signed_in_user_without_worker("kept@example.com").await;
+    let past = cinema::db::now() - chrono::Duration::days(2);
+    let expired: Result<usize, AppError> = async {
+        cinema::db_run!(db, |conn| {
+            let old_user: i64 = cinema::db::schema::users::table
+                .filter(cinema::db::schema::users::email.eq("old@example.com"))
+                .select(cinema::db::schema::users::id)
+                .first(conn)
+                .await?;
+            diesel::update(one_time_tokens::table.filter(one_time_tokens::user_id.eq(old_user)))
+                .set(one_time_tokens::expires_at.eq(past))
+                .execute(conn)
+                .await
+                .map_err(AppError::from)
+        })
+    }
+    .await;
+    assert_eq!(expired.map_err(|e| e.public_message()), Ok(1));
+    let removed = delete_expired(&db).await.map_err(|e| e.public_message()).unwrap();
+    assert_eq!(removed, 1, "only the expired token");
+    let left: Result<i64, AppError> = async {
+        cinema::db_run!(db, |conn| one_time_tokens::table
+            .count()
+            .get_result(conn)
+            .await
+            .map_err(AppError::from))
+    }
+    .await;
+    assert_eq!(
+        left.map_err(|e| e.public_message()),
+        Ok(2),
+        "the live activation tokens of new@ and kept@ stay"
+    );
+    // The live session still works.
+    let (status, _) = app
+        .graphql_as(tokens["accessToken"].as_str().unwrap(), "{ me { email } }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+
+    // Two instances scheduling the same period enqueue one job.
+    let key = Some("cleanup.expired:2026-01-01T00".to_string());
+    let first = queue::enqueue_once(&db, NewJob::new("cleanup.expired", "{}".into(), key.clone())).await;
+    let second = queue::enqueue_once(&db, NewJob::new("cleanup.expired", "{}".into(), key)).await;
+    assert_eq!(
+        (
+            first.map_err(|e| e.public_message()),
+            second.map_err(|e| e.public_message())
+        ),
+        (Ok(true), Ok(false))
+    );
+    let count: Result<i64, AppError> = async {
+        cinema::db_run!(db, |conn| {
+            jobs::table
+                .filter(jobs::kind.eq("cleanup.expired"))
+                .count()
+                .get_result(conn)
+                .await
+                .map_err(AppError::from)
+        })
+    }
+    .await;
+    assert_eq!(count.map_err(|e| e.public_message()), Ok(1));
+}
