@@ -1,13 +1,16 @@
 //! The accounts' part of the GraphQL schema.
 
-use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
+use async_graphql::connection::PageInfo;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::accounts::models::UserRow;
-use crate::accounts::repo;
+use crate::accounts::models::{Gender, ProfileChanges, ProfileRow, UserFilter, UserRow};
+use crate::accounts::{repo, service};
 use crate::db::{Db, Role};
 use crate::error::AppError;
-use crate::graphql::guards::{RoleGuard, authenticated, viewer};
+use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
+use crate::graphql::pagination::{self, encode_cursor};
+use crate::state::AppState;
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -23,6 +26,148 @@ impl AccountQuery {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         Ok(User(row))
+    }
+
+    /// Users, newest first, filtered by email, role and state (A10).
+    #[graphql(
+        guard = "RoleGuard::role(Role::Admin)",
+        directive = requires_role::apply(Role::Admin),
+        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
+    )]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "Case-insensitive part of the email.")] email_contains: Option<String>,
+        role: Option<Role>,
+        is_active: Option<bool>,
+    ) -> Result<UserConnection> {
+        let db = ctx.data::<Db>()?;
+        let window = pagination::window(first, after.as_deref())?;
+        let filter = UserFilter {
+            email_contains,
+            role,
+            is_active,
+        };
+        let mut rows = repo::list_users(db, &filter, window.offset, window.limit + 1).await?;
+        let has_next_page = rows.len() as i64 > window.limit;
+        rows.truncate(window.limit as usize);
+        Ok(UserConnection {
+            rows,
+            offset: window.offset,
+            has_next_page,
+            filter,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Changes a user's role (A10). An admin cannot change their own.
+    #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
+    async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
+        let admin = viewer(ctx)?;
+        let state = ctx.data::<AppState>()?;
+        Ok(User(service::set_role(state, admin.user_id, &user_id, role).await?))
+    }
+
+    /// Activates or deactivates an account by hand (A10); deactivation signs the user out everywhere.
+    #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
+    async fn set_user_active(&self, ctx: &Context<'_>, user_id: ID, active: bool) -> Result<User> {
+        let admin = viewer(ctx)?;
+        let state = ctx.data::<AppState>()?;
+        Ok(User(service::set_active(state, admin.user_id, &user_id, active).await?))
+    }
+
+    /// Edits the signed-in user's profile (A11). Omitted fields stay; null clears a field.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn update_profile(&self, ctx: &Context<'_>, input: ProfileInput) -> Result<Profile> {
+        let me = viewer(ctx)?;
+        let state = ctx.data::<AppState>()?;
+        Ok(Profile(
+            service::update_profile(state, me.user_id, input.into_changes()).await?,
+        ))
+    }
+}
+
+/// Profile fields to change: omit a field to keep it, send null to clear it.
+#[derive(Debug, Default, InputObject)]
+pub struct ProfileInput {
+    first_name: MaybeUndefined<String>,
+    last_name: MaybeUndefined<String>,
+    gender: MaybeUndefined<Gender>,
+    date_of_birth: MaybeUndefined<NaiveDate>,
+    info: MaybeUndefined<String>,
+}
+
+fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+impl ProfileInput {
+    fn into_changes(self) -> ProfileChanges {
+        ProfileChanges {
+            first_name: change(self.first_name),
+            last_name: change(self.last_name),
+            gender: change(self.gender),
+            date_of_birth: change(self.date_of_birth),
+            info: change(self.info),
+            updated_at: None,
+        }
+    }
+}
+
+/// A page of users.
+pub struct UserConnection {
+    rows: Vec<UserRow>,
+    offset: i64,
+    has_next_page: bool,
+    filter: UserFilter,
+}
+
+#[derive(async_graphql::SimpleObject)]
+pub struct UserEdge {
+    cursor: String,
+    node: User,
+}
+
+#[Object]
+impl UserConnection {
+    async fn edges(&self) -> Vec<UserEdge> {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| UserEdge {
+                cursor: encode_cursor(self.offset + i as i64),
+                node: User(row.clone()),
+            })
+            .collect()
+    }
+
+    async fn nodes(&self) -> Vec<User> {
+        self.rows.iter().cloned().map(User).collect()
+    }
+
+    async fn page_info(&self) -> PageInfo {
+        let cursor_at = |i: usize| encode_cursor(self.offset + i as i64);
+        PageInfo {
+            has_previous_page: self.offset > 0,
+            has_next_page: self.has_next_page,
+            start_cursor: (!self.rows.is_empty()).then(|| cursor_at(0)),
+            end_cursor: self.rows.len().checked_sub(1).map(cursor_at),
+        }
+    }
+
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(repo::count_users(ctx.data::<Db>()?, &self.filter).await?)
     }
 }
 
@@ -52,5 +197,48 @@ impl User {
     /// When the account was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.and_utc()
+    }
+
+    /// The user's profile: readable by the user and by admins.
+    async fn profile(&self, ctx: &Context<'_>) -> Result<Profile> {
+        let reader = viewer(ctx)?;
+        if reader.user_id != self.0.id && !reader.role.includes(Role::Admin) {
+            return Err(AppError::Forbidden("only the user and admins read a profile".into()).into());
+        }
+        let row = repo::profile_of(ctx.data::<Db>()?, self.0.id)
+            .await?
+            .ok_or_else(|| AppError::not_found("no profile"))?;
+        Ok(Profile(row))
+    }
+}
+
+/// Personal details of a user (A11).
+pub struct Profile(pub ProfileRow);
+
+#[Object]
+impl Profile {
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+
+    async fn gender(&self) -> Option<Gender> {
+        self.0.gender
+    }
+
+    async fn date_of_birth(&self) -> Option<NaiveDate> {
+        self.0.date_of_birth
+    }
+
+    /// Free text about the user.
+    async fn info(&self) -> Option<&str> {
+        self.0.info.as_deref()
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at.and_utc()
     }
 }

@@ -1,5 +1,5 @@
 use chrono::NaiveDateTime;
-use diesel::prelude::{Insertable, Queryable, Selectable};
+use diesel::prelude::{AsChangeset, Insertable, Queryable, Selectable};
 
 use crate::db::Role;
 use crate::db::schema::{profiles, users};
@@ -52,4 +52,46 @@ crate::text_enum! {
         Activation => "ACTIVATION",
         PasswordReset => "PASSWORD_RESET",
     }
+}
+
+crate::text_enum! {
+    #[derive(async_graphql::Enum)]
+    pub enum Gender {
+        Female => "FEMALE",
+        Male => "MALE",
+        Other => "OTHER",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = profiles, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ProfileRow {
+    pub user_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub gender: Option<Gender>,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub info: Option<String>,
+    pub avatar_key: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The editable part of a profile; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = profiles)]
+pub struct ProfileChanges {
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub gender: Option<Option<Gender>>,
+    pub date_of_birth: Option<Option<chrono::NaiveDate>>,
+    pub info: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Which users an admin lists (A10).
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub email_contains: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
 }

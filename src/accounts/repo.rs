@@ -67,3 +67,107 @@ pub async fn user_by_id(db: &Db, id: i64) -> AppResult<Option<UserRow>> {
             .map_err(crate::error::AppError::from)
     })
 }
+
+/// The boxed `users` query restricted by a filter (expanded once per backend, like the catalog's).
+macro_rules! users_matching {
+    ($filter:expr) => {{
+        let filter: &crate::accounts::models::UserFilter = $filter;
+        let mut query = users::table.into_boxed();
+        if let Some(text) = filter
+            .email_contains
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let mut pattern = String::from("%");
+            for c in text.to_lowercase().chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            query = query.filter(users::email.like(pattern).escape('\\'));
+        }
+        if let Some(role) = filter.role {
+            query = query.filter(users::role.eq(role));
+        }
+        if let Some(active) = filter.is_active {
+            query = query.filter(users::is_active.eq(active));
+        }
+        query
+    }};
+}
+
+/// A page of users, newest first (ties by id).
+pub async fn list_users(
+    db: &Db,
+    filter: &crate::accounts::models::UserFilter,
+    offset: i64,
+    limit: i64,
+) -> AppResult<Vec<UserRow>> {
+    crate::db_run!(db, |conn| {
+        users_matching!(filter)
+            .select(UserRow::as_select())
+            .order_by((users::created_at.desc(), users::id.desc()))
+            .offset(offset)
+            .limit(limit)
+            .load(conn)
+            .await
+            .map_err(crate::error::AppError::from)
+    })
+}
+
+pub async fn count_users(db: &Db, filter: &crate::accounts::models::UserFilter) -> AppResult<i64> {
+    crate::db_run!(db, |conn| {
+        users_matching!(filter)
+            .count()
+            .get_result(conn)
+            .await
+            .map_err(crate::error::AppError::from)
+    })
+}
+
+pub async fn user_by_uuid(db: &Db, uuid: &str) -> AppResult<Option<UserRow>> {
+    crate::db_run!(db, |conn| {
+        users::table
+            .filter(users::uuid.eq(uuid))
+            .select(UserRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(crate::error::AppError::from)
+    })
+}
+
+pub async fn profile_of(db: &Db, user_id: i64) -> AppResult<Option<crate::accounts::models::ProfileRow>> {
+    use crate::accounts::models::ProfileRow;
+    crate::db_run!(db, |conn| {
+        profiles::table
+            .find(user_id)
+            .select(ProfileRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(crate::error::AppError::from)
+    })
+}
+
+pub async fn update_profile(
+    db: &Db,
+    user_id: i64,
+    changes: &crate::accounts::models::ProfileChanges,
+) -> AppResult<crate::accounts::models::ProfileRow> {
+    use crate::accounts::models::ProfileRow;
+    db_transaction!(db, |conn| {
+        diesel::update(profiles::table.find(user_id))
+            .set(changes)
+            .execute(conn)
+            .await?;
+        Ok(profiles::table
+            .find(user_id)
+            .select(ProfileRow::as_select())
+            .first(conn)
+            .await?)
+    })
+}

@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::accounts::models::{NewOneTimeToken, NewProfile, NewUser, TokenPurpose, UserRow};
+use crate::accounts::models::{
+    NewOneTimeToken, NewProfile, NewUser, ProfileChanges, ProfileRow, TokenPurpose, UserRow,
+};
 use crate::accounts::repo;
 use crate::auth::password;
 use crate::auth::sessions::{self, RevokeReason, TokenPair};
@@ -325,6 +327,92 @@ pub async fn complete_password_reset(state: &AppState, token: &str, new_password
     })?;
     state.auth.sessions.forget_user(user_id);
     Ok(())
+}
+
+/// A10: an admin changes a user's role. An admin cannot change their own role (there would be no one left to
+/// undo a mistake). The new role applies within the session cache's lifetime, without a new sign-in.
+pub async fn set_role(state: &AppState, admin_id: i64, user_uuid: &str, role: Role) -> AppResult<UserRow> {
+    let user = repo::user_by_uuid(&state.db, user_uuid)
+        .await?
+        .ok_or_else(|| AppError::not_found("no user has this id"))?;
+    if user.id == admin_id && role != user.role {
+        return Err(AppError::Conflict("admins cannot change their own role".into()));
+    }
+    let at = now();
+    let updated = crate::db_transaction!(state.db, |conn| {
+        Ok(diesel::update(users::table.find(user.id))
+            .set((users::role.eq(role), users::updated_at.eq(at)))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?)
+    })?;
+    state.auth.sessions.forget_user(user.id);
+    Ok(updated)
+}
+
+/// A10: an admin activates or deactivates an account by hand. Deactivation ends every session of the account.
+pub async fn set_active(state: &AppState, admin_id: i64, user_uuid: &str, active: bool) -> AppResult<UserRow> {
+    let user = repo::user_by_uuid(&state.db, user_uuid)
+        .await?
+        .ok_or_else(|| AppError::not_found("no user has this id"))?;
+    if user.id == admin_id && !active {
+        return Err(AppError::Conflict("admins cannot deactivate their own account".into()));
+    }
+    let at = now();
+    let updated = crate::db_transaction!(state.db, |conn| {
+        let updated: UserRow = diesel::update(users::table.find(user.id))
+            .set((users::is_active.eq(active), users::updated_at.eq(at)))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?;
+        if !active {
+            crate::revoke_user_sessions!(conn, user.id, None, RevokeReason::Deactivated, at)?;
+        } else {
+            // An account activated by hand needs no activation link any more.
+            diesel::delete(
+                one_time_tokens::table
+                    .filter(one_time_tokens::user_id.eq(user.id))
+                    .filter(one_time_tokens::purpose.eq(TokenPurpose::Activation)),
+            )
+            .execute(conn)
+            .await?;
+        }
+        Ok(updated)
+    })?;
+    state.auth.sessions.forget_user(user.id);
+    Ok(updated)
+}
+
+/// A11: checks and applies a profile edit.
+pub async fn update_profile(state: &AppState, user_id: i64, mut changes: ProfileChanges) -> AppResult<ProfileRow> {
+    for (field, value, max) in [
+        ("firstName", &mut changes.first_name, 100),
+        ("lastName", &mut changes.last_name, 100),
+        ("info", &mut changes.info, 2000),
+    ] {
+        if let Some(Some(text)) = value {
+            let trimmed = text.trim().to_string();
+            if trimmed.chars().count() > max {
+                return Err(AppError::bad_input(
+                    field,
+                    format!("{field} is longer than {max} characters"),
+                ));
+            }
+            *value = Some((!trimmed.is_empty()).then_some(trimmed));
+        }
+    }
+    if let Some(Some(born)) = changes.date_of_birth {
+        let today = now().date();
+        let oldest = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date");
+        if born > today || born < oldest {
+            return Err(AppError::bad_input(
+                "dateOfBirth",
+                "dateOfBirth must be between 1900-01-01 and today",
+            ));
+        }
+    }
+    changes.updated_at = Some(now());
+    repo::update_profile(&state.db, user_id, &changes).await
 }
 
 fn rename_field(error: AppError, field: &str) -> AppError {

@@ -190,7 +190,7 @@ async fn execute(
 
     // A token that does not authenticate is refused outright (401), so the client knows to refresh it, rather
     // than answered as if anonymous.
-    let mut request = request_data(request, &state.db);
+    let mut request = request_data(request, &state.db).data(state.clone());
     match state.auth.viewer(&state.db, headers).await {
         Ok(Some(viewer)) => request = request.data(viewer),
         Ok(None) => {}

@@ -1,8 +1,8 @@
 //! Assembles the schema from the domains' parts.
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Request, SDLExportOptions, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Request, SDLExportOptions, Schema};
 
-use crate::accounts::graphql::AccountQuery;
+use crate::accounts::graphql::{AccountMutation, AccountQuery};
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::config::GraphqlLimits;
@@ -13,11 +13,15 @@ use crate::graphql::limits::AliasLimit;
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(CatalogQuery, AccountQuery);
 
-pub type CinemaSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+/// Every domain's mutations.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(AccountMutation);
+
+pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema with its limits (G3). `Db` is schema-wide data; loaders are per request (`request_data`).
 pub fn build_schema(db: Db, limits: &GraphqlLimits) -> CinemaSchema {
-    let mut builder = Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .data(db)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -49,5 +53,5 @@ pub fn sdl(schema: &CinemaSchema) -> String {
 
 /// The SDL without a database: the schema's shape does not depend on data or limits.
 pub fn export_sdl() -> String {
-    sdl(&Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription).finish())
+    sdl(&Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish())
 }

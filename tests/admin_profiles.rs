@@ -1,0 +1,258 @@
+//! A10 admin user management and A11 profiles over GraphQL, with the role checks for every admin field
+//! (anonymous, USER, MODERATOR, ADMIN).
+
+mod common;
+
+use cinema::db::{Backend, Role};
+use common::{PASSWORD, TestApp};
+use serde_json::{Value, json};
+
+backend_tests!(
+    admin_fields_refuse_every_other_role,
+    admins_list_and_filter_users,
+    admins_change_roles_and_the_change_applies_at_once,
+    deactivation_signs_the_user_out_and_activation_lets_them_in,
+    users_edit_their_profile,
+);
+
+const USERS: &str = "query($email: String, $role: Role, $active: Boolean, $first: Int, $after: String) {
+  users(emailContains: $email, role: $role, isActive: $active, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } nodes { id email role isActive } } }";
+const SET_ROLE: &str = "mutation($id: ID!, $role: Role!) { setUserRole(userId: $id, role: $role) { email role } }";
+const SET_ACTIVE: &str =
+    "mutation($id: ID!, $active: Boolean!) { setUserActive(userId: $id, active: $active) { email isActive } }";
+
+/// An app with an ADMIN, a MODERATOR and a USER signed in; returns their access tokens.
+async fn staffed(backend: Backend) -> (TestApp, String, String, String) {
+    let app = TestApp::start(backend).await;
+    for email in ["admin@example.com", "mod@example.com", "user@example.com"] {
+        app.signed_in_user(email).await;
+    }
+    app.set_role("admin@example.com", Role::Admin).await;
+    app.set_role("mod@example.com", Role::Moderator).await;
+    let token = |t: Value| t["accessToken"].as_str().unwrap().to_string();
+    let admin = token(app.login("admin@example.com", PASSWORD).await);
+    let moderator = token(app.login("mod@example.com", PASSWORD).await);
+    let user = token(app.login("user@example.com", PASSWORD).await);
+    (app, admin, moderator, user)
+}
+
+async fn id_of(app: &TestApp, admin: &str, email: &str) -> String {
+    let (_, body) = app.graphql_as(admin, USERS, json!({ "email": email })).await;
+    body["data"]["users"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string()
+}
+
+async fn admin_fields_refuse_every_other_role(backend: Backend) {
+    let (app, admin, moderator, user) = staffed(backend).await;
+    let target = id_of(&app, &admin, "user@example.com").await;
+    let operations = [
+        (USERS, json!({})),
+        (SET_ROLE, json!({ "id": target, "role": "MODERATOR" })),
+        (SET_ACTIVE, json!({ "id": target, "active": false })),
+    ];
+    for (query, variables) in &operations {
+        let (_, body) = app.graphql(query, variables.clone()).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "anonymous: {query}"
+        );
+        for token in [&user, &moderator] {
+            let (_, body) = app.graphql_as(token, query, variables.clone()).await;
+            assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{query}: {body}");
+        }
+    }
+    // Nothing changed for the refused calls.
+    let (_, body) = app.graphql_as(&admin, USERS, json!({ "email": "user@" })).await;
+    assert_eq!(body["data"]["users"]["nodes"][0]["role"], "USER");
+    assert_eq!(body["data"]["users"]["nodes"][0]["isActive"], true);
+    // The schema shows the rule.
+    let sdl = cinema::graphql::schema::export_sdl();
+    assert!(sdl.contains("@requiresRole(role: ADMIN)"), "{sdl}");
+}
+
+async fn admins_list_and_filter_users(backend: Backend) {
+    let (app, admin, _, _) = staffed(backend).await;
+    app.post_json(
+        "/api/v1/auth/register",
+        json!({ "email": "pending@example.com", "password": PASSWORD }),
+        None,
+    )
+    .await;
+    let list = |variables: Value| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let (status, body) = app.graphql_as(&admin, USERS, variables).await;
+            assert_eq!(status, 200, "{body}");
+            body["data"]["users"].clone()
+        }
+    };
+    assert_eq!(list(json!({})).await["totalCount"], 4);
+    assert_eq!(
+        list(json!({ "active": false })).await["nodes"][0]["email"],
+        "pending@example.com"
+    );
+    assert_eq!(
+        list(json!({ "role": "MODERATOR" })).await["nodes"][0]["email"],
+        "mod@example.com"
+    );
+    assert_eq!(
+        list(json!({ "email": "ADMIN@" })).await["totalCount"],
+        1,
+        "case-insensitive"
+    );
+    assert_eq!(
+        list(json!({ "email": "%" })).await["totalCount"],
+        0,
+        "wildcards are literal"
+    );
+    let first = list(json!({ "first": 3 })).await;
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let rest = list(json!({ "first": 3, "after": first["pageInfo"]["endCursor"] })).await;
+    assert_eq!(rest["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(first["nodes"][0]["email"], "pending@example.com", "newest first");
+}
+
+async fn admins_change_roles_and_the_change_applies_at_once(backend: Backend) {
+    let (app, admin, _, user) = staffed(backend).await;
+    let target = id_of(&app, &admin, "user@example.com").await;
+    let (_, body) = app.graphql_as(&user, USERS, json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let (status, body) = app
+        .graphql_as(&admin, SET_ROLE, json!({ "id": target, "role": "ADMIN" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["setUserRole"],
+        json!({ "email": "user@example.com", "role": "ADMIN" })
+    );
+    let (_, body) = app.graphql_as(&user, USERS, json!({})).await;
+    assert!(
+        body.get("errors").is_none(),
+        "the same token now has the new role: {body}"
+    );
+
+    let own = id_of(&app, &admin, "admin@example.com").await;
+    let (_, body) = app
+        .graphql_as(&admin, SET_ROLE, json!({ "id": own, "role": "USER" }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+    let (_, body) = app
+        .graphql_as(
+            &admin,
+            SET_ROLE,
+            json!({ "id": uuid::Uuid::new_v4().to_string(), "role": "USER" }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    let (status, body) = app
+        .graphql_as(&admin, SET_ROLE, json!({ "id": target, "role": "KING" }))
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (400, Some("GRAPHQL_VALIDATION_FAILED"))
+    );
+}
+
+async fn deactivation_signs_the_user_out_and_activation_lets_them_in(backend: Backend) {
+    let (app, admin, _, user) = staffed(backend).await;
+    let target = id_of(&app, &admin, "user@example.com").await;
+    let (_, body) = app
+        .graphql_as(&admin, SET_ACTIVE, json!({ "id": target, "active": false }))
+        .await;
+    assert_eq!(body["data"]["setUserActive"]["isActive"], false, "{body}");
+    let (status, _) = app.graphql_as(&user, "{ me { email } }", json!({})).await;
+    assert_eq!(status, 401, "signed out everywhere");
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "user@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("ACCOUNT_INACTIVE")));
+    app.graphql_as(&admin, SET_ACTIVE, json!({ "id": target, "active": true }))
+        .await;
+    app.login("user@example.com", PASSWORD).await;
+
+    // Manual activation of a never-activated account.
+    app.post_json(
+        "/api/v1/auth/register",
+        json!({ "email": "manual@example.com", "password": PASSWORD }),
+        None,
+    )
+    .await;
+    let pending = id_of(&app, &admin, "manual@").await;
+    app.graphql_as(&admin, SET_ACTIVE, json!({ "id": pending, "active": true }))
+        .await;
+    app.login("manual@example.com", PASSWORD).await;
+
+    let own = id_of(&app, &admin, "admin@example.com").await;
+    let (_, body) = app
+        .graphql_as(&admin, SET_ACTIVE, json!({ "id": own, "active": false }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+}
+
+async fn users_edit_their_profile(backend: Backend) {
+    let (app, admin, _, user) = staffed(backend).await;
+    let update = "mutation($input: ProfileInput!) { updateProfile(input: $input) {
+        firstName lastName gender dateOfBirth info } }";
+    let (status, body) = app
+        .graphql_as(
+            &user,
+            update,
+            json!({ "input": { "firstName": " Ada ", "lastName": "Lovelace", "gender": "FEMALE", "dateOfBirth": "1990-12-10", "info": "Likes noir." } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["updateProfile"],
+        json!({ "firstName": "Ada", "lastName": "Lovelace", "gender": "FEMALE", "dateOfBirth": "1990-12-10", "info": "Likes noir." })
+    );
+    // Omitted fields stay; null clears.
+    let (_, body) = app
+        .graphql_as(&user, update, json!({ "input": { "info": null } }))
+        .await;
+    assert_eq!(body["data"]["updateProfile"]["firstName"], "Ada");
+    assert_eq!(body["data"]["updateProfile"]["info"], Value::Null);
+    let (_, body) = app
+        .graphql_as(&user, "{ me { profile { firstName lastName } } }", json!({}))
+        .await;
+    assert_eq!(
+        body["data"]["me"]["profile"],
+        json!({ "firstName": "Ada", "lastName": "Lovelace" })
+    );
+
+    for (input, field) in [
+        (json!({ "dateOfBirth": "2999-01-01" }), "dateOfBirth"),
+        (json!({ "dateOfBirth": "1800-01-01" }), "dateOfBirth"),
+        (json!({ "firstName": "x".repeat(101) }), "firstName"),
+        (json!({ "info": "y".repeat(2001) }), "info"),
+    ] {
+        let (_, body) = app.graphql_as(&user, update, json!({ "input": input })).await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let (status, body) = app
+        .graphql_as(&user, update, json!({ "input": { "gender": "ROBOT" } }))
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (400, Some("GRAPHQL_VALIDATION_FAILED"))
+    );
+    let (_, body) = app.graphql(update, json!({ "input": {} })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+
+    // Admins read any profile through the users list.
+    let (_, body) = app
+        .graphql_as(
+            &admin,
+            "{ users(emailContains: \"user@\") { nodes { profile { firstName } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["users"]["nodes"][0]["profile"]["firstName"], "Ada");
+}
