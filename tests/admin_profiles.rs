@@ -50,6 +50,7 @@ async fn admin_fields_refuse_every_other_role(backend: Backend) {
     let target = id_of(&app, &admin, "user@example.com").await;
     let operations = [
         (USERS, json!({})),
+        ("{ jobs { id kind lastError } }", json!({})),
         (SET_ROLE, json!({ "id": target, "role": "MODERATOR" })),
         (SET_ACTIVE, json!({ "id": target, "active": false })),
     ];
@@ -68,6 +69,25 @@ async fn admin_fields_refuse_every_other_role(backend: Backend) {
     let (_, body) = app.graphql_as(&admin, USERS, json!({ "email": "user@" })).await;
     assert_eq!(body["data"]["users"]["nodes"][0]["role"], "USER");
     assert_eq!(body["data"]["users"]["nodes"][0]["isActive"], true);
+    let (status, body) = app
+        .graphql_as(
+            &admin,
+            "{ jobs(status: \"SUCCEEDED\") { kind status attempts } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["status"] == "SUCCEEDED")
+    );
+    let (_, body) = app
+        .graphql_as(&admin, "{ jobs(status: \"LOST\") { id } }", json!({}))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     // The schema shows the rule.
     let sdl = cinema::graphql::schema::export_sdl();
     assert!(sdl.contains("@requiresRole(role: ADMIN)"), "{sdl}");

@@ -8,10 +8,11 @@ use crate::catalog::loaders::CatalogLoaders;
 use crate::config::GraphqlLimits;
 use crate::db::Db;
 use crate::graphql::limits::AliasLimit;
+use crate::jobs::graphql::JobQuery;
 
 /// Every domain's queries; each domain adds its part here.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, AccountQuery);
+pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]

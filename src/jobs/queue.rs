@@ -13,6 +13,8 @@ use crate::notify::Email;
 use crate::text_enum;
 
 text_enum! {
+    /// Where a background job is in its life.
+    #[derive(async_graphql::Enum)]
     pub enum JobStatus {
         Queued => "QUEUED",
         Running => "RUNNING",
