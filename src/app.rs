@@ -17,6 +17,7 @@ use crate::http::metrics;
 use crate::jobs::worker::Worker;
 use crate::notify::Mailer;
 use crate::state::AppState;
+use crate::storage::Storage;
 
 /// Opens the database, applies pending migrations, seeds the demo catalog into an empty database when
 /// configured, and builds the state the router serves.
@@ -51,6 +52,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     });
     let limiter = Arc::new(RateLimiter::new(settings.auth.rate_limit_window));
     let mailer = Mailer::from_settings(&settings.mail)?;
+    let storage = Storage::from_settings(&settings.storage)?;
     Ok(AppState {
         settings: Arc::new(settings),
         db,
@@ -59,6 +61,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         auth,
         limiter,
         mailer,
+        storage,
     })
 }
 

@@ -71,6 +71,9 @@ pub struct Settings {
     pub job_backoff_base: Duration,
     /// Use the first X-Forwarded-For address as the client address (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    pub storage: StorageSettings,
+    /// Largest avatar accepted, in bytes.
+    pub avatar_max_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +87,21 @@ pub struct AuthSettings {
     pub rate_limit_per_client: u32,
     pub rate_limit_per_account: u32,
     pub rate_limit_window: Duration,
+}
+
+/// Where uploaded files go (G8).
+#[derive(Debug, Clone)]
+pub enum StorageSettings {
+    Local {
+        dir: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: String,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +226,33 @@ impl Settings {
             })?,
         };
 
+        let storage = match get("STORAGE_URL") {
+            None => StorageSettings::Local {
+                dir: var_dir.join("uploads"),
+            },
+            Some(url) if url.starts_with("file://") => StorageSettings::Local {
+                dir: PathBuf::from(&url[7..]),
+            },
+            Some(url) if url.starts_with("s3://") => StorageSettings::S3 {
+                bucket: url[5..].trim_end_matches('/').to_string(),
+                endpoint: get("S3_ENDPOINT"),
+                region: get("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: get("S3_ACCESS_KEY_ID").or_else(|| get("AWS_ACCESS_KEY_ID")),
+                secret_access_key: get("S3_SECRET_ACCESS_KEY").or_else(|| get("AWS_SECRET_ACCESS_KEY")),
+            },
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "STORAGE_URL must be file://<folder> or s3://<bucket> (got {other:?})"
+                )));
+            }
+        };
+        if let StorageSettings::S3 { bucket, .. } = &storage
+            && bucket.is_empty()
+        {
+            return Err(ConfigError(
+                "STORAGE_URL s3:// needs a bucket name, e.g. s3://cinema-media".into(),
+            ));
+        }
         let stripe_secret_key = get("STRIPE_SECRET_KEY");
         let smtp_url = get("SMTP_URL");
         if let Some(url) = &smtp_url
@@ -235,7 +280,8 @@ impl Settings {
             log_format,
             cors_origins,
             metrics: parse_switch(&get, "METRICS", true)?,
-            request_body_limit: parse_number(&get, "REQUEST_BODY_LIMIT", 1024 * 1024)?,
+            // Room for an avatar upload (AVATAR_MAX_BYTES) in a multipart GraphQL request.
+            request_body_limit: parse_number(&get, "REQUEST_BODY_LIMIT", 3 * 1024 * 1024)?,
             request_timeout: Duration::from_secs(parse_number(&get, "REQUEST_TIMEOUT_SECS", 30)? as u64),
             graphql: GraphqlLimits {
                 max_depth: parse_number(&get, "GRAPHQL_MAX_DEPTH", 12)?,
@@ -265,6 +311,8 @@ impl Settings {
             worker_poll: Duration::from_millis(parse_number(&get, "WORKER_POLL_MS", 1000)? as u64),
             job_backoff_base: Duration::from_millis(parse_number(&get, "JOB_BACKOFF_BASE_MS", 5000)? as u64),
             trust_forwarded_for: parse_switch(&get, "TRUST_FORWARDED_FOR", false)?,
+            storage,
+            avatar_max_bytes: parse_number(&get, "AVATAR_MAX_BYTES", 2 * 1024 * 1024)?,
             var_dir,
             stripe_secret_key,
         };

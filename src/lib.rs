@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod notify;
 pub mod state;
+pub mod storage;
 pub mod util;
 
 pub use app::{prepare, serve, state_for};

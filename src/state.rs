@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::graphql::CinemaSchema;
 use crate::notify::Mailer;
+use crate::storage::Storage;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,4 +22,5 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub limiter: Arc<RateLimiter>,
     pub mailer: Mailer,
+    pub storage: Storage,
 }

@@ -612,7 +612,7 @@ async fn malformed_bodies_never_answer_500(backend: Backend) {
             );
         }
     }
-    let huge = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(2 * 1024 * 1024));
+    let huge = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(4 * 1024 * 1024));
     let response = app
         .client
         .post(app.url("/api/v1/auth/login"))

@@ -1,7 +1,7 @@
 //! The accounts' part of the GraphQL schema.
 
 use async_graphql::connection::PageInfo;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Upload};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::accounts::models::{Gender, ProfileChanges, ProfileRow, UserFilter, UserRow};
@@ -93,6 +93,35 @@ impl AccountMutation {
         ))
     }
 }
+
+#[Object]
+impl AvatarMutation {
+    /// Uploads the signed-in user's avatar: a PNG, JPEG or WebP image of at most AVATAR_MAX_BYTES, sent as a
+    /// GraphQL multipart request (the file travels once, with the bearer token, and no second endpoint or
+    /// presigned URL has to be secured).
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn upload_avatar(&self, ctx: &Context<'_>, file: Upload) -> Result<Profile> {
+        let me = viewer(ctx)?;
+        let state = ctx.data::<AppState>()?;
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("file", "the file part is missing"))?;
+        Ok(Profile(
+            service::set_avatar(state, me.user_id, &me.user_uuid, upload.content).await?,
+        ))
+    }
+
+    /// Removes the signed-in user's avatar.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn remove_avatar(&self, ctx: &Context<'_>) -> Result<Profile> {
+        let me = viewer(ctx)?;
+        let state = ctx.data::<AppState>()?;
+        Ok(Profile(service::remove_avatar(state, me.user_id).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct AvatarMutation;
 
 /// Profile fields to change: omit a field to keep it, send null to clear it.
 #[derive(Debug, Default, InputObject)]
@@ -236,6 +265,16 @@ impl Profile {
     /// Free text about the user.
     async fn info(&self) -> Option<&str> {
         self.0.info.as_deref()
+    }
+
+    /// Where the avatar image is served, when there is one.
+    async fn avatar_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let state = ctx.data::<AppState>()?;
+        Ok(self
+            .0
+            .avatar_key
+            .as_ref()
+            .map(|key| format!("{}/media/{key}", state.settings.public_url)))
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {

@@ -171,3 +171,23 @@ pub async fn update_profile(
             .await?)
     })
 }
+
+pub async fn set_avatar_key(
+    db: &Db,
+    user_id: i64,
+    key: Option<&str>,
+) -> AppResult<crate::accounts::models::ProfileRow> {
+    use crate::accounts::models::ProfileRow;
+    let at = now();
+    db_transaction!(db, |conn| {
+        diesel::update(profiles::table.find(user_id))
+            .set((profiles::avatar_key.eq(key), profiles::updated_at.eq(at)))
+            .execute(conn)
+            .await?;
+        Ok(profiles::table
+            .find(user_id)
+            .select(ProfileRow::as_select())
+            .first(conn)
+            .await?)
+    })
+}

@@ -415,6 +415,50 @@ pub async fn update_profile(state: &AppState, user_id: i64, mut changes: Profile
     repo::update_profile(&state.db, user_id, &changes).await
 }
 
+/// A11: stores a new avatar (PNG, JPEG or WebP, at most AVATAR_MAX_BYTES) and points the profile at it; the
+/// previous file is removed. The file is written before the profile changes, so a failure leaves the old avatar.
+pub async fn set_avatar(state: &AppState, user_id: i64, user_uuid: &str, bytes: bytes::Bytes) -> AppResult<ProfileRow> {
+    let max = state.settings.avatar_max_bytes;
+    if bytes.len() > max {
+        return Err(AppError::bad_input(
+            "file",
+            format!("the avatar is larger than {} KiB", max / 1024),
+        ));
+    }
+    let Some((extension, _)) = crate::storage::image_type(&bytes) else {
+        return Err(AppError::bad_input(
+            "file",
+            "the avatar must be a PNG, JPEG or WebP image",
+        ));
+    };
+    let key = format!("avatars/{user_uuid}/{}.{extension}", random_token(8));
+    state
+        .storage
+        .put(&key, bytes)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("storage unavailable: {e}")))?;
+    let previous = repo::profile_of(&state.db, user_id).await?.and_then(|p| p.avatar_key);
+    let updated = repo::set_avatar_key(&state.db, user_id, Some(&key)).await?;
+    if let Some(previous) = previous
+        && let Err(error) = state.storage.delete(&previous).await
+    {
+        tracing::warn!(%error, key = %previous, "could not delete a replaced avatar");
+    }
+    Ok(updated)
+}
+
+/// A11: removes the avatar.
+pub async fn remove_avatar(state: &AppState, user_id: i64) -> AppResult<ProfileRow> {
+    let previous = repo::profile_of(&state.db, user_id).await?.and_then(|p| p.avatar_key);
+    let updated = repo::set_avatar_key(&state.db, user_id, None).await?;
+    if let Some(previous) = previous
+        && let Err(error) = state.storage.delete(&previous).await
+    {
+        tracing::warn!(%error, key = %previous, "could not delete a removed avatar");
+    }
+    Ok(updated)
+}
+
 fn rename_field(error: AppError, field: &str) -> AppError {
     match error {
         AppError::BadInput { message, .. } => AppError::bad_input(field, message),

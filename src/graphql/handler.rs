@@ -2,7 +2,9 @@
 //! queries only, `application/graphql-response+json` answers with 4xx for requests that cannot run, and
 //! `application/json` answers (legacy clients) with 200.
 
+use async_graphql::ParseRequestError;
 use async_graphql::ServerError;
+use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -108,24 +110,51 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    if essence != APPLICATION_JSON {
+    let request = if essence == APPLICATION_JSON {
+        match serde_json::from_slice::<async_graphql::Request>(&body) {
+            Ok(request) => request,
+            Err(error) => {
+                let message = if body.first() == Some(&b'[') {
+                    "batched requests are not supported; send one operation per request".to_string()
+                } else {
+                    format!("the body is not a GraphQL request: {error}")
+                };
+                return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
+            }
+        }
+    } else if essence == "multipart/form-data" {
+        // File uploads (GraphQL multipart request spec). A browser may send multipart/form-data cross-site
+        // without asking first, so an upload must carry a bearer token: a header no other site can add.
+        if !headers.contains_key(header::AUTHORIZATION) {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                "multipart requests must carry an Authorization header",
+            );
+        }
+        let options = MultipartOptions::default()
+            .max_num_files(1)
+            .max_file_size(state.settings.avatar_max_bytes.saturating_add(1));
+        let reader = futures_util::io::Cursor::new(body.to_vec());
+        match async_graphql::http::receive_body(Some(content_type), reader, options).await {
+            Ok(request) => request,
+            Err(ParseRequestError::PayloadTooLarge) => {
+                let message = "the uploaded file is too large";
+                return request_error(StatusCode::PAYLOAD_TOO_LARGE, media, "PAYLOAD_TOO_LARGE", message);
+            }
+            Err(error) => {
+                let message = format!("invalid multipart request: {error}");
+                return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
+            }
+        }
+    } else {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
             "UNSUPPORTED_MEDIA_TYPE",
-            "POST /graphql takes Content-Type: application/json",
+            "POST /graphql takes Content-Type: application/json (or multipart/form-data for uploads)",
         );
-    }
-    let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => request,
-        Err(error) => {
-            let message = if body.first() == Some(&b'[') {
-                "batched requests are not supported; send one operation per request".to_string()
-            } else {
-                format!("the body is not a GraphQL request: {error}")
-            };
-            return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &message);
-        }
     };
     execute(state, &headers, media, request, false).await
 }

@@ -2,7 +2,7 @@
 
 use async_graphql::{EmptySubscription, MergedObject, Request, SDLExportOptions, Schema};
 
-use crate::accounts::graphql::{AccountMutation, AccountQuery};
+use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::config::GraphqlLimits;
@@ -16,7 +16,7 @@ pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountMutation);
+pub struct MutationRoot(AccountMutation, AvatarMutation);
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

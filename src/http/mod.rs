@@ -3,6 +3,7 @@
 pub mod docs;
 pub mod health;
 pub mod json;
+pub mod media;
 pub mod metrics;
 pub mod middleware;
 pub mod router;

@@ -12,7 +12,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 
 use crate::graphql::{graphiql, handler};
-use crate::http::{docs, metrics, middleware};
+use crate::http::{docs, media, metrics, middleware};
 use crate::state::AppState;
 
 pub fn build_router(state: AppState) -> Router {
@@ -21,6 +21,7 @@ pub fn build_router(state: AppState) -> Router {
 
     let mut app = Router::new()
         .route("/graphql", get(handler::get).post(handler::post))
+        .route("/media/{*key}", get(media::serve))
         .merge(rest)
         .merge(docs::docs_router(document, state.clone()));
     if settings.graphiql {

@@ -51,6 +51,23 @@ pub fn postgres_available() -> bool {
     false
 }
 
+/// The S3-compatible server for storage tests (TEST_S3_ENDPOINT, e.g. moto on loopback). Missing: skipped
+/// loudly, or a failure in CI.
+pub fn s3_endpoint() -> Option<String> {
+    if let Ok(endpoint) = std::env::var("TEST_S3_ENDPOINT")
+        && !endpoint.is_empty()
+    {
+        return Some(endpoint.trim_end_matches('/').to_string());
+    }
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        panic!("TEST_S3_ENDPOINT is not set: in CI the S3 storage tests must run");
+    }
+    eprintln!(
+        "\n*** SKIPPED S3 storage test: TEST_S3_ENDPOINT is not set (./scripts/test starts moto when it can) ***\n"
+    );
+    None
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,

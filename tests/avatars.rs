@@ -1,0 +1,145 @@
+//! A11 avatars: GraphQL multipart uploads, type and size checks, served back from object storage — a local
+//! folder, and an S3-compatible server on loopback (moto, from TEST_S3_ENDPOINT; started by .ci/run).
+
+mod common;
+
+use cinema::db::Backend;
+use common::TestApp;
+use serde_json::{Value, json};
+
+backend_tests!(avatars_in_a_local_folder, avatars_in_s3);
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xff\xd9";
+
+async fn upload(app: &TestApp, token: Option<&str>, bytes: &[u8], name: &str) -> (u16, Value) {
+    let operations = json!({
+        "query": "mutation($file: Upload!) { uploadAvatar(file: $file) { avatarUrl } }",
+        "variables": { "file": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes.to_vec())
+                .file_name(name.to_string())
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let mut request = app.client.post(app.url("/graphql")).multipart(form);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn round_trip(app: &TestApp) {
+    let tokens = app.signed_in_user("pic@example.com").await;
+    let token = tokens["accessToken"].as_str().unwrap();
+
+    let (status, body) = upload(app, Some(token), PNG, "me.png").await;
+    assert_eq!(status, 200, "{body}");
+    let first_url = body["data"]["uploadAvatar"]["avatarUrl"].as_str().unwrap().to_string();
+    assert!(
+        first_url.starts_with(&format!("{}/media/avatars/", app.settings().public_url)),
+        "{first_url}"
+    );
+    let path = first_url.trim_start_matches(&app.settings().public_url).to_string();
+    let served = app.get(&path).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+
+    // A new avatar replaces the old, whose file goes.
+    let (_, body) = upload(app, Some(token), JPEG, "me.jpg").await;
+    let second_url = body["data"]["uploadAvatar"]["avatarUrl"].as_str().unwrap().to_string();
+    assert!(second_url.ends_with(".jpg"), "{second_url}");
+    assert_eq!(app.get(&path).await.status(), 404);
+    let (_, me) = app
+        .graphql_as(token, "{ me { profile { avatarUrl } } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["profile"]["avatarUrl"], second_url.as_str());
+
+    // Refusals change nothing.
+    let (status, body) = upload(app, Some(token), b"<svg onload=alert(1)/>", "x.png").await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["field"].as_str()),
+        (200, Some("file")),
+        "{body}"
+    );
+    let big = [PNG, &vec![0u8; 3000]].concat();
+    let (status, body) = upload(app, Some(token), &big, "big.png").await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE")),
+        "{body}"
+    );
+    let (status, body) = upload(app, None, PNG, "anon.png").await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (400, Some("BAD_REQUEST")),
+        "{body}"
+    );
+    let (_, me) = app
+        .graphql_as(token, "{ me { profile { avatarUrl } } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["profile"]["avatarUrl"], second_url.as_str());
+
+    let (_, body) = app
+        .graphql_as(token, "mutation { removeAvatar { avatarUrl } }", json!({}))
+        .await;
+    assert_eq!(body["data"]["removeAvatar"]["avatarUrl"], Value::Null);
+    let second_path = second_url.trim_start_matches(&app.settings().public_url).to_string();
+    assert_eq!(app.get(&second_path).await.status(), 404);
+    assert_eq!(app.get("/media/avatars/../../etc/passwd").await.status(), 404);
+    assert_eq!(app.get("/media/other/file.png").await.status(), 404);
+}
+
+async fn avatars_in_a_local_folder(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("AVATAR_MAX_BYTES", "2048")]).await;
+    round_trip(&app).await;
+    assert!(
+        app.settings().var_dir.join("uploads").exists(),
+        "the default store is var/uploads"
+    );
+}
+
+async fn avatars_in_s3(backend: Backend) {
+    let Some(endpoint) = common::s3_endpoint() else { return };
+    let bucket = format!("cinema-test-{}", uuid::Uuid::new_v4().simple());
+    // moto creates a bucket from a plain unsigned PUT.
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "create bucket: {}", created.status());
+    let storage_url = format!("s3://{bucket}");
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("AVATAR_MAX_BYTES", "2048"),
+            ("STORAGE_URL", &storage_url),
+            ("S3_ENDPOINT", &endpoint),
+            ("S3_ACCESS_KEY_ID", "test"),
+            ("S3_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .await;
+    round_trip(&app).await;
+    // The object really lives in the bucket: list it through the S3 API.
+    let listing = reqwest::Client::new()
+        .get(format!("{endpoint}/{bucket}?list-type=2"))
+        .send()
+        .await
+        .unwrap();
+    let text = listing.text().await.unwrap();
+    assert!(
+        text.contains("<KeyCount>0</KeyCount>") || !text.contains("avatars/"),
+        "removed from the bucket: {text}"
+    );
+}
