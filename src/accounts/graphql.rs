@@ -186,13 +186,7 @@ impl UserConnection {
     }
 
     async fn page_info(&self) -> PageInfo {
-        let cursor_at = |i: usize| encode_cursor(self.offset + i as i64);
-        PageInfo {
-            has_previous_page: self.offset > 0,
-            has_next_page: self.has_next_page,
-            start_cursor: (!self.rows.is_empty()).then(|| cursor_at(0)),
-            end_cursor: self.rows.len().checked_sub(1).map(cursor_at),
-        }
+        pagination::page_info(self.offset, self.rows.len(), self.has_next_page)
     }
 
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {

@@ -439,23 +439,24 @@ pub async fn set_avatar(state: &AppState, user_id: i64, user_uuid: &str, bytes: 
         .map_err(|e| AppError::Unavailable(format!("storage unavailable: {e}")))?;
     let previous = repo::profile_of(&state.db, user_id).await?.and_then(|p| p.avatar_key);
     let updated = repo::set_avatar_key(&state.db, user_id, Some(&key)).await?;
-    if let Some(previous) = previous
-        && let Err(error) = state.storage.delete(&previous).await
-    {
-        tracing::warn!(%error, key = %previous, "could not delete a replaced avatar");
-    }
+    delete_old_avatar(state, previous).await;
     Ok(updated)
+}
+
+/// Best effort: a file left behind costs storage, not correctness (the profile no longer points at it).
+async fn delete_old_avatar(state: &AppState, key: Option<String>) {
+    if let Some(key) = key
+        && let Err(error) = state.storage.delete(&key).await
+    {
+        tracing::warn!(%error, %key, "could not delete a previous avatar");
+    }
 }
 
 /// A11: removes the avatar.
 pub async fn remove_avatar(state: &AppState, user_id: i64) -> AppResult<ProfileRow> {
     let previous = repo::profile_of(&state.db, user_id).await?.and_then(|p| p.avatar_key);
     let updated = repo::set_avatar_key(&state.db, user_id, None).await?;
-    if let Some(previous) = previous
-        && let Err(error) = state.storage.delete(&previous).await
-    {
-        tracing::warn!(%error, key = %previous, "could not delete a removed avatar");
-    }
+    delete_old_avatar(state, previous).await;
     Ok(updated)
 }
 

@@ -494,13 +494,7 @@ impl MovieConnection {
     }
 
     async fn page_info(&self) -> PageInfo {
-        let cursor_at = |i: usize| encode_cursor(self.offset + i as i64);
-        PageInfo {
-            has_previous_page: self.offset > 0,
-            has_next_page: self.has_next_page,
-            start_cursor: (!self.movies.is_empty()).then(|| cursor_at(0)),
-            end_cursor: self.movies.len().checked_sub(1).map(cursor_at),
-        }
+        pagination::page_info(self.offset, self.movies.len(), self.has_next_page)
     }
 
     /// Number of movies matching the filter, on every page (counted only when asked for).

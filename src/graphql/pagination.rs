@@ -34,6 +34,17 @@ pub fn window(first: Option<i32>, after: Option<&str>) -> AppResult<PageWindow> 
     })
 }
 
+/// Relay's page info for `count` items starting at `offset`.
+pub fn page_info(offset: i64, count: usize, has_next_page: bool) -> async_graphql::connection::PageInfo {
+    let cursor_at = |i: usize| encode_cursor(offset + i as i64);
+    async_graphql::connection::PageInfo {
+        has_previous_page: offset > 0,
+        has_next_page,
+        start_cursor: (count > 0).then(|| cursor_at(0)),
+        end_cursor: count.checked_sub(1).map(cursor_at),
+    }
+}
+
 pub fn encode_cursor(position: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("p:{position}"))
 }
