@@ -52,6 +52,8 @@ pub struct Settings {
     pub frontend_url: String,
     pub docs_access: DocsAccess,
     pub graphiql: bool,
+    /// GraphiQL sits behind the same gate as the REST docs (`GRAPHIQL=docs`).
+    pub graphiql_gated: bool,
     pub log_format: LogFormat,
     pub cors_origins: Vec<String>,
     pub metrics: bool,
@@ -182,7 +184,9 @@ impl Settings {
                 )));
             }
         };
-        let graphiql = parse_switch(&get, "GRAPHIQL", !production)?;
+        // GRAPHIQL=docs serves GraphiQL behind the DOCS_ACCESS gate; on and off as usual.
+        let graphiql_gated = get("GRAPHIQL").as_deref() == Some("docs");
+        let graphiql = graphiql_gated || parse_switch(&get, "GRAPHIQL", !production)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None => {
                 if production {
@@ -277,6 +281,7 @@ impl Settings {
             frontend_url: frontend_url.trim_end_matches('/').to_string(),
             docs_access,
             graphiql,
+            graphiql_gated,
             log_format,
             cors_origins,
             metrics: parse_switch(&get, "METRICS", true)?,
@@ -339,9 +344,12 @@ impl Settings {
                     .into(),
             ));
         }
-        if self.graphiql && !allowed("ALLOW_GRAPHIQL_IN_PRODUCTION") {
+        let graphiql_exposed = self.graphiql && (!self.graphiql_gated || self.docs_access == DocsAccess::Public);
+        if graphiql_exposed && !allowed("ALLOW_GRAPHIQL_IN_PRODUCTION") {
             return Err(ConfigError(
-                "GRAPHIQL=on in production; set GRAPHIQL=off (or ALLOW_GRAPHIQL_IN_PRODUCTION=true)".into(),
+                "GRAPHIQL=on in production; set GRAPHIQL=off, or GRAPHIQL=docs with DOCS_ACCESS=authenticated|admin \
+                 (or ALLOW_GRAPHIQL_IN_PRODUCTION=true)"
+                    .into(),
             ));
         }
         if self.docs_access == DocsAccess::Public && !allowed("ALLOW_PUBLIC_DOCS_IN_PRODUCTION") {
@@ -488,6 +496,11 @@ mod tests {
     fn production_refuses_graphiql_and_public_docs_unless_allowed() {
         assert!(production(&[("GRAPHIQL", "on")]).unwrap_err().0.contains("GRAPHIQL"));
         assert!(production(&[("GRAPHIQL", "on"), ("ALLOW_GRAPHIQL_IN_PRODUCTION", "true")]).is_ok());
+        assert!(
+            production(&[("GRAPHIQL", "docs"), ("DOCS_ACCESS", "admin")]).is_ok(),
+            "gated GraphiQL is safe"
+        );
+        assert!(production(&[("GRAPHIQL", "docs"), ("DOCS_ACCESS", "public")]).is_err());
         assert!(
             production(&[("DOCS_ACCESS", "public")])
                 .unwrap_err()

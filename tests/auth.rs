@@ -518,11 +518,32 @@ async fn docs_access_follows_sign_in(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+    assert_eq!(
+        admin_only.get("/graphiql").await.status(),
+        200,
+        "GRAPHIQL=on is not gated"
+    );
     admin_only.set_role("max@example.com", Role::Admin).await;
     let admin = admin_only.login("max@example.com", PASSWORD).await;
     let response = admin_only
         .client
         .get(admin_only.url("/api/docs/"))
+        .bearer_auth(admin["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // GRAPHIQL=docs puts GraphiQL behind the same gate.
+    let gated = TestApp::start_with(backend, &[("DOCS_ACCESS", "admin"), ("GRAPHIQL", "docs")]).await;
+    assert_eq!(gated.get("/graphiql").await.status(), 401);
+    assert_eq!(gated.get("/graphiql/assets/init.js").await.status(), 401);
+    gated.signed_in_user("nia@example.com").await;
+    gated.set_role("nia@example.com", Role::Admin).await;
+    let admin = gated.login("nia@example.com", PASSWORD).await;
+    let response = gated
+        .client
+        .get(gated.url("/graphiql"))
         .bearer_auth(admin["accessToken"].as_str().unwrap())
         .send()
         .await
