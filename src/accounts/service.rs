@@ -201,6 +201,27 @@ pub async fn activate(state: &AppState, token: &str) -> AppResult<()> {
 /// A3: a fresh activation email for an inactive account; silent for unknown or active accounts, so the answer
 /// reveals nothing about which emails have accounts.
 pub async fn resend_activation(state: &AppState, email: &str) -> AppResult<()> {
+    mail_link_if(
+        state,
+        email,
+        false,
+        TokenPurpose::Activation,
+        ACTIVATION_TTL,
+        templates::activation,
+    )
+    .await
+}
+
+/// Emails a fresh single-use link to the account of `email` when its active state is `when_active`; does
+/// nothing otherwise, and the caller answers the same either way (no account enumeration, A3 and A8).
+async fn mail_link_if(
+    state: &AppState,
+    email: &str,
+    when_active: bool,
+    purpose: TokenPurpose,
+    ttl: chrono::Duration,
+    template: fn(&str, &str, &str) -> templates::Email,
+) -> AppResult<()> {
     let Ok(email) = normalize_email(email) else {
         return Ok(());
     };
@@ -212,9 +233,11 @@ pub async fn resend_activation(state: &AppState, email: &str) -> AppResult<()> {
             .first(conn)
             .await
             .optional()?;
-        if let Some((user_id, false)) = user {
-            let token = issue_one_time_token!(conn, user_id, TokenPurpose::Activation, ACTIVATION_TTL);
-            enqueue!(conn, NewJob::email(&templates::activation(&email, &frontend, &token)))?;
+        if let Some((user_id, active)) = user
+            && active == when_active
+        {
+            let token = issue_one_time_token!(conn, user_id, purpose, ttl);
+            enqueue!(conn, NewJob::email(&template(&email, &frontend, &token)))?;
         }
         Ok(())
     })
@@ -287,26 +310,15 @@ pub async fn change_password(
 
 /// A8: a reset link for an active account; silent otherwise (no account enumeration).
 pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<()> {
-    let Ok(email) = normalize_email(email) else {
-        return Ok(());
-    };
-    let frontend = state.settings.frontend_url.clone();
-    crate::db_transaction!(state.db, |conn| {
-        let user: Option<(i64, bool)> = users::table
-            .filter(users::email.eq(&email))
-            .select((users::id, users::is_active))
-            .first(conn)
-            .await
-            .optional()?;
-        if let Some((user_id, true)) = user {
-            let token = issue_one_time_token!(conn, user_id, TokenPurpose::PasswordReset, RESET_TTL);
-            enqueue!(
-                conn,
-                NewJob::email(&templates::password_reset(&email, &frontend, &token))
-            )?;
-        }
-        Ok(())
-    })
+    mail_link_if(
+        state,
+        email,
+        true,
+        TokenPurpose::PasswordReset,
+        RESET_TTL,
+        templates::password_reset,
+    )
+    .await
 }
 
 /// A8: a new password from a reset link. Every session of the account ends; a notice is mailed.

@@ -25,9 +25,13 @@ pub fn build_router(state: AppState) -> Router {
         .merge(rest)
         .merge(docs::docs_router(document, state.clone()));
     if settings.graphiql {
-        app = app
+        let mut explorer = Router::new()
             .route("/graphiql", get(graphiql::page))
             .route("/graphiql/assets/{file}", get(graphiql::asset));
+        if settings.graphiql_gated {
+            explorer = explorer.layer(axum::middleware::from_fn_with_state(state.clone(), docs::gate));
+        }
+        app = app.merge(explorer);
     }
 
     app.route_layer(axum::middleware::from_fn(metrics::track))
