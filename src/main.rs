@@ -43,6 +43,26 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The API's shape needs no configuration: print it without reading settings (which would create var/).
+    match cli.command {
+        Some(Command::ExportSchema) => {
+            print!("{}", cinema::graphql::schema::export_sdl());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::ExportOpenapi) => {
+            return match cinema::http::docs::openapi().to_pretty_json() {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("cinema: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -134,14 +154,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{outcome}");
             Ok(())
         }
-        Command::ExportSchema => {
-            print!("{}", cinema::graphql::schema::export_sdl());
-            Ok(())
-        }
-        Command::ExportOpenapi => {
-            println!("{}", cinema::http::docs::openapi().to_pretty_json()?);
-            Ok(())
-        }
+        // Printed by `main` before settings are read; nothing is left to do here.
+        Command::ExportSchema | Command::ExportOpenapi => Ok(()),
     }
 }
 

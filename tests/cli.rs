@@ -21,6 +21,15 @@ fn export_schema_prints_the_committed_sdl() {
     assert!(output.status.success());
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
+    assert!(!dir.path().join("var").exists(), "printing the schema writes nothing");
+    let output = cinema(dir.path())
+        .arg("export-openapi")
+        .env("APP_ENV", "production")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "needs no configuration");
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(document["paths"]["/api/v1/auth/login"]["post"].is_object());
 }
 
 #[test]
