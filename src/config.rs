@@ -366,10 +366,6 @@ impl Settings {
         }
         Ok(())
     }
-
-    pub fn is_production(&self) -> bool {
-        self.app_env == AppEnv::Production
-    }
 }
 
 fn parse_switch(get: &dyn Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, ConfigError> {

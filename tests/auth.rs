@@ -20,6 +20,7 @@ backend_tests!(
     graphql_refuses_bad_tokens,
     docs_access_follows_sign_in,
     login_is_rate_limited_per_account_and_per_client,
+    registration_resend_and_reset_are_rate_limited,
     malformed_bodies_never_answer_500,
 );
 
@@ -592,6 +593,79 @@ async fn login_is_rate_limited_per_account_and_per_client(backend: Backend) {
     assert_eq!(status, 429, "seven attempts from one client");
     // Registration and reset have their own counters.
     assert_eq!(register(&app, "fresh@example.com", PASSWORD).await.0, 201);
+}
+
+async fn registration_resend_and_reset_are_rate_limited(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("RATE_LIMIT_PER_ACCOUNT", "2"),
+            ("RATE_LIMIT_PER_CLIENT", "100"),
+            ("TRUST_FORWARDED_FOR", "on"),
+        ],
+    )
+    .await;
+    let post = |path: &'static str, body: Value, client: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(app.url(path))
+                .header("x-forwarded-for", client)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let weak = json!({ "email": "spam@example.com", "password": "weak" });
+    for _ in 0..2 {
+        assert_eq!(post("/api/v1/auth/register", weak.clone(), "203.0.113.1").await.0, 422);
+    }
+    let (status, body) = post("/api/v1/auth/register", weak.clone(), "203.0.113.2").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("RATE_LIMITED")),
+        "per account, whatever the client"
+    );
+    for path in ["/api/v1/auth/activation/resend", "/api/v1/auth/password/reset/request"] {
+        let email = json!({ "email": "victim@example.com" });
+        for _ in 0..2 {
+            assert_eq!(post(path, email.clone(), "203.0.113.3").await.0, 202, "{path}");
+        }
+        assert_eq!(post(path, email.clone(), "203.0.113.3").await.0, 429, "{path}");
+    }
+
+    // Per client, with the address taken from X-Forwarded-For (TRUST_FORWARDED_FOR=on).
+    let strict = TestApp::start_with(
+        backend,
+        &[("RATE_LIMIT_PER_CLIENT", "2"), ("TRUST_FORWARDED_FOR", "on")],
+    )
+    .await;
+    let reset = |n: u32, client: &'static str| {
+        let app = &strict;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/password/reset/complete"))
+                .header("x-forwarded-for", client)
+                .json(&json!({ "token": format!("unknown-{n}"), "newPassword": PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(reset(1, "198.51.100.7").await, 400);
+    assert_eq!(reset(2, "198.51.100.7").await, 400);
+    assert_eq!(reset(3, "198.51.100.7").await, 429, "a third guess from one client");
+    assert_eq!(
+        reset(4, "198.51.100.8, 10.0.0.1").await,
+        400,
+        "another client has its own count"
+    );
 }
 
 async fn malformed_bodies_never_answer_500(backend: Backend) {

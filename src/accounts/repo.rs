@@ -73,20 +73,7 @@ macro_rules! users_matching {
     ($filter:expr) => {{
         let filter: &crate::accounts::models::UserFilter = $filter;
         let mut query = users::table.into_boxed();
-        if let Some(text) = filter
-            .email_contains
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            let mut pattern = String::from("%");
-            for c in text.to_lowercase().chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    pattern.push('\\');
-                }
-                pattern.push(c);
-            }
-            pattern.push('%');
+        if let Some(pattern) = filter.email_contains.as_deref().and_then(crate::db::contains_pattern) {
             query = query.filter(users::email.like(pattern).escape('\\'));
         }
         if let Some(role) = filter.role {

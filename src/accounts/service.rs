@@ -123,15 +123,10 @@ pub fn normalize_email(email: &str) -> AppResult<String> {
     Ok(email)
 }
 
-/// What registration answers.
-pub struct Registered {
-    pub user: UserRow,
-}
-
 /// A1: a new, inactive USER account and an activation email, in one transaction.
-pub async fn register(state: &AppState, email: &str, plain_password: &str) -> AppResult<Registered> {
+pub async fn register(state: &AppState, email: &str, plain_password: &str) -> AppResult<UserRow> {
     let email = normalize_email(email)?;
-    password::check_complexity(plain_password)?;
+    password::check_complexity("password", plain_password)?;
     let password_hash = password::hash(plain_password, state.settings.bcrypt_cost).await?;
     let frontend = state.settings.frontend_url.clone();
     let at = now();
@@ -174,7 +169,7 @@ pub async fn register(state: &AppState, email: &str, plain_password: &str) -> Ap
         enqueue!(conn, NewJob::email(&templates::activation(&email, &frontend, &token)))?;
         Ok(user)
     })?;
-    Ok(Registered { user })
+    Ok(user)
 }
 
 fn email_taken() -> AppError {
@@ -291,7 +286,7 @@ pub async fn change_password(
             "the current password is wrong",
         ));
     }
-    password::check_complexity(new_password).map_err(|e| rename_field(e, "newPassword"))?;
+    password::check_complexity("newPassword", new_password)?;
     let new_hash = password::hash(new_password, state.settings.bcrypt_cost).await?;
     let at = now();
     let notice = templates::password_changed(&user.email);
@@ -323,7 +318,7 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
 
 /// A8: a new password from a reset link. Every session of the account ends; a notice is mailed.
 pub async fn complete_password_reset(state: &AppState, token: &str, new_password: &str) -> AppResult<()> {
-    password::check_complexity(new_password).map_err(|e| rename_field(e, "newPassword"))?;
+    password::check_complexity("newPassword", new_password)?;
     let new_hash = password::hash(new_password, state.settings.bcrypt_cost).await?;
     let at = now();
     let user_id = crate::db_transaction!(state.db, |conn| {
@@ -472,18 +467,11 @@ pub async fn remove_avatar(state: &AppState, user_id: i64) -> AppResult<ProfileR
     Ok(updated)
 }
 
-fn rename_field(error: AppError, field: &str) -> AppError {
-    match error {
-        AppError::BadInput { message, .. } => AppError::bad_input(field, message),
-        other => other,
-    }
-}
-
 /// Creates the first ADMIN from the command line (A10), or promotes and activates an existing account and
 /// sets the given password. Returns what was done, for the operator.
 pub async fn create_admin(db: &Db, email: &str, plain_password: &str, bcrypt_cost: u32) -> AppResult<String> {
     let email = normalize_email(email)?;
-    password::check_complexity(plain_password)?;
+    password::check_complexity("password", plain_password)?;
     let password_hash = password::hash(plain_password, bcrypt_cost).await?;
     if repo::promote_to_admin(db, &email, &password_hash).await? {
         return Ok(format!(

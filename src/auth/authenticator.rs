@@ -1,8 +1,6 @@
 //! From an `Authorization: Bearer` header to a `Viewer`: the JWT must verify and its session must be alive.
 //! Shared by REST handlers, the GraphQL handler and the docs gate.
 
-use std::sync::Arc;
-
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -64,5 +62,3 @@ impl FromRequestParts<AppState> for SignedIn {
         }
     }
 }
-
-pub type SharedAuthenticator = Arc<Authenticator>;

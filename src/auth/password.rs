@@ -8,7 +8,7 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Checks A9: at least 8 characters with upper case, lower case, digit and special character, at most 72 bytes.
 /// The message lists every rule that failed, so a form can show them all at once.
-pub fn check_complexity(password: &str) -> AppResult<()> {
+pub fn check_complexity(field: &str, password: &str) -> AppResult<()> {
     let mut missing = Vec::new();
     if password.chars().count() < MIN_PASSWORD_CHARS {
         missing.push("at least 8 characters");
@@ -32,8 +32,8 @@ pub fn check_complexity(password: &str) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::bad_input(
-            "password",
-            format!("password needs {}", missing.join(", ")),
+            field,
+            format!("{field} needs {}", missing.join(", ")),
         ))
     }
 }
@@ -66,9 +66,9 @@ mod tests {
 
     #[test]
     fn accepts_a_strong_password() {
-        assert!(check_complexity("Str0ng!pass").is_ok());
+        assert!(check_complexity("password", "Str0ng!pass").is_ok());
         assert!(
-            check_complexity("Пароль-9x").is_ok(),
+            check_complexity("password", "Пароль-9x").is_ok(),
             "non-ASCII letters count as letters"
         );
     }
@@ -82,12 +82,12 @@ mod tests {
             ("NoDigits!!", "digit"),
             ("NoSpecial12", "special"),
         ] {
-            let message = check_complexity(password).unwrap_err().public_message();
+            let message = check_complexity("password", password).unwrap_err().public_message();
             assert!(message.contains(rule), "{password}: {message}");
         }
         let long = format!("Aa1!{}", "x".repeat(70));
         assert!(
-            check_complexity(&long)
+            check_complexity("password", &long)
                 .unwrap_err()
                 .public_message()
                 .contains("72 bytes")

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,14 +79,24 @@ pub struct Accepted {
 
 /// The client's address for rate limits: the socket peer, or the first X-Forwarded-For entry when the server
 /// is configured to trust its proxy.
-fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    if state.settings.trust_forwarded_for
-        && let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-        && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
-    {
-        return first.to_string();
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.settings.trust_forwarded_for
+            && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+            && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+        {
+            return Ok(ClientAddress(first.to_string()));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string());
+        Ok(ClientAddress(peer.unwrap_or_else(|| "unknown".into())))
     }
-    peer.ip().to_string()
 }
 
 /// Counts one attempt against the client's and (when given) the account's limits.
@@ -118,21 +129,15 @@ fn limit(state: &AppState, action: &str, client: &str, account: Option<&str>) ->
 )]
 pub async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Response> {
-    limit(
-        &state,
-        "register",
-        &client_address(&state, peer, &headers),
-        Some(&body.email),
-    )?;
+    limit(&state, "register", &client, Some(&body.email))?;
     let registered = service::register(&state, &body.email, &body.password).await?;
     let user = RegisteredUser {
-        id: registered.user.uuid,
-        email: registered.user.email,
-        is_active: false,
+        id: registered.uuid,
+        email: registered.email,
+        is_active: registered.is_active,
     };
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
@@ -166,16 +171,10 @@ pub async fn activate(State(state): State<AppState>, ApiJson(body): ApiJson<Toke
 )]
 pub async fn resend_activation(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limit(
-        &state,
-        "resend",
-        &client_address(&state, peer, &headers),
-        Some(&body.email),
-    )?;
+    limit(&state, "resend", &client, Some(&body.email))?;
     service::resend_activation(&state, &body.email).await?;
     let message = "if this email has an inactive account, a new activation link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
@@ -197,16 +196,10 @@ pub async fn resend_activation(
 )]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Json<TokenPair>> {
-    limit(
-        &state,
-        "login",
-        &client_address(&state, peer, &headers),
-        Some(&body.email),
-    )?;
+    limit(&state, "login", &client, Some(&body.email))?;
     Ok(Json(service::login(&state, &body.email, &body.password).await?))
 }
 
@@ -302,16 +295,10 @@ pub async fn change_password(
 )]
 pub async fn request_password_reset(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limit(
-        &state,
-        "reset",
-        &client_address(&state, peer, &headers),
-        Some(&body.email),
-    )?;
+    limit(&state, "reset", &client, Some(&body.email))?;
     service::request_password_reset(&state, &body.email).await?;
     let message = "if this email has an active account, a reset link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
@@ -332,11 +319,10 @@ pub async fn request_password_reset(
 )]
 pub async fn complete_password_reset(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<PasswordReset>,
 ) -> AppResult<StatusCode> {
-    limit(&state, "reset-complete", &client_address(&state, peer, &headers), None)?;
+    limit(&state, "reset-complete", &client, None)?;
     service::complete_password_reset(&state, &body.token, &body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -90,22 +90,9 @@ pub struct MovieFilter {
 }
 
 impl MovieFilter {
-    /// The search text as a LIKE pattern (lower-cased, with `%`, `_` and `\` escaped by `\`).
+    /// The search text as a case-insensitive LIKE pattern (see `db::contains_pattern`).
     pub fn search_pattern(&self) -> Option<String> {
-        let text = self.search.as_deref()?.trim();
-        if text.is_empty() {
-            return None;
-        }
-        let mut pattern = String::with_capacity(text.len() + 2);
-        pattern.push('%');
-        for c in text.to_lowercase().chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
-        Some(pattern)
+        self.search.as_deref().and_then(crate::db::contains_pattern)
     }
 }
 

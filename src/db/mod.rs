@@ -12,3 +12,34 @@ diesel::define_sql_function! {
     /// SQL `lower(text)`: used for case-insensitive search on both backends.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
+
+/// A LIKE pattern matching values that contain `text`, case-folded (compare it with `lower(column)` or a
+/// case-folded column) and with `%`, `_` and `\` escaped by `\` (use `.escape('\\')`). None for blank text.
+pub fn contains_pattern(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Some(pattern)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn contains_patterns_escape_wildcards() {
+        assert_eq!(
+            super::contains_pattern("  Ab%_\\c "),
+            Some("%ab\\%\\_\\\\c%".to_string())
+        );
+        assert_eq!(super::contains_pattern("   "), None);
+    }
+}

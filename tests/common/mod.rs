@@ -362,6 +362,14 @@ pub fn token_in(mail: &str) -> String {
 
 pub const PASSWORD: &str = "Str0ng!pass";
 
+/// Fields of a user to set in tests; `None` leaves a field as it is.
+#[derive(Default, diesel::AsChangeset)]
+#[diesel(table_name = cinema::db::schema::users)]
+pub struct UserPatch {
+    pub role: Option<cinema::db::Role>,
+    pub is_active: Option<bool>,
+}
+
 impl TestApp {
     /// POSTs JSON to a REST path, with an optional bearer token.
     pub async fn post_json(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
@@ -440,9 +448,6 @@ impl TestApp {
     /// Like `signed_in_user` for apps without a worker: the activation email is never sent, so the account is
     /// activated straight in the database.
     pub async fn signed_in_user_without_worker(&self, email: &str) -> Value {
-        use cinema::db::schema::users;
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
         let (status, body) = self
             .post_json(
                 "/api/v1/auth/register",
@@ -451,12 +456,28 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, 201, "{body}");
+        self.patch_user(
+            email,
+            UserPatch {
+                is_active: Some(true),
+                ..UserPatch::default()
+            },
+        )
+        .await;
+        self.login(email, PASSWORD).await
+    }
+
+    /// Changes an account straight in the database (what admins do through the API is tested separately).
+    pub async fn patch_user(&self, email: &str, patch: UserPatch) {
+        use cinema::db::schema::users;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
         let db = self.db().clone();
-        let email_owned = email.to_string();
+        let email = email.to_string();
         let updated: Result<usize, cinema::error::AppError> = async {
             cinema::db_run!(db, |conn| {
-                diesel::update(users::table.filter(users::email.eq(&email_owned)))
-                    .set(users::is_active.eq(true))
+                diesel::update(users::table.filter(users::email.eq(&email)))
+                    .set(&patch)
                     .execute(conn)
                     .await
                     .map_err(cinema::error::AppError::from)
@@ -464,7 +485,6 @@ impl TestApp {
         }
         .await;
         assert_eq!(updated.map_err(|e| e.public_message()), Ok(1));
-        self.login(email, PASSWORD).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {
@@ -479,24 +499,15 @@ impl TestApp {
         body
     }
 
-    /// Gives an account a role straight in the database (admin tools arrive through the API separately).
     pub async fn set_role(&self, email: &str, role: cinema::db::Role) {
-        use cinema::db::schema::users;
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        let db = self.db().clone();
-        let email = email.to_string();
-        let updated: Result<usize, cinema::error::AppError> = async {
-            cinema::db_run!(db, |conn| {
-                diesel::update(users::table.filter(users::email.eq(&email)))
-                    .set(users::role.eq(role))
-                    .execute(conn)
-                    .await
-                    .map_err(cinema::error::AppError::from)
-            })
-        }
+        self.patch_user(
+            email,
+            UserPatch {
+                role: Some(role),
+                ..UserPatch::default()
+            },
+        )
         .await;
-        assert_eq!(updated.map_err(|e| e.public_message()), Ok(1));
     }
 
     /// POSTs a GraphQL request with a bearer token.
