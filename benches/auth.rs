@@ -6,6 +6,8 @@
 use std::time::{Duration, Instant};
 
 use cinema::Settings;
+
+mod support;
 use serde_json::{Value, json};
 
 fn arg(name: &str, default: &str) -> String {
@@ -23,22 +25,10 @@ async fn main() {
     let seconds: u64 = arg("--seconds", "5").parse().unwrap();
     let clients: usize = arg("--clients", "8").parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (database_url, scratch) = match backend.as_str() {
-        "sqlite" => (format!("sqlite://{}", dir.path().join("bench.db").display()), None),
-        _ => {
-            let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL for --backend postgres");
-            let name = format!("cinema_bench_auth_{}", std::process::id());
-            let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(connection);
-            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&format!("/{name}"));
-            (url.to_string(), Some((client, name)))
-        }
-    };
+    let scratch = support::Scratch::create(&backend, dir.path(), "auth").await;
     let settings = Settings::from_vars(vec![
         ("VAR_DIR".to_string(), dir.path().display().to_string()),
-        ("DATABASE_URL".to_string(), database_url),
+        ("DATABASE_URL".to_string(), scratch.url.clone()),
         ("BCRYPT_COST".to_string(), cost.clone()),
         ("METRICS".to_string(), "off".to_string()),
         ("SEED_DEMO".to_string(), "off".to_string()),
@@ -124,7 +114,7 @@ async fn main() {
         }
         let elapsed = started.elapsed().as_secs_f64();
         latencies.sort();
-        let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
+        let pct = |p: f64| support::percentile_ms(&latencies, p);
         // The per-client warm-up login is counted in the statements but not in the requests.
         let statements = state.db.stats().statements() - before;
         println!(
@@ -137,10 +127,5 @@ async fn main() {
         );
     }
     state.db.close();
-    if let Some((client, name)) = scratch {
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .unwrap();
-    }
+    scratch.finish().await;
 }

@@ -8,6 +8,8 @@
 use std::time::{Duration, Instant};
 
 use cinema::Settings;
+
+mod support;
 use serde_json::{Value, json};
 
 struct Options {
@@ -56,23 +58,10 @@ const DETAIL: &str = r#"query($id: ID!) { movie(id: $id) { name year description
 async fn main() {
     let options = options();
     let dir = tempfile::tempdir().unwrap();
-    let (database_url, scratch) = match options.backend.as_str() {
-        "sqlite" => (format!("sqlite://{}", dir.path().join("bench.db").display()), None),
-        "postgres" => {
-            let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL for --backend postgres");
-            let name = format!("cinema_bench_{}", std::process::id());
-            let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(connection);
-            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&format!("/{name}"));
-            (url.to_string(), Some((client, name)))
-        }
-        other => panic!("unknown backend {other}"),
-    };
+    let scratch = support::Scratch::create(&options.backend, dir.path(), "catalog").await;
     let settings = Settings::from_vars(vec![
         ("VAR_DIR".to_string(), dir.path().display().to_string()),
-        ("DATABASE_URL".to_string(), database_url),
+        ("DATABASE_URL".to_string(), scratch.url.clone()),
         ("SEED_DEMO".to_string(), "on".to_string()),
         ("METRICS".to_string(), "off".to_string()),
     ])
@@ -161,7 +150,7 @@ async fn main() {
         }
         let elapsed = started.elapsed().as_secs_f64();
         latencies.sort();
-        let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
+        let pct = |p: f64| support::percentile_ms(&latencies, p);
         let statements = state.db.stats().statements() - statements_before;
         println!(
             "{:<34} {:>9.0} {:>9.2} {:>9.2} {:>9.2} {:>12.1}",
@@ -174,10 +163,5 @@ async fn main() {
         );
     }
     state.db.close();
-    if let Some((client, name)) = scratch {
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .unwrap();
-    }
+    scratch.finish().await;
 }
