@@ -24,6 +24,7 @@ backend_tests!(
     two_workers_never_send_the_same_email_twice,
     jobs_out_of_attempts_are_kept_as_failed,
     cleanup_deletes_only_what_expired_once_per_period,
+    the_running_worker_schedules_and_runs_the_hourly_cleanup,
 );
 
 async fn wait_for_smtp(sink: &SmtpSink, count: usize) -> Vec<common::smtp::Received> {
@@ -284,4 +285,49 @@ async fn cleanup_deletes_only_what_expired_once_per_period(backend: Backend) {
     }
     .await;
     assert_eq!(count.map_err(|e| e.public_message()), Ok(1));
+}
+
+async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backend) {
+    // The app's own worker schedules this hour's cleanup as soon as it starts, then runs it.
+    let app = TestApp::start(backend).await;
+    let db = app.db().clone();
+    let hour = cinema::db::now().format("%Y-%m-%dT%H").to_string();
+    let mut done = Vec::new();
+    for _ in 0..100 {
+        done = queue::list(&db, Some(JobStatus::Succeeded), 50)
+            .await
+            .map_err(|e| e.public_message())
+            .unwrap();
+        if done.iter().any(|j| j.kind == "cleanup.expired") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cleanups: Vec<_> = done.iter().filter(|j| j.kind == "cleanup.expired").collect();
+    assert_eq!(cleanups.len(), 1, "{done:?}");
+    assert_eq!(
+        cleanups[0].dedupe_key.as_deref(),
+        Some(format!("cleanup.expired:{hour}").as_str())
+    );
+    // A second worker on the same database does not schedule the same hour again.
+    let second = Worker::new(
+        db.clone(),
+        app.state.mailer.clone(),
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(second.run(stopped));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    let all = queue::list(&db, None, 100)
+        .await
+        .map_err(|e| e.public_message())
+        .unwrap();
+    assert_eq!(
+        all.iter().filter(|j| j.kind == "cleanup.expired").count(),
+        1,
+        "once per period"
+    );
 }
