@@ -14,6 +14,8 @@ backend_tests!(
     depth_complexity_and_alias_limits,
     oversized_bodies_are_413,
     introspection_can_be_turned_off,
+    standard_introspection_queries_describe_the_schema,
+    abusive_queries_are_refused_introspection_or_not,
     docs_follow_docs_access,
     graphiql_is_self_hosted,
 );
@@ -198,6 +200,193 @@ async fn introspection_can_be_turned_off(backend: Backend) {
     let off = TestApp::start_with(backend, &[("GRAPHQL_INTROSPECTION", "off")]).await;
     let (_, body) = off.graphql("{ __schema { queryType { name } } }", json!({})).await;
     assert_eq!(body["data"]["__schema"], Value::Null, "{body}");
+}
+
+/// The introspection queries that tools send, as graphql-js 16 builds them (tests/fixtures/introspection).
+const INTROSPECTION_QUERIES: [(&str, &str); 2] = [
+    (
+        "graphiql-4-default",
+        include_str!("fixtures/introspection/graphiql-4-default.graphql"),
+    ),
+    (
+        "graphql-js-16-all-options",
+        include_str!("fixtures/introspection/graphql-js-16-all-options.graphql"),
+    ),
+];
+
+/// Every named type that `schema.graphql` declares.
+fn sdl_type_names() -> Vec<String> {
+    let sdl = include_str!("../schema.graphql");
+    sdl.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let keyword = words.next()?;
+            let name = words.next()?;
+            ["type", "input", "enum", "scalar", "interface", "union"]
+                .contains(&keyword)
+                .then(|| name.trim_end_matches('{').to_string())
+        })
+        .collect()
+}
+
+/// G11: GraphiQL, code generators and editor plugins load the schema under the default limits.
+async fn standard_introspection_queries_describe_the_schema(backend: Backend) {
+    let app = TestApp::start_with(backend, &[]).await;
+    let declared = sdl_type_names();
+    assert!(declared.len() > 20, "schema.graphql lists its types: {declared:?}");
+    for (form, query) in INTROSPECTION_QUERIES {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "operationName": "IntrospectionQuery" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{form}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body.get("errors").is_none(), "{form}: {body:#}");
+        let schema = &body["data"]["__schema"];
+        assert_eq!(schema["queryType"]["name"], "QueryRoot", "{form}");
+        assert_eq!(schema["mutationType"]["name"], "MutationRoot", "{form}");
+        assert_eq!(schema["subscriptionType"], Value::Null, "{form}");
+
+        let types = schema["types"].as_array().unwrap();
+        let type_named = |name: &str| types.iter().find(|t| t["name"] == name);
+        for name in &declared {
+            assert!(
+                type_named(name).is_some(),
+                "{form}: type {name} of schema.graphql is missing"
+            );
+        }
+        // The query root's fields, with their type references resolved through the ofType chain.
+        let query_root = type_named("QueryRoot").unwrap();
+        let field = |name: &str| {
+            query_root["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["name"] == name)
+                .unwrap_or_else(|| panic!("{form}: QueryRoot.{name}"))
+                .clone()
+        };
+        let movies = field("movies");
+        assert_eq!(movies["type"]["kind"], "NON_NULL", "{form}");
+        assert_eq!(movies["type"]["ofType"]["name"], "MovieConnection", "{form}");
+        let genres = field("genres");
+        assert_eq!(
+            (
+                genres["type"]["kind"].as_str(),
+                genres["type"]["ofType"]["kind"].as_str(),
+                genres["type"]["ofType"]["ofType"]["kind"].as_str(),
+                genres["type"]["ofType"]["ofType"]["ofType"]["name"].as_str(),
+            ),
+            (Some("NON_NULL"), Some("LIST"), Some("NON_NULL"), Some("Genre")),
+            "{form}"
+        );
+        assert!(
+            field("users")["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["name"] == "first")
+        );
+
+        // The role directives (G2), with their argument.
+        let directives = schema["directives"].as_array().unwrap();
+        let directive = |name: &str| {
+            directives
+                .iter()
+                .find(|d| d["name"] == name)
+                .unwrap_or_else(|| panic!("{form}: directive @{name}"))
+        };
+        let requires_role = directive("requiresRole");
+        assert_eq!(requires_role["locations"], json!(["FIELD_DEFINITION"]), "{form}");
+        let role_arg = &requires_role["args"][0];
+        assert_eq!(role_arg["name"], "role", "{form}");
+        assert_eq!(role_arg["type"]["kind"], "NON_NULL", "{form}");
+        assert_eq!(role_arg["type"]["ofType"]["name"], "Role", "{form}");
+        directive("authenticated");
+        for builtin in ["include", "skip", "deprecated"] {
+            directive(builtin);
+        }
+    }
+    let all_options = INTROSPECTION_QUERIES[1].1;
+    let data = app.query_ok(all_options, json!({})).await;
+    let directives = data["__schema"]["directives"].as_array().unwrap();
+    assert!(
+        directives.iter().all(|d| d["isRepeatable"].is_boolean()),
+        "{directives:?}"
+    );
+    let role = data["__schema"]["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Role")
+        .unwrap();
+    assert_eq!(role["kind"], "ENUM");
+
+    // Turned off, the same queries learn nothing about the schema.
+    let off = TestApp::start_with(backend, &[("GRAPHQL_INTROSPECTION", "off")]).await;
+    for (form, query) in INTROSPECTION_QUERIES {
+        let (_, body) = off.graphql(query, json!({})).await;
+        assert_eq!(body["data"]["__schema"], Value::Null, "{form}: {body}");
+        assert!(!body.to_string().contains("MovieConnection"), "{form}: {body}");
+    }
+}
+
+/// G3 and G11: the room made for introspection is no way around the limits.
+async fn abusive_queries_are_refused_introspection_or_not(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on")]).await;
+    let refused = |query: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app.graphql(&query, json!({})).await;
+            assert_eq!(status, 400, "{query}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
+            body["errors"][0]["message"].as_str().unwrap().to_string()
+        }
+    };
+    // Data 13 levels deep (the default limit is 12), also when hidden in fragments or beside introspection.
+    let deep = "{ movies { nodes { genres { movies { nodes { genres { movies { nodes { genres { movies { nodes { genres { name } } } } } } } } } } } } }";
+    assert!(refused(deep.to_string()).await.contains("nested too deep"));
+    let hidden = "{ __schema { queryType { name } } movies { nodes { ...G } } } \
+                  fragment G on Movie { genres { movies { nodes { ...H } } } } \
+                  fragment H on Movie { genres { movies { nodes { genres { movies { nodes { genres { name } } } } } } } }";
+    assert!(refused(hidden.to_string()).await.contains("nested too deep"));
+    // Member lists nested three deep: the shape whose answer grows as a power of the schema's size.
+    let lists = r#"{ __type(name: "Movie") { fields { type { fields { type { fields { name } } } } } } }"#;
+    assert!(refused(lists.to_string()).await.contains("possibleTypes"));
+    let through_fragments = r#"{ __schema { types { ...A } } }
+        fragment A on __Type { fields { type { ...B } } }
+        fragment B on __Type { interfaces { ...C } }
+        fragment C on __Type { possibleTypes { name } }"#;
+    refused(through_fragments.to_string()).await;
+    // An ofType chain far past what any tool asks.
+    let chain = format!(
+        "{{ __schema {{ types {{ {}name{} }} }} }}",
+        "ofType { ".repeat(25),
+        " }".repeat(25)
+    );
+    assert!(refused(chain).await.contains("Introspection query is nested too deep"));
+    // A wide introspection query is held by the complexity limit like any other.
+    let wide = format!(
+        "{{ {} }}",
+        (0..25)
+            .map(|i| format!("t{i}: __schema {{ types {{ fields {{ name type {{ name ofType {{ name }} }} }} }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let narrow = TestApp::start_with(backend, &[("GRAPHQL_MAX_COMPLEXITY", "100")]).await;
+    let (status, body) = narrow.graphql(&wide, json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{body}");
+    // Data at the limit still runs.
+    app.query_ok(
+        "{ movies(first: 1) { nodes { genres { movies(first: 1) { nodes { genres { movies(first: 1) { nodes { genres { name } } } } } } } } } }",
+        json!({}),
+    )
+    .await;
 }
 
 async fn docs_follow_docs_access(backend: Backend) {

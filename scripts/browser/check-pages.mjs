@@ -1,5 +1,6 @@
-// Loads GraphiQL and Swagger UI from a running server in headless Chromium, runs the default catalog query in
-// GraphiQL, and fails when a page errors, asks anything of another origin, or shows no result.
+// Loads GraphiQL and Swagger UI from a running server in headless Chromium: GraphiQL must load the schema (no
+// error in its response pane, the documentation explorer lists the query root's fields) and run the default
+// catalog query; it fails when a page errors, asks anything of another origin, or shows no result.
 // Usage: node check-pages.mjs http://127.0.0.1:PORT [screenshot-folder]
 import { chromium } from 'playwright-core';
 
@@ -36,10 +37,29 @@ async function open(path) {
 try {
   const graphiql = await open('/graphiql');
   await graphiql.waitForSelector('.graphiql-execute-button', { timeout: 30000 });
+  // GraphiQL introspects the schema on load; a refused introspection shows up in the response pane.
+  const docsButton = graphiql.locator('button[aria-label="Show Documentation Explorer"]');
+  await docsButton.click();
+  const explorer = graphiql.locator('.graphiql-doc-explorer');
+  await explorer.getByText('QueryRoot', { exact: true }).first().click({ timeout: 30000 });
+  await graphiql.waitForFunction(
+    () => (document.querySelector('.graphiql-doc-explorer')?.innerText || '').includes('movies('),
+    null, { timeout: 30000 });
+  const explorerText = await explorer.innerText();
+  const rootFields = ['movies', 'movie', 'genres', 'certifications', 'person', 'me', 'users', 'jobs']
+    .filter((field) => new RegExp(`(^|\\n)${field}[(:]`).test(explorerText));
+  if (rootFields.length < 8) problems.push(`GraphiQL: the documentation explorer lists only ${rootFields.join(', ')} of QueryRoot`);
+  const paneBefore = await graphiql.locator('.graphiql-response').innerText();
+  if (/error|too deep|QUERY_TOO_COMPLEX/i.test(paneBefore)) problems.push(`GraphiQL: the response pane shows ${paneBefore.slice(0, 300)}`);
+  if (shots) await graphiql.screenshot({ path: `${shots}/graphiql-docs.png` });
+  console.log(`GraphiQL: loaded the schema; the documentation explorer lists QueryRoot's fields (${rootFields.join(', ')})`);
+
   await graphiql.click('.graphiql-execute-button');
   await graphiql.waitForFunction(() => document.body.innerText.includes('The Shawshank Redemption'), null, { timeout: 30000 });
+  const paneAfter = await graphiql.locator('.graphiql-response').innerText();
+  if (/"errors"/.test(paneAfter)) problems.push(`GraphiQL: the default query answered errors: ${paneAfter.slice(0, 300)}`);
   if (shots) await graphiql.screenshot({ path: `${shots}/graphiql.png` });
-  console.log('GraphiQL: loaded from this server and ran the catalog query');
+  console.log('GraphiQL: ran the default catalog query and shows movies');
 
   const swagger = await open('/api/docs/');
   await swagger.waitForSelector('.opblock', { timeout: 30000 });

@@ -7,7 +7,7 @@ use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::loaders::CatalogLoaders;
 use crate::config::GraphqlLimits;
 use crate::db::Db;
-use crate::graphql::limits::AliasLimit;
+use crate::graphql::limits::DocumentLimits;
 use crate::jobs::graphql::JobQuery;
 
 /// Every domain's queries; each domain adds its part here.
@@ -20,15 +20,17 @@ pub struct MutationRoot(AccountMutation, AvatarMutation);
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// The schema with its limits (G3). `Db` is schema-wide data; loaders are per request (`request_data`).
+/// The schema with its limits (G3, G11). `Db` is schema-wide data; loaders are per request (`request_data`).
 pub fn build_schema(db: Db, limits: &GraphqlLimits) -> CinemaSchema {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .data(db)
-        .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
         .limit_directives(10)
-        .extension(AliasLimit {
+        // Depth is measured by DocumentLimits rather than async-graphql's `limit_depth`, which would count the
+        // standard introspection query's type-reference chain against the data limit (see graphql/limits.rs).
+        .extension(DocumentLimits {
+            max_depth: limits.max_depth,
             max_aliases: limits.max_aliases,
         });
     if !limits.introspection {
