@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::auth::authenticator::Authenticator;
+use crate::accounts::cleanup::{Cleanup, DeleteExpired};
+use crate::accounts::{AccountSettings, Accounts};
 use crate::auth::jwt::JwtKeys;
-use crate::auth::ratelimit::RateLimiter;
-use crate::auth::sessions::SessionCache;
-use crate::catalog::seed;
+use crate::auth::{Auth, RateLimits};
+use crate::catalog::{Catalog, seed};
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions, migrate};
-use crate::graphql::build_schema;
-use crate::http::metrics;
-use crate::jobs::worker::Worker;
-use crate::notify::Mailer;
-use crate::state::AppState;
+use crate::http::extract::TrustForwardedFor;
+use crate::jobs::{Handlers, Jobs, Worker};
+use crate::notify::{Email, Mailer};
+use crate::server::schema::{Domains, build_schema};
+use crate::server::{AppState, metrics};
 use crate::storage::Storage;
 
 /// Opens the database, applies pending migrations, seeds the demo catalog into an empty database when
@@ -42,27 +42,65 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     state_for(settings, db)
 }
 
-/// The state over an already migrated database.
+/// The state over an already migrated database: each domain's handle gets what it uses.
 pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
-    let schema = build_schema(db.clone(), &settings.graphql);
-    let metrics = settings.metrics.then(metrics::recorder);
-    let auth = Arc::new(Authenticator {
-        keys: JwtKeys::new(&settings.jwt_secret, settings.auth.access_token_ttl),
-        sessions: SessionCache::new(settings.auth.session_cache_ttl),
-    });
-    let limiter = Arc::new(RateLimiter::new(settings.auth.rate_limit_window));
+    let auth_settings = &settings.auth;
+    let auth = Auth::new(
+        db.clone(),
+        JwtKeys::new(&settings.jwt_secret, auth_settings.access_token_ttl),
+        auth_settings.session_cache_ttl,
+        auth_settings.refresh_token_ttl,
+    );
+    let rate_limits = RateLimits::new(
+        auth_settings.rate_limit_window,
+        auth_settings.rate_limit_per_client,
+        auth_settings.rate_limit_per_account,
+    );
     let mailer = Mailer::from_settings(&settings.mail)?;
     let storage = Storage::from_settings(&settings.storage)?;
+    let accounts = Accounts::new(
+        db.clone(),
+        auth.clone(),
+        storage.clone(),
+        AccountSettings {
+            bcrypt_cost: settings.bcrypt_cost,
+            frontend_url: settings.frontend_url.clone(),
+            public_url: settings.public_url.clone(),
+            avatar_max_bytes: settings.avatar_max_bytes,
+        },
+    );
+    let catalog = Catalog::new(db.clone());
+    let jobs = Jobs::new(db.clone());
+    let schema = build_schema(
+        Domains {
+            accounts: accounts.clone(),
+            catalog: catalog.clone(),
+            jobs: jobs.clone(),
+        },
+        &settings.graphql,
+    );
     Ok(AppState {
+        metrics: settings.metrics.then(metrics::recorder),
+        trust_forwarded_for: TrustForwardedFor(settings.trust_forwarded_for),
         settings: Arc::new(settings),
         db,
         schema,
-        metrics,
         auth,
-        limiter,
+        rate_limits,
+        accounts,
+        catalog,
+        jobs,
         mailer,
         storage,
     })
+}
+
+/// The job kinds the worker runs, with their handlers, and the periodic ones it schedules.
+pub fn job_handlers(db: &Db, mailer: &Mailer) -> Handlers {
+    Handlers::default()
+        .on::<Email, _>(mailer.clone())
+        .on::<DeleteExpired, _>(Cleanup::new(db.clone()))
+        .hourly(DeleteExpired::default())
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight, stops the worker after its current
@@ -78,13 +116,13 @@ pub async fn serve(
         let settings = &state.settings;
         let worker = Worker::new(
             state.db.clone(),
-            state.mailer.clone(),
+            job_handlers(&state.db, &state.mailer),
             settings.worker_poll,
             settings.job_backoff_base,
         );
         tokio::spawn(worker.run(stop_signal))
     });
-    let router = crate::http::build_router(state);
+    let router = crate::server::build_router(state);
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -1,5 +1,6 @@
 //! Online cinema backend: a GraphQL API for the catalog, cart, orders and payments, and a small REST side for
-//! authentication, the Stripe webhook and health. See DESIGN.md for the map.
+//! authentication, the Stripe webhook and health. docs/architecture.md has the map: the layers, from `db` up to
+//! `server` and `app`, and the rules that keep them apart.
 
 pub mod accounts;
 pub mod app;
@@ -12,11 +13,10 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod notify;
-pub mod state;
+pub mod server;
 pub mod storage;
 pub mod util;
 
 pub use app::{prepare, serve, state_for};
 pub use config::Settings;
-pub use http::build_router;
-pub use state::AppState;
+pub use server::{AppState, build_router};

@@ -46,11 +46,11 @@ fn main() -> ExitCode {
     // The API's shape needs no configuration: print it without reading settings (which would create var/).
     match cli.command {
         Some(Command::ExportSchema) => {
-            print!("{}", cinema::graphql::schema::export_sdl());
+            print!("{}", cinema::server::schema::export_sdl());
             return ExitCode::SUCCESS;
         }
         Some(Command::ExportOpenapi) => {
-            return match cinema::http::docs::openapi().to_pretty_json() {
+            return match cinema::server::docs::openapi().to_pretty_json() {
                 Ok(json) => {
                     println!("{json}");
                     ExitCode::SUCCESS

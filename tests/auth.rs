@@ -1,10 +1,8 @@
 //! A1–A9, A12 over REST and GraphQL, on both databases: registration, activation, sign-in, refresh rotation
 //! with reuse detection, logout, password change and reset, and rate limits; every refusal with its code.
 
-mod common;
-
+use crate::common::{PASSWORD, TestApp, decode_mail, token_in};
 use cinema::db::{Backend, Role};
-use common::{PASSWORD, TestApp, decode_mail, token_in};
 use serde_json::{Value, json};
 
 backend_tests!(
@@ -164,19 +162,15 @@ async fn expire_tokens(app: &TestApp) {
     use cinema::db::schema::one_time_tokens;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    let db = app.db().clone();
     let past = cinema::db::now() - chrono::Duration::hours(25);
-    let result: Result<usize, cinema::error::AppError> = async {
-        cinema::db_run!(db, |conn| {
-            diesel::update(one_time_tokens::table)
-                .set(one_time_tokens::expires_at.eq(past))
-                .execute(conn)
-                .await
-                .map_err(cinema::error::AppError::from)
-        })
-    }
-    .await;
-    assert!(result.map_err(|e| e.public_message()).unwrap() > 0);
+    let mut conn = app.conn().await;
+    let expired = cinema::per_backend!(&mut conn, |c| {
+        diesel::update(one_time_tokens::table)
+            .set(one_time_tokens::expires_at.eq(past))
+            .execute(c)
+            .await
+    });
+    assert!(expired.unwrap() > 0);
 }
 
 async fn resend_kills_the_old_token_and_tells_nothing(backend: Backend) {

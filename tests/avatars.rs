@@ -1,10 +1,8 @@
 //! A11 avatars: GraphQL multipart uploads, type and size checks, served back from object storage — a local
 //! folder, and an S3-compatible server on loopback (moto, from TEST_S3_ENDPOINT; started by .ci/run).
 
-mod common;
-
+use crate::common::TestApp;
 use cinema::db::Backend;
-use common::TestApp;
 use serde_json::{Value, json};
 
 backend_tests!(avatars_in_a_local_folder, avatars_in_s3);
@@ -109,7 +107,9 @@ async fn avatars_in_a_local_folder(backend: Backend) {
 }
 
 async fn avatars_in_s3(backend: Backend) {
-    let Some(endpoint) = common::s3_endpoint() else { return };
+    let Some(endpoint) = crate::common::s3_endpoint() else {
+        return;
+    };
     let bucket = format!("cinema-test-{}", uuid::Uuid::new_v4().simple());
     // moto creates a bucket from a plain unsigned PUT.
     let created = reqwest::Client::new()

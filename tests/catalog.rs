@@ -1,11 +1,9 @@
 //! B1–B6 catalog reads over GraphQL: browsing, pagination, filters, sorting, search, details, genres; and the
 //! bounded number of SQL statements per page (DataLoaders).
 
-mod common;
-
+use crate::common::{TestApp, names};
 use cinema::catalog::seed::{CatalogEntry, insert_catalog};
 use cinema::db::Backend;
-use common::{TestApp, names};
 use serde_json::{Value, json};
 
 backend_tests!(

@@ -1,9 +1,7 @@
 //! G4/G6: CORS follows CORS_ORIGINS: listed origins may call the API from a browser, others may not.
 
-mod common;
-
+use crate::common::TestApp;
 use cinema::db::Backend;
-use common::TestApp;
 
 backend_tests!(listed_origins_pass_preflight_and_others_do_not);
 

@@ -1,9 +1,7 @@
 //! G5 health probes, G7 request ids and metrics.
 
-mod common;
-
+use crate::common::TestApp;
 use cinema::db::Backend;
-use common::TestApp;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
@@ -37,21 +35,17 @@ async fn readiness_reports_current_migrations(backend: Backend) {
 
 async fn readiness_is_503_with_a_pending_migration(backend: Backend) {
     let app = TestApp::start_with(backend, &[]).await;
-    let db = app.db().clone();
     // Forget the newest migration, as a database one release behind this binary would be.
-    let deleted: Result<usize, cinema::error::AppError> = async {
-        cinema::db_run!(db, |conn| {
-            diesel::sql_query(
-                "DELETE FROM __diesel_schema_migrations \
-                 WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
-            )
-            .execute(conn)
-            .await
-            .map_err(cinema::error::AppError::from)
-        })
-    }
-    .await;
-    assert_eq!(deleted.map_err(|e| e.public_message()), Ok(1));
+    let mut conn = app.conn().await;
+    let deleted = cinema::per_backend!(&mut conn, |c| {
+        diesel::sql_query(
+            "DELETE FROM __diesel_schema_migrations \
+             WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+        )
+        .execute(c)
+        .await
+    });
+    assert_eq!(deleted, Ok(1));
     let response = app.get("/health/ready").await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();

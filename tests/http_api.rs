@@ -1,9 +1,7 @@
 //! G1 GraphQL over HTTP (media types, methods, status codes), G3 limits, G4 documentation access, and GraphiQL.
 
-mod common;
-
+use crate::common::TestApp;
 use cinema::db::Backend;
-use common::TestApp;
 use serde_json::{Value, json};
 
 backend_tests!(

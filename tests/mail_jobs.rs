@@ -1,22 +1,22 @@
 //! F1–F3: emails over real SMTP, no email lost in an SMTP outage, no email sent twice by two workers, failed
 //! jobs kept, periodic cleanup once per period (A4).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use cinema::accounts::cleanup::{Cleanup, DeleteExpired};
+use cinema::app::job_handlers;
 use cinema::db::Backend;
-use cinema::db::schema::{jobs, one_time_tokens};
-use cinema::error::AppError;
-use cinema::jobs::queue::{self, JobStatus, NewJob};
-use cinema::jobs::worker::{Worker, delete_expired};
+use cinema::db::schema::{jobs, one_time_tokens, users};
+use cinema::jobs::{JobKind, JobRow, JobStatus, Worker, queue};
 use cinema::notify::{Email, Mailer};
-use common::smtp::SmtpSink;
-use common::{PASSWORD, TestApp, token_in};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use crate::common::smtp::{Received, SmtpSink};
+use crate::common::{PASSWORD, TestApp, token_in};
 
 backend_tests!(
     activation_email_travels_over_smtp,
@@ -27,7 +27,17 @@ backend_tests!(
     the_running_worker_schedules_and_runs_the_hourly_cleanup,
 );
 
-async fn wait_for_smtp(sink: &SmtpSink, count: usize) -> Vec<common::smtp::Received> {
+/// The newest jobs of one status, or of all.
+async fn jobs_of(app: &TestApp, status: Option<JobStatus>) -> Vec<JobRow> {
+    app.state
+        .jobs
+        .list(status, 100)
+        .await
+        .map_err(|e| e.public_message())
+        .unwrap()
+}
+
+async fn wait_for_smtp(sink: &SmtpSink, count: usize) -> Vec<Received> {
     for _ in 0..300 {
         let received = sink.received();
         if received.len() >= count {
@@ -83,10 +93,7 @@ async fn an_smtp_outage_loses_no_email(backend: Backend) {
     // The worker tries, fails and keeps the job for a retry.
     let mut failed_attempt = None;
     for _ in 0..100 {
-        let queued = queue::list(app.db(), None, 10)
-            .await
-            .map_err(|e| e.public_message())
-            .unwrap();
+        let queued = jobs_of(&app, None).await;
         if let Some(job) = queued.into_iter().find(|j| j.last_error.is_some()) {
             failed_attempt = Some(job);
             break;
@@ -101,10 +108,7 @@ async fn an_smtp_outage_loses_no_email(backend: Backend) {
     let received = wait_for_smtp(&sink, 1).await;
     assert_eq!(received[0].to, ["outage@example.com"]);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let done = queue::list(app.db(), Some(JobStatus::Succeeded), 10)
-        .await
-        .map_err(|e| e.public_message())
-        .unwrap();
+    let done = jobs_of(&app, Some(JobStatus::Succeeded)).await;
     assert!(
         done.iter()
             .any(|j| j.id == job.id && j.attempts >= 2 && j.payload == "{}"),
@@ -117,27 +121,22 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
     let sink = SmtpSink::start().await;
     let app = TestApp::start_with(backend, &[("SMTP_URL", &sink.url()), ("RUN_WORKER", "off")]).await;
     let db = app.db().clone();
-    let jobs_to_add: Vec<NewJob> = (0..EMAILS)
-        .map(|i| {
-            NewJob::email(&Email {
-                to: format!("reader{i}@example.com"),
-                subject: format!("Message {i}"),
-                text: "hello".into(),
-                html: "<p>hello</p>".into(),
-            })
-        })
-        .collect();
-    for job in &jobs_to_add {
-        let inserted: Result<usize, AppError> =
-            async { cinema::db_run!(db, |conn| cinema::enqueue!(conn, *job).map_err(AppError::from)) }.await;
-        inserted.map_err(|e| e.public_message()).unwrap();
+    let mut conn = app.conn().await;
+    for i in 0..EMAILS {
+        let email = Email {
+            to: format!("reader{i}@example.com"),
+            subject: format!("Message {i}"),
+            text: "hello".into(),
+            html: "<p>hello</p>".into(),
+        };
+        cinema::jobs::enqueue(&mut conn, &email).await.unwrap();
     }
     let mailer = Mailer::from_settings(&app.settings().mail).unwrap();
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let worker = Worker::new(
                 db.clone(),
-                mailer.clone(),
+                job_handlers(&db, &mailer),
                 Duration::from_millis(10),
                 Duration::from_millis(100),
             );
@@ -169,22 +168,29 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
     assert_eq!(per_worker.iter().sum::<usize>(), EMAILS, "no job ran twice");
 }
 
+/// A kind no worker has a handler for.
+#[derive(Serialize, Deserialize)]
+struct NoSuchKind {}
+
+impl JobKind for NoSuchKind {
+    const KIND: &'static str = "no.such.kind";
+    const MAX_ATTEMPTS: i32 = 2;
+}
+
 async fn jobs_out_of_attempts_are_kept_as_failed(backend: Backend) {
     let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
     let db = app.db().clone();
-    let mut job = NewJob::new("no.such.kind", "{}".into(), None);
-    job.max_attempts = 2;
-    let inserted: Result<usize, AppError> =
-        async { cinema::db_run!(db, |conn| cinema::enqueue!(conn, job).map_err(AppError::from)) }.await;
-    inserted.map_err(|e| e.public_message()).unwrap();
+    cinema::jobs::enqueue(&mut app.conn().await, &NoSuchKind {})
+        .await
+        .unwrap();
     let worker = Worker::new(
         db.clone(),
-        app.state.mailer.clone(),
+        job_handlers(&db, &app.state.mailer),
         Duration::from_millis(10),
         Duration::from_millis(50),
     );
     assert_eq!(worker.run_due().await.map_err(|e| e.public_message()).unwrap(), 1);
-    let after_one = queue::list(&db, None, 1).await.map_err(|e| e.public_message()).unwrap();
+    let after_one = jobs_of(&app, None).await;
     assert_eq!(
         (after_one[0].status, after_one[0].attempts),
         (JobStatus::Queued, 1),
@@ -197,10 +203,7 @@ async fn jobs_out_of_attempts_are_kept_as_failed(backend: Backend) {
     );
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert_eq!(worker.run_due().await.map_err(|e| e.public_message()).unwrap(), 1);
-    let failed = queue::list(&db, Some(JobStatus::Failed), 5)
-        .await
-        .map_err(|e| e.public_message())
-        .unwrap();
+    let failed = jobs_of(&app, Some(JobStatus::Failed)).await;
     assert_eq!(failed.len(), 1, "kept, visible");
     assert_eq!(failed[0].attempts, 2);
     assert!(failed[0].last_error.as_deref().unwrap().contains("unknown job kind"));
@@ -225,37 +228,25 @@ async fn cleanup_deletes_only_what_expired_once_per_period(backend: Backend) {
     }
     let tokens = app.signed_in_user_without_worker("kept@example.com").await;
     let past = cinema::db::now() - chrono::Duration::days(2);
-    let expired: Result<usize, AppError> = async {
-        cinema::db_run!(db, |conn| {
-            let old_user: i64 = cinema::db::schema::users::table
-                .filter(cinema::db::schema::users::email.eq("old@example.com"))
-                .select(cinema::db::schema::users::id)
-                .first(conn)
-                .await?;
-            diesel::update(one_time_tokens::table.filter(one_time_tokens::user_id.eq(old_user)))
-                .set(one_time_tokens::expires_at.eq(past))
-                .execute(conn)
-                .await
-                .map_err(AppError::from)
-        })
-    }
-    .await;
-    assert_eq!(expired.map_err(|e| e.public_message()), Ok(1));
-    let removed = delete_expired(&db).await.map_err(|e| e.public_message()).unwrap();
-    assert_eq!(removed, 1, "only the expired token");
-    let left: Result<i64, AppError> = async {
-        cinema::db_run!(db, |conn| one_time_tokens::table
-            .count()
-            .get_result(conn)
+    let mut conn = app.conn().await;
+    let old_user = users::table
+        .filter(users::email.eq("old@example.com"))
+        .select(users::id);
+    let expired = cinema::per_backend!(&mut conn, |c| {
+        diesel::update(one_time_tokens::table.filter(one_time_tokens::user_id.eq_any(old_user)))
+            .set(one_time_tokens::expires_at.eq(past))
+            .execute(c)
             .await
-            .map_err(AppError::from))
-    }
-    .await;
-    assert_eq!(
-        left.map_err(|e| e.public_message()),
-        Ok(2),
-        "the live activation tokens of new@ and kept@ stay"
-    );
+    });
+    assert_eq!(expired, Ok(1));
+    let removed = Cleanup::new(db.clone())
+        .run_now()
+        .await
+        .map_err(|e| e.public_message())
+        .unwrap();
+    assert_eq!(removed, 1, "only the expired token");
+    let left = cinema::per_backend!(&mut conn, |c| one_time_tokens::table.count().get_result::<i64>(c).await);
+    assert_eq!(left, Ok(2), "the live activation tokens of new@ and kept@ stay");
     // The live session still works.
     let (status, _) = app
         .graphql_as(tokens["accessToken"].as_str().unwrap(), "{ me { email } }", json!({}))
@@ -263,28 +254,18 @@ async fn cleanup_deletes_only_what_expired_once_per_period(backend: Backend) {
     assert_eq!(status, 200);
 
     // Two instances scheduling the same period enqueue one job.
-    let key = Some("cleanup.expired:2026-01-01T00".to_string());
-    let first = queue::enqueue_once(&db, NewJob::new("cleanup.expired", "{}".into(), key.clone())).await;
-    let second = queue::enqueue_once(&db, NewJob::new("cleanup.expired", "{}".into(), key)).await;
-    assert_eq!(
-        (
-            first.map_err(|e| e.public_message()),
-            second.map_err(|e| e.public_message())
-        ),
-        (Ok(true), Ok(false))
-    );
-    let count: Result<i64, AppError> = async {
-        cinema::db_run!(db, |conn| {
-            jobs::table
-                .filter(jobs::kind.eq("cleanup.expired"))
-                .count()
-                .get_result(conn)
-                .await
-                .map_err(AppError::from)
-        })
-    }
-    .await;
-    assert_eq!(count.map_err(|e| e.public_message()), Ok(1));
+    let key = "cleanup.expired:2026-01-01T00";
+    let first = queue::enqueue_once(&mut conn, &DeleteExpired::default(), key).await;
+    let second = queue::enqueue_once(&mut conn, &DeleteExpired::default(), key).await;
+    assert_eq!((first, second), (Ok(true), Ok(false)));
+    let count = cinema::per_backend!(&mut conn, |c| {
+        jobs::table
+            .filter(jobs::kind.eq(DeleteExpired::KIND))
+            .count()
+            .get_result::<i64>(c)
+            .await
+    });
+    assert_eq!(count, Ok(1));
 }
 
 async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backend) {
@@ -294,10 +275,7 @@ async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backe
     let hour = cinema::db::now().format("%Y-%m-%dT%H").to_string();
     let mut done = Vec::new();
     for _ in 0..100 {
-        done = queue::list(&db, Some(JobStatus::Succeeded), 50)
-            .await
-            .map_err(|e| e.public_message())
-            .unwrap();
+        done = jobs_of(&app, Some(JobStatus::Succeeded)).await;
         if done.iter().any(|j| j.kind == "cleanup.expired") {
             break;
         }
@@ -312,7 +290,7 @@ async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backe
     // A second worker on the same database does not schedule the same hour again.
     let second = Worker::new(
         db.clone(),
-        app.state.mailer.clone(),
+        job_handlers(&db, &app.state.mailer),
         Duration::from_millis(10),
         Duration::from_millis(50),
     );
@@ -321,10 +299,7 @@ async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backe
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.send(true).unwrap();
     running.await.unwrap();
-    let all = queue::list(&db, None, 100)
-        .await
-        .map_err(|e| e.public_message())
-        .unwrap();
+    let all = jobs_of(&app, None).await;
     assert_eq!(
         all.iter().filter(|j| j.kind == "cleanup.expired").count(),
         1,

@@ -1,12 +1,9 @@
-//! DESIGN.md §3: the PostgreSQL and SQLite migration trees create the same tables and columns, with the same
-//! (mapped) types and nullability, and the same versions.
-
-mod common;
+//! The PostgreSQL and SQLite migration trees create the same tables and columns, with the same (mapped) types
+//! and nullability, the same indexes and foreign keys, and the same versions (docs/architecture.md, "Storage").
 
 use std::collections::BTreeMap;
 
 use cinema::db::{DatabaseUrl, Db, PoolOptions, migrate};
-use cinema::error::AppError;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
@@ -38,22 +35,15 @@ fn mapped(data_type: &str, pk: bool) -> String {
         "timestamp" | "timestamp without time zone" => "Timestamp",
         "date" => "Date",
         "double" | "double precision" => "Double",
-        other => panic!("type {other} is outside the common subset of DESIGN.md §3"),
+        other => panic!("type {other} is outside the common subset of types (docs/architecture.md)"),
     }
     .to_string()
 }
 
 async fn shape(db: &Db, sql: &'static str) -> Shape {
-    let columns: Result<Vec<Column>, AppError> = async {
-        cinema::db_run!(db, |conn| diesel::sql_query(sql)
-            .load(conn)
-            .await
-            .map_err(AppError::from))
-    }
-    .await;
+    let mut conn = db.conn().await.map_err(|e| e.public_message()).unwrap();
+    let columns: Vec<Column> = cinema::per_backend!(&mut conn, |c| diesel::sql_query(sql).load(c).await).unwrap();
     columns
-        .map_err(|e| e.public_message())
-        .unwrap()
         .into_iter()
         .map(|c| {
             let pk = c.pk > 0;
@@ -88,18 +78,9 @@ struct Rule {
 
 /// One text line per rule, so a difference reads plainly in the assertion message.
 async fn rules(db: &Db, sql: &'static str) -> std::collections::BTreeSet<String> {
-    let rows: Result<Vec<Rule>, AppError> = async {
-        cinema::db_run!(db, |conn| diesel::sql_query(sql)
-            .load(conn)
-            .await
-            .map_err(AppError::from))
-    }
-    .await;
-    rows.map_err(|e| e.public_message())
-        .unwrap()
-        .into_iter()
-        .map(|r| r.rule)
-        .collect()
+    let mut conn = db.conn().await.map_err(|e| e.public_message()).unwrap();
+    let rows: Vec<Rule> = cinema::per_backend!(&mut conn, |c| diesel::sql_query(sql).load(c).await).unwrap();
+    rows.into_iter().map(|r| r.rule).collect()
 }
 
 /// Every non-primary-key index as `table(col,col) unique|index`.
@@ -142,18 +123,18 @@ const SQLITE_FOREIGN_KEYS: &str = "
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_trees_give_the_same_tables_columns_types_and_nullability() {
-    if !common::postgres_available() {
+    if !crate::common::postgres_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Db::connect(&DatabaseUrl::Sqlite(dir.path().join("c.db")), &PoolOptions::default()).unwrap();
     migrate::run_pending(&sqlite).await.unwrap();
-    let (url, admin_url, name) = common::postgres::fresh_database().await;
+    let (url, admin_url, name) = crate::common::postgres::fresh_database().await;
     let postgres = Db::connect(&DatabaseUrl::parse(&url).unwrap(), &PoolOptions::default()).unwrap();
 
     assert_eq!(
-        migrate::embedded_versions(&sqlite),
-        migrate::embedded_versions(&postgres),
+        migrate::embedded_versions(sqlite.backend()),
+        migrate::embedded_versions(postgres.backend()),
         "same versions"
     );
     let sqlite_shape = shape(&sqlite, SQLITE_COLUMNS).await;
@@ -163,7 +144,7 @@ async fn both_trees_give_the_same_tables_columns_types_and_nullability() {
     let sqlite_keys = rules(&sqlite, SQLITE_FOREIGN_KEYS).await;
     let postgres_keys = rules(&postgres, POSTGRES_FOREIGN_KEYS).await;
     postgres.close();
-    common::postgres::drop_database(&admin_url, &name).await;
+    crate::common::postgres::drop_database(&admin_url, &name).await;
 
     // Unique and plain indexes (by table, columns in order, uniqueness), and foreign keys (with their delete
     // rule): the rules the data relies on hold on both backends.

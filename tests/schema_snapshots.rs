@@ -6,7 +6,7 @@
 fn schema_graphql_matches_the_code() {
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
         .expect("schema.graphql at the repository root");
-    let current = cinema::graphql::schema::export_sdl();
+    let current = cinema::server::schema::export_sdl();
     assert!(
         committed == current,
         "schema.graphql is out of date: run `cargo run -- export-schema > schema.graphql` and review the diff"
@@ -15,13 +15,13 @@ fn schema_graphql_matches_the_code() {
 
 #[test]
 fn openapi_document_matches_the_snapshot() {
-    let document = cinema::http::docs::openapi();
+    let document = cinema::server::docs::openapi();
     insta::assert_json_snapshot!("openapi", document);
 }
 
 #[test]
 fn every_rest_operation_is_documented() {
-    let document = serde_json::to_value(cinema::http::docs::openapi()).unwrap();
+    let document = serde_json::to_value(cinema::server::docs::openapi()).unwrap();
     for (path, operations) in document["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
             for key in ["summary", "description", "responses"] {

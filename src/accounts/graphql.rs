@@ -1,16 +1,14 @@
 //! The accounts' part of the GraphQL schema.
 
-use async_graphql::connection::PageInfo;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Upload};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::accounts::Accounts;
 use crate::accounts::models::{Gender, ProfileChanges, ProfileRow, UserFilter, UserRow};
-use crate::accounts::{repo, service};
-use crate::db::{Db, Role};
+use crate::db::Role;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
-use crate::graphql::pagination::{self, encode_cursor};
-use crate::state::AppState;
+use crate::graphql::pagination::{self, Counted, Page, PageNode};
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -21,8 +19,9 @@ impl AccountQuery {
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let viewer = viewer(ctx)?;
-        let db = ctx.data::<Db>()?;
-        let row = repo::user_by_id(db, viewer.user_id)
+        let row = ctx
+            .data::<Accounts>()?
+            .user(viewer.user_id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         Ok(User(row))
@@ -42,23 +41,18 @@ impl AccountQuery {
         #[graphql(desc = "Case-insensitive part of the email.")] email_contains: Option<String>,
         role: Option<Role>,
         is_active: Option<bool>,
-    ) -> Result<UserConnection> {
-        let db = ctx.data::<Db>()?;
+    ) -> Result<Page<User, UserFilter>> {
         let window = pagination::window(first, after.as_deref())?;
         let filter = UserFilter {
             email_contains,
             role,
             is_active,
         };
-        let mut rows = repo::list_users(db, &filter, window.offset, window.limit + 1).await?;
-        let has_next_page = rows.len() as i64 > window.limit;
-        rows.truncate(window.limit as usize);
-        Ok(UserConnection {
-            rows,
-            offset: window.offset,
-            has_next_page,
-            filter,
-        })
+        let rows = ctx
+            .data::<Accounts>()?
+            .users(&filter, window.offset, window.limit + 1)
+            .await?;
+        Ok(Page::from_rows(rows, window, filter, User))
     }
 }
 
@@ -71,25 +65,25 @@ impl AccountMutation {
     #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
         let admin = viewer(ctx)?;
-        let state = ctx.data::<AppState>()?;
-        Ok(User(service::set_role(state, admin.user_id, &user_id, role).await?))
+        let accounts = ctx.data::<Accounts>()?;
+        Ok(User(accounts.set_role(admin.user_id, &user_id, role).await?))
     }
 
     /// Activates or deactivates an account by hand (A10); deactivation signs the user out everywhere.
     #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
     async fn set_user_active(&self, ctx: &Context<'_>, user_id: ID, active: bool) -> Result<User> {
         let admin = viewer(ctx)?;
-        let state = ctx.data::<AppState>()?;
-        Ok(User(service::set_active(state, admin.user_id, &user_id, active).await?))
+        let accounts = ctx.data::<Accounts>()?;
+        Ok(User(accounts.set_active(admin.user_id, &user_id, active).await?))
     }
 
     /// Edits the signed-in user's profile (A11). Omitted fields stay; null clears a field.
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn update_profile(&self, ctx: &Context<'_>, input: ProfileInput) -> Result<Profile> {
         let me = viewer(ctx)?;
-        let state = ctx.data::<AppState>()?;
+        let accounts = ctx.data::<Accounts>()?;
         Ok(Profile(
-            service::update_profile(state, me.user_id, input.into_changes()).await?,
+            accounts.update_profile(me.user_id, input.into_changes()).await?,
         ))
     }
 }
@@ -102,12 +96,12 @@ impl AvatarMutation {
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn upload_avatar(&self, ctx: &Context<'_>, file: Upload) -> Result<Profile> {
         let me = viewer(ctx)?;
-        let state = ctx.data::<AppState>()?;
+        let accounts = ctx.data::<Accounts>()?;
         let upload = file
             .value(ctx)
             .map_err(|_| AppError::bad_input("file", "the file part is missing"))?;
         Ok(Profile(
-            service::set_avatar(state, me.user_id, &me.user_uuid, upload.content).await?,
+            accounts.set_avatar(me.user_id, &me.user_uuid, upload.content).await?,
         ))
     }
 
@@ -115,8 +109,7 @@ impl AvatarMutation {
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn remove_avatar(&self, ctx: &Context<'_>) -> Result<Profile> {
         let me = viewer(ctx)?;
-        let state = ctx.data::<AppState>()?;
-        Ok(Profile(service::remove_avatar(state, me.user_id).await?))
+        Ok(Profile(ctx.data::<Accounts>()?.remove_avatar(me.user_id).await?))
     }
 }
 
@@ -154,47 +147,19 @@ impl ProfileInput {
     }
 }
 
-/// A page of users.
-pub struct UserConnection {
-    rows: Vec<UserRow>,
-    offset: i64,
-    has_next_page: bool,
-    filter: UserFilter,
+impl Counted for UserFilter {
+    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(ctx.data::<Accounts>()?.count_users(self).await?)
+    }
 }
 
-#[derive(async_graphql::SimpleObject)]
-pub struct UserEdge {
-    cursor: String,
-    node: User,
-}
-
-#[Object]
-impl UserConnection {
-    async fn edges(&self) -> Vec<UserEdge> {
-        self.rows
-            .iter()
-            .enumerate()
-            .map(|(i, row)| UserEdge {
-                cursor: encode_cursor(self.offset + i as i64),
-                node: User(row.clone()),
-            })
-            .collect()
-    }
-
-    async fn nodes(&self) -> Vec<User> {
-        self.rows.iter().cloned().map(User).collect()
-    }
-
-    async fn page_info(&self) -> PageInfo {
-        pagination::page_info(self.offset, self.rows.len(), self.has_next_page)
-    }
-
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(repo::count_users(ctx.data::<Db>()?, &self.filter).await?)
-    }
+impl PageNode for User {
+    const CONNECTION: &'static str = "UserConnection";
+    const EDGE: &'static str = "UserEdge";
 }
 
 /// A user account.
+#[derive(Clone)]
 pub struct User(pub UserRow);
 
 #[Object]
@@ -228,10 +193,7 @@ impl User {
         if reader.user_id != self.0.id && !reader.role.includes(Role::Admin) {
             return Err(AppError::Forbidden("only the user and admins read a profile".into()).into());
         }
-        let row = repo::profile_of(ctx.data::<Db>()?, self.0.id)
-            .await?
-            .ok_or_else(|| AppError::not_found("no profile"))?;
-        Ok(Profile(row))
+        Ok(Profile(ctx.data::<Accounts>()?.profile(self.0.id).await?))
     }
 }
 
@@ -263,12 +225,8 @@ impl Profile {
 
     /// Where the avatar image is served, when there is one.
     async fn avatar_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let state = ctx.data::<AppState>()?;
-        Ok(self
-            .0
-            .avatar_key
-            .as_ref()
-            .map(|key| format!("{}/media/{key}", state.settings.public_url)))
+        let accounts = ctx.data::<Accounts>()?;
+        Ok(self.0.avatar_key.as_deref().map(|key| accounts.avatar_url(key)))
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {

@@ -1,6 +1,12 @@
-//! Users, roles and profiles.
+//! Users, roles and profiles: the REST sign-in endpoints, the GraphQL account fields, and the rules behind
+//! both.
 
+pub mod cleanup;
 pub mod graphql;
 pub mod models;
 pub mod repo;
+pub mod rest;
 pub mod service;
+pub mod tokens;
+
+pub use service::{AccountSettings, Accounts};

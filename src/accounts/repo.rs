@@ -1,180 +1,197 @@
-//! Queries on users and profiles.
+//! Queries on users and profiles. Every function takes a connection so that it can run inside the caller's
+//! transaction.
 
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::accounts::models::{NewProfile, NewUser, UserRow};
+use crate::accounts::models::{NewProfile, NewUser, ProfileChanges, ProfileRow, UserFilter, UserRow};
 use crate::db::schema::{profiles, users};
-use crate::db::{Db, Role, now};
-use crate::db_transaction;
-use crate::error::AppResult;
+use crate::db::{DbConn, Role};
 
-/// Inserts a user with an empty profile, in one transaction; returns the new row.
-pub async fn insert_user(db: &Db, user: NewUser) -> AppResult<UserRow> {
-    db_transaction!(db, |conn| {
-        let row: UserRow = diesel::insert_into(users::table)
-            .values(&user)
+/// Inserts a user and their empty profile; returns the new user.
+pub async fn insert_user(conn: &mut DbConn, user: &NewUser) -> QueryResult<UserRow> {
+    let row: UserRow = crate::per_backend!(conn, |c| {
+        diesel::insert_into(users::table)
+            .values(user)
             .returning(UserRow::as_returning())
-            .get_result(conn)
-            .await?;
-        diesel::insert_into(profiles::table)
-            .values(&NewProfile {
-                user_id: row.id,
-                updated_at: row.created_at,
-            })
-            .execute(conn)
-            .await?;
-        Ok(row)
-    })
-}
-
-/// Makes `email` an active ADMIN with `password_hash`; returns false when no such user exists.
-pub async fn promote_to_admin(db: &Db, email: &str, password_hash: &str) -> AppResult<bool> {
-    let updated = db_transaction!(db, |conn| {
-        Ok(diesel::update(users::table.filter(users::email.eq(email)))
-            .set((
-                users::role.eq(Role::Admin),
-                users::is_active.eq(true),
-                users::password_hash.eq(password_hash),
-                users::updated_at.eq(now()),
-            ))
-            .execute(conn)
-            .await?)
+            .get_result(c)
+            .await
     })?;
-    Ok(updated > 0)
+    let profile = NewProfile {
+        user_id: row.id,
+        updated_at: row.created_at,
+    };
+    crate::per_backend!(conn, |c| diesel::insert_into(profiles::table)
+        .values(&profile)
+        .execute(c)
+        .await)?;
+    Ok(row)
 }
 
-pub async fn user_by_email(db: &Db, email: &str) -> AppResult<Option<UserRow>> {
-    crate::db_run!(db, |conn| {
+pub async fn user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
+    crate::per_backend!(conn, |c| {
         users::table
             .filter(users::email.eq(email))
             .select(UserRow::as_select())
-            .first(conn)
+            .first(c)
             .await
             .optional()
-            .map_err(crate::error::AppError::from)
     })
 }
 
-pub async fn user_by_id(db: &Db, id: i64) -> AppResult<Option<UserRow>> {
-    crate::db_run!(db, |conn| {
+pub async fn user_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
+    crate::per_backend!(conn, |c| {
         users::table
             .find(id)
             .select(UserRow::as_select())
-            .first(conn)
+            .first(c)
             .await
             .optional()
-            .map_err(crate::error::AppError::from)
     })
 }
 
-/// The boxed `users` query restricted by a filter (expanded once per backend, like the catalog's).
-macro_rules! users_matching {
-    ($filter:expr) => {{
-        let filter: &crate::accounts::models::UserFilter = $filter;
-        let mut query = users::table.into_boxed();
-        if let Some(pattern) = filter.email_contains.as_deref().and_then(crate::db::contains_pattern) {
-            query = query.filter(users::email.like(pattern).escape('\\'));
+pub async fn user_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<UserRow>> {
+    crate::per_backend!(conn, |c| {
+        users::table
+            .filter(users::uuid.eq(uuid))
+            .select(UserRow::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+/// Query fragments on users, for both backends.
+pub trait UserQueries: Backend {
+    /// The users an admin's filter selects.
+    fn users_matching<'a>(filter: &UserFilter) -> users::BoxedQuery<'a, Self>;
+}
+
+crate::for_both_backends! {
+    impl UserQueries {
+        fn users_matching<'a>(filter: &UserFilter) -> users::BoxedQuery<'a, Self> {
+            let mut query = users::table.into_boxed();
+            if let Some(pattern) = filter.email_contains.as_deref().and_then(crate::db::contains_pattern) {
+                query = query.filter(users::email.like(pattern).escape('\\'));
+            }
+            if let Some(role) = filter.role {
+                query = query.filter(users::role.eq(role));
+            }
+            if let Some(active) = filter.is_active {
+                query = query.filter(users::is_active.eq(active));
+            }
+            query
         }
-        if let Some(role) = filter.role {
-            query = query.filter(users::role.eq(role));
-        }
-        if let Some(active) = filter.is_active {
-            query = query.filter(users::is_active.eq(active));
-        }
-        query
-    }};
+    }
+}
+
+fn users_matching<'a, DB: UserQueries>(filter: &UserFilter) -> users::BoxedQuery<'a, DB> {
+    DB::users_matching(filter)
 }
 
 /// A page of users, newest first (ties by id).
-pub async fn list_users(
-    db: &Db,
-    filter: &crate::accounts::models::UserFilter,
-    offset: i64,
-    limit: i64,
-) -> AppResult<Vec<UserRow>> {
-    crate::db_run!(db, |conn| {
-        users_matching!(filter)
+pub async fn list_users(conn: &mut DbConn, filter: &UserFilter, offset: i64, limit: i64) -> QueryResult<Vec<UserRow>> {
+    crate::per_backend!(conn, |c| {
+        users_matching(filter)
             .select(UserRow::as_select())
             .order_by((users::created_at.desc(), users::id.desc()))
             .offset(offset)
             .limit(limit)
-            .load(conn)
+            .load(c)
             .await
-            .map_err(crate::error::AppError::from)
     })
 }
 
-pub async fn count_users(db: &Db, filter: &crate::accounts::models::UserFilter) -> AppResult<i64> {
-    crate::db_run!(db, |conn| {
-        users_matching!(filter)
-            .count()
-            .get_result(conn)
+pub async fn count_users(conn: &mut DbConn, filter: &UserFilter) -> QueryResult<i64> {
+    crate::per_backend!(conn, |c| users_matching(filter).count().get_result(c).await)
+}
+
+pub async fn set_password(conn: &mut DbConn, user_id: i64, password_hash: &str, at: NaiveDateTime) -> QueryResult<()> {
+    crate::per_backend!(conn, |c| {
+        diesel::update(users::table.find(user_id))
+            .set((users::password_hash.eq(password_hash), users::updated_at.eq(at)))
+            .execute(c)
             .await
-            .map_err(crate::error::AppError::from)
+    })?;
+    Ok(())
+}
+
+pub async fn set_active(conn: &mut DbConn, user_id: i64, active: bool, at: NaiveDateTime) -> QueryResult<UserRow> {
+    crate::per_backend!(conn, |c| {
+        diesel::update(users::table.find(user_id))
+            .set((users::is_active.eq(active), users::updated_at.eq(at)))
+            .returning(UserRow::as_returning())
+            .get_result(c)
+            .await
     })
 }
 
-pub async fn user_by_uuid(db: &Db, uuid: &str) -> AppResult<Option<UserRow>> {
-    crate::db_run!(db, |conn| {
-        users::table
-            .filter(users::uuid.eq(uuid))
-            .select(UserRow::as_select())
-            .first(conn)
+pub async fn set_role(conn: &mut DbConn, user_id: i64, role: Role, at: NaiveDateTime) -> QueryResult<UserRow> {
+    crate::per_backend!(conn, |c| {
+        diesel::update(users::table.find(user_id))
+            .set((users::role.eq(role), users::updated_at.eq(at)))
+            .returning(UserRow::as_returning())
+            .get_result(c)
             .await
-            .optional()
-            .map_err(crate::error::AppError::from)
     })
 }
 
-pub async fn profile_of(db: &Db, user_id: i64) -> AppResult<Option<crate::accounts::models::ProfileRow>> {
-    use crate::accounts::models::ProfileRow;
-    crate::db_run!(db, |conn| {
+/// Makes `email` an active ADMIN with `password_hash`; false when no such user exists.
+pub async fn promote_to_admin(
+    conn: &mut DbConn,
+    email: &str,
+    password_hash: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let updated = crate::per_backend!(conn, |c| {
+        diesel::update(users::table.filter(users::email.eq(email)))
+            .set((
+                users::role.eq(Role::Admin),
+                users::is_active.eq(true),
+                users::password_hash.eq(password_hash),
+                users::updated_at.eq(at),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(updated > 0)
+}
+
+pub async fn profile_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<ProfileRow>> {
+    crate::per_backend!(conn, |c| {
         profiles::table
             .find(user_id)
             .select(ProfileRow::as_select())
-            .first(conn)
+            .first(c)
             .await
             .optional()
-            .map_err(crate::error::AppError::from)
     })
 }
 
-pub async fn update_profile(
-    db: &Db,
-    user_id: i64,
-    changes: &crate::accounts::models::ProfileChanges,
-) -> AppResult<crate::accounts::models::ProfileRow> {
-    use crate::accounts::models::ProfileRow;
-    db_transaction!(db, |conn| {
+pub async fn update_profile(conn: &mut DbConn, user_id: i64, changes: &ProfileChanges) -> QueryResult<ProfileRow> {
+    crate::per_backend!(conn, |c| {
         diesel::update(profiles::table.find(user_id))
             .set(changes)
-            .execute(conn)
-            .await?;
-        Ok(profiles::table
-            .find(user_id)
-            .select(ProfileRow::as_select())
-            .first(conn)
-            .await?)
+            .returning(ProfileRow::as_returning())
+            .get_result(c)
+            .await
     })
 }
 
 pub async fn set_avatar_key(
-    db: &Db,
+    conn: &mut DbConn,
     user_id: i64,
     key: Option<&str>,
-) -> AppResult<crate::accounts::models::ProfileRow> {
-    use crate::accounts::models::ProfileRow;
-    let at = now();
-    db_transaction!(db, |conn| {
+    at: NaiveDateTime,
+) -> QueryResult<ProfileRow> {
+    crate::per_backend!(conn, |c| {
         diesel::update(profiles::table.find(user_id))
             .set((profiles::avatar_key.eq(key), profiles::updated_at.eq(at)))
-            .execute(conn)
-            .await?;
-        Ok(profiles::table
-            .find(user_id)
-            .select(ProfileRow::as_select())
-            .first(conn)
-            .await?)
+            .returning(ProfileRow::as_returning())
+            .get_result(c)
+            .await
     })
 }

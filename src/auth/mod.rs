@@ -1,11 +1,13 @@
-//! Identity: password rules and hashing, and the signed-in viewer shared by REST and GraphQL.
+//! Identity: password rules and hashing, access tokens, sessions with rotating refresh tokens, rate limits on
+//! the sign-in endpoints, and the signed-in viewer shared by REST and GraphQL.
 
-pub mod authenticator;
 pub mod jwt;
 pub mod password;
 pub mod ratelimit;
-pub mod rest;
+pub mod service;
 pub mod sessions;
 pub mod viewer;
 
+pub use ratelimit::RateLimits;
+pub use service::{Auth, TokenPair};
 pub use viewer::Viewer;

@@ -3,10 +3,40 @@
 //! number (a shared store would be needed to be exact).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{AppError, AppResult};
+
+/// The limits of the sign-in family of endpoints: attempts per client address and per account in a window.
+#[derive(Clone)]
+pub struct RateLimits {
+    limiter: Arc<RateLimiter>,
+    per_client: u32,
+    per_account: u32,
+}
+
+impl RateLimits {
+    pub fn new(window: Duration, per_client: u32, per_account: u32) -> RateLimits {
+        RateLimits {
+            limiter: Arc::new(RateLimiter::new(window)),
+            per_client,
+            per_account,
+        }
+    }
+
+    /// Counts one `action` attempt against the client's and (when given) the account's limits.
+    pub fn hit(&self, action: &str, client: &str, account: Option<&str>) -> AppResult<()> {
+        self.limiter
+            .hit(&format!("{action}:client:{client}"), self.per_client)?;
+        if let Some(account) = account {
+            let account = account.trim().to_lowercase();
+            self.limiter
+                .hit(&format!("{action}:account:{account}"), self.per_account)?;
+        }
+        Ok(())
+    }
+}
 
 pub struct RateLimiter {
     window: Duration,

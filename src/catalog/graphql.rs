@@ -1,15 +1,13 @@
 //! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
 
-use async_graphql::connection::PageInfo;
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::catalog::loaders::CatalogLoaders;
-use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, PersonRow};
-use crate::catalog::{repo, service};
-use crate::db::Db;
+use crate::catalog::loader::{CatalogLoaders, CertificationId, DirectorsOf, GenresOf, MovieCountOf, StarsOf};
+use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow};
+use crate::catalog::{Catalog, service};
 use crate::error::AppError;
-use crate::graphql::pagination::{self, encode_cursor};
+use crate::graphql::pagination::{self, Counted, Page, PageNode};
 use crate::graphql::scalars::{Long, Money};
 
 /// Box-office gross is reported in US dollars.
@@ -33,21 +31,19 @@ impl CatalogQuery {
         #[graphql(desc = "Default: by name, ascending. Ties are broken by id, so pages are stable.")] sort: Option<
             MovieSortInput,
         >,
-    ) -> Result<MovieConnection> {
+    ) -> Result<Page<Movie, MovieFilter>> {
         let filter = filter.unwrap_or_default().into_filter(search)?;
-        MovieConnection::load(ctx, filter, sort, first, after.as_deref()).await
+        movie_page(ctx, filter, sort, first, after.as_deref()).await
     }
 
     /// One movie by id; a NOT_FOUND error when there is none.
     async fn movie(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Movie>> {
-        let db = ctx.data::<Db>()?;
-        Ok(Some(Movie(service::movie(db, &id).await?)))
+        Ok(Some(Movie(ctx.data::<Catalog>()?.movie(&id).await?)))
     }
 
     /// Every genre, by name, with the number of movies in each (B6).
     async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
-        let db = ctx.data::<Db>()?;
-        let rows = repo::genres_with_counts(db).await?;
+        let rows = ctx.data::<Catalog>()?.genres_with_counts().await?;
         Ok(rows
             .into_iter()
             .map(|(row, count)| Genre {
@@ -59,37 +55,31 @@ impl CatalogQuery {
 
     /// One genre by id; a NOT_FOUND error when there is none.
     async fn genre(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Genre>> {
-        let db = ctx.data::<Db>()?;
-        let id = parse_id("id", &id)?;
-        let row = repo::genre_by_id(db, id)
-            .await?
-            .ok_or_else(|| AppError::not_found("no genre has this id"))?;
+        let row = ctx.data::<Catalog>()?.genre(parse_id("id", &id)?).await?;
         Ok(Some(Genre { row, movie_count: None }))
     }
 
     /// One person (director or star) by id; a NOT_FOUND error when there is none.
     async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
-        let db = ctx.data::<Db>()?;
-        let id = parse_id("id", &id)?;
-        let row = repo::person_by_id(db, id)
-            .await?
-            .ok_or_else(|| AppError::not_found("no person has this id"))?;
+        let row = ctx.data::<Catalog>()?.person(parse_id("id", &id)?).await?;
         Ok(Some(Person(row)))
     }
 
     /// Every certification (age rating), by name.
     async fn certifications(&self, ctx: &Context<'_>) -> Result<Vec<Certification>> {
-        let db = ctx.data::<Db>()?;
-        Ok(repo::all_certifications(db)
-            .await?
-            .into_iter()
-            .map(Certification)
-            .collect())
+        let rows = ctx.data::<Catalog>()?.certifications().await?;
+        Ok(rows.into_iter().map(Certification).collect())
     }
 }
 
 /// A movie of the catalog.
+#[derive(Clone)]
 pub struct Movie(pub MovieRow);
+
+impl PageNode for Movie {
+    const CONNECTION: &'static str = "MovieConnection";
+    const EDGE: &'static str = "MovieEdge";
+}
 
 #[Object]
 impl Movie {
@@ -143,7 +133,7 @@ impl Movie {
     /// The movie's certification (age rating).
     async fn certification(&self, ctx: &Context<'_>) -> Result<Certification> {
         let loaders = ctx.data::<CatalogLoaders>()?;
-        let row = loaders.certifications.load_one(self.0.certification_id).await?;
+        let row = loaders.load_one(CertificationId(self.0.certification_id)).await?;
         Ok(Certification(row.ok_or_else(|| {
             AppError::internal(anyhow::anyhow!("movie without certification"))
         })?))
@@ -152,7 +142,7 @@ impl Movie {
     /// Genres, by name.
     async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
         let loaders = ctx.data::<CatalogLoaders>()?;
-        let rows = loaders.genres.load_one(self.0.id).await?.unwrap_or_default();
+        let rows = loaders.load_one(GenresOf(self.0.id)).await?.unwrap_or_default();
         Ok(rows.into_iter().map(|row| Genre { row, movie_count: None }).collect())
     }
 
@@ -160,8 +150,7 @@ impl Movie {
     async fn directors(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
         let loaders = ctx.data::<CatalogLoaders>()?;
         Ok(loaders
-            .directors
-            .load_one(self.0.id)
+            .load_one(DirectorsOf(self.0.id))
             .await?
             .unwrap_or_default()
             .into_iter()
@@ -173,8 +162,7 @@ impl Movie {
     async fn stars(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
         let loaders = ctx.data::<CatalogLoaders>()?;
         Ok(loaders
-            .stars
-            .load_one(self.0.id)
+            .load_one(StarsOf(self.0.id))
             .await?
             .unwrap_or_default()
             .into_iter()
@@ -231,7 +219,7 @@ impl Genre {
             return Ok(count);
         }
         let loaders = ctx.data::<CatalogLoaders>()?;
-        Ok(loaders.genre_movie_counts.load_one(self.row.id).await?.unwrap_or(0))
+        Ok(loaders.load_one(MovieCountOf(self.row.id)).await?.unwrap_or(0))
     }
 
     /// The genre's movies, with the catalog's filters, search and sorting (B6).
@@ -244,10 +232,10 @@ impl Genre {
         filter: Option<MovieFilterInput>,
         search: Option<String>,
         sort: Option<MovieSortInput>,
-    ) -> Result<MovieConnection> {
+    ) -> Result<Page<Movie, MovieFilter>> {
         let mut filter = filter.unwrap_or_default().into_filter(search)?;
         filter.genre_ids = vec![self.row.id];
-        MovieConnection::load(ctx, filter, sort, first, after.as_deref()).await
+        movie_page(ctx, filter, sort, first, after.as_deref()).await
     }
 }
 
@@ -320,21 +308,6 @@ impl MovieFilterInput {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum MovieSortField {
-    Name,
-    /// Release year.
-    Year,
-    Imdb,
-    Price,
-    /// Purchases, then likes.
-    Popularity,
-    /// Average user rating; unrated movies come last in both directions.
-    Rating,
-    /// When the movie joined the catalog.
-    Added,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Default)]
 pub enum SortDirection {
     #[default]
@@ -352,56 +325,43 @@ pub struct MovieSortInput {
 
 impl From<MovieSortInput> for MovieSort {
     fn from(input: MovieSortInput) -> Self {
-        let field = match input.field {
-            MovieSortField::Name => crate::catalog::models::MovieSortField::Name,
-            MovieSortField::Year => crate::catalog::models::MovieSortField::Year,
-            MovieSortField::Imdb => crate::catalog::models::MovieSortField::Imdb,
-            MovieSortField::Price => crate::catalog::models::MovieSortField::Price,
-            MovieSortField::Popularity => crate::catalog::models::MovieSortField::Popularity,
-            MovieSortField::Rating => crate::catalog::models::MovieSortField::Rating,
-            MovieSortField::Added => crate::catalog::models::MovieSortField::Added,
-        };
         MovieSort {
-            field,
+            field: input.field,
             descending: input.direction == SortDirection::Desc,
         }
     }
 }
 
-/// A page of movies.
-pub struct MovieConnection {
-    movies: Vec<MovieRow>,
-    offset: i64,
-    has_next_page: bool,
+/// A page of movies matching `filter`, with the relations the query asks for loaded in one batch each.
+async fn movie_page(
+    ctx: &Context<'_>,
     filter: MovieFilter,
+    sort: Option<MovieSortInput>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Page<Movie, MovieFilter>> {
+    let window = pagination::window(first, after)?;
+    let sort = sort.map(MovieSort::from).unwrap_or_default();
+    // One row more than asked tells whether a next page exists without a second query.
+    let rows = ctx
+        .data::<Catalog>()?
+        .movies(&filter, sort, window.offset, window.limit + 1)
+        .await?;
+    let page = Page::from_rows(rows, window, filter, Movie);
+    prefetch_relations(ctx, page.nodes()).await?;
+    Ok(page)
 }
 
-impl MovieConnection {
-    async fn load(
-        ctx: &Context<'_>,
-        filter: MovieFilter,
-        sort: Option<MovieSortInput>,
-        first: Option<i32>,
-        after: Option<&str>,
-    ) -> Result<MovieConnection> {
-        let db = ctx.data::<Db>()?;
-        let window = pagination::window(first, after)?;
-        let sort = sort.map(MovieSort::from).unwrap_or_default();
-        let page = service::browse(db, &filter, sort, window.offset, window.limit).await?;
-        prefetch_relations(ctx, &page.movies).await?;
-        Ok(MovieConnection {
-            movies: page.movies,
-            offset: window.offset,
-            has_next_page: page.has_next_page,
-            filter,
-        })
+impl Counted for MovieFilter {
+    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(ctx.data::<Catalog>()?.count(self).await?)
     }
 }
 
 /// Loads, in one batch each, the relations the query asks for on this page's movies. The loaders cache the
 /// results, so the movies' own resolvers find them there: a page costs the same number of statements for 1 or
 /// 100 movies, instead of depending on how the resolvers' timing falls into the loaders' batching window.
-async fn prefetch_relations(ctx: &Context<'_>, movies: &[MovieRow]) -> Result<()> {
+async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie]) -> Result<()> {
     if movies.is_empty() {
         return Ok(());
     }
@@ -417,8 +377,8 @@ async fn prefetch_relations(ctx: &Context<'_>, movies: &[MovieRow]) -> Result<()
             .field("genres")
             .field("movieCount")
             .exists();
-    let movie_ids: Vec<i64> = movies.iter().map(|m| m.id).collect();
-    let mut certification_ids: Vec<i64> = movies.iter().map(|m| m.certification_id).collect();
+    let movie_ids: Vec<i64> = movies.iter().map(|m| m.0.id).collect();
+    let mut certification_ids: Vec<i64> = movies.iter().map(|m| m.0.certification_id).collect();
     certification_ids.sort_unstable();
     certification_ids.dedup();
 
@@ -426,82 +386,37 @@ async fn prefetch_relations(ctx: &Context<'_>, movies: &[MovieRow]) -> Result<()
         if !wants("genres") {
             return Ok::<(), async_graphql::Error>(());
         }
-        let by_movie = loaders.genres.load_many(movie_ids.iter().copied()).await?;
+        let by_movie = loaders.load_many(movie_ids.iter().copied().map(GenresOf)).await?;
         if wants_genre_counts {
             let mut genre_ids: Vec<i64> = by_movie.values().flatten().map(|g| g.id).collect();
             genre_ids.sort_unstable();
             genre_ids.dedup();
-            loaders.genre_movie_counts.load_many(genre_ids).await?;
+            loaders.load_many(genre_ids.into_iter().map(MovieCountOf)).await?;
         }
         Ok(())
     };
     let directors = async {
         if wants("directors") {
-            loaders.directors.load_many(movie_ids.iter().copied()).await?;
+            loaders.load_many(movie_ids.iter().copied().map(DirectorsOf)).await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     let stars = async {
         if wants("stars") {
-            loaders.stars.load_many(movie_ids.iter().copied()).await?;
+            loaders.load_many(movie_ids.iter().copied().map(StarsOf)).await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     let certifications = async {
         if wants("certification") {
             loaders
-                .certifications
-                .load_many(certification_ids.iter().copied())
+                .load_many(certification_ids.iter().copied().map(CertificationId))
                 .await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     futures_util::try_join!(genres, directors, stars, certifications)?;
     Ok(())
-}
-
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct MovieEdge {
-    cursor: String,
-    #[graphql(skip)]
-    movie: MovieRow,
-}
-
-#[ComplexObject]
-impl MovieEdge {
-    async fn node(&self) -> Movie {
-        Movie(self.movie.clone())
-    }
-}
-
-#[Object]
-impl MovieConnection {
-    async fn edges(&self) -> Vec<MovieEdge> {
-        self.movies
-            .iter()
-            .enumerate()
-            .map(|(i, movie)| MovieEdge {
-                cursor: encode_cursor(self.offset + i as i64),
-                movie: movie.clone(),
-            })
-            .collect()
-    }
-
-    /// The page's movies without cursors.
-    async fn nodes(&self) -> Vec<Movie> {
-        self.movies.iter().cloned().map(Movie).collect()
-    }
-
-    async fn page_info(&self) -> PageInfo {
-        pagination::page_info(self.offset, self.movies.len(), self.has_next_page)
-    }
-
-    /// Number of movies matching the filter, on every page (counted only when asked for).
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let db = ctx.data::<Db>()?;
-        Ok(service::count(db, &self.filter).await?)
-    }
 }
 
 /// Parses a numeric id, naming the argument when it is not one.

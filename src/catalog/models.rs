@@ -96,10 +96,12 @@ impl MovieFilter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a catalog page is sorted by (B4); the id breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
 pub enum MovieSortField {
     #[default]
     Name,
+    /// Release year.
     Year,
     Imdb,
     Price,

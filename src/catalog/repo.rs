@@ -1,7 +1,10 @@
-//! Catalog queries. Each body is written once and runs on both backends through `db_run!`.
+//! Catalog queries. Every function takes a connection so that it can run inside the caller's transaction;
+//! each body is written once and expanded for both backends by `per_backend!`.
 
 use std::collections::HashMap;
 
+use diesel::QueryResult;
+use diesel::backend::Backend;
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{Double, Integer, Nullable};
@@ -9,253 +12,254 @@ use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow};
 use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
-use crate::db::{Db, lower};
-use crate::db_run;
-use crate::error::{AppError, AppResult};
+use crate::db::{DbConn, lower};
+use crate::per_backend;
 
-/// The boxed `movies` query restricted by a `MovieFilter`. A macro rather than a function because a boxed
-/// query is tied to one backend: `db_run!` expands it once per backend.
-macro_rules! movies_matching {
-    ($filter:expr) => {{
-        let filter: &MovieFilter = $filter;
-        let mut query = movies::table.into_boxed();
-        if let Some(v) = filter.year_min {
-            query = query.filter(movies::year.ge(v));
-        }
-        if let Some(v) = filter.year_max {
-            query = query.filter(movies::year.le(v));
-        }
-        if let Some(v) = filter.imdb_min {
-            query = query.filter(movies::imdb_score.ge(v));
-        }
-        if let Some(v) = filter.imdb_max {
-            query = query.filter(movies::imdb_score.le(v));
-        }
-        if let Some(v) = filter.price_min {
-            query = query.filter(movies::price_cents.ge(v));
-        }
-        if let Some(v) = filter.price_max {
-            query = query.filter(movies::price_cents.le(v));
-        }
-        if !filter.certification_ids.is_empty() {
-            query = query.filter(movies::certification_id.eq_any(filter.certification_ids.clone()));
-        }
-        if !filter.genre_ids.is_empty() {
-            query = query.filter(
-                movies::id.eq_any(
-                    movie_genres::table
-                        .filter(movie_genres::genre_id.eq_any(filter.genre_ids.clone()))
-                        .select(movie_genres::movie_id),
-                ),
-            );
-        }
-        if !filter.director_ids.is_empty() {
-            query = query.filter(
-                movies::id.eq_any(
-                    movie_directors::table
-                        .filter(movie_directors::person_id.eq_any(filter.director_ids.clone()))
-                        .select(movie_directors::movie_id),
-                ),
-            );
-        }
-        if !filter.star_ids.is_empty() {
-            query = query.filter(
-                movies::id.eq_any(
-                    movie_stars::table
-                        .filter(movie_stars::person_id.eq_any(filter.star_ids.clone()))
-                        .select(movie_stars::movie_id),
-                ),
-            );
-        }
-        if let Some(pattern) = filter.search_pattern() {
-            // Title or description, or a star's or director's name: a movie with no people is still found
-            // by its title (B5).
-            // People first (a small table), then their links by index: far cheaper than lower-casing the
-            // name of every link row.
-            let people_matching = people::table
-                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
-                .select(people::id);
-            let by_star = movie_stars::table
-                .filter(movie_stars::person_id.eq_any(people_matching))
-                .select(movie_stars::movie_id);
-            let people_matching = people::table
-                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
-                .select(people::id);
-            let by_director = movie_directors::table
-                .filter(movie_directors::person_id.eq_any(people_matching))
-                .select(movie_directors::movie_id);
-            query = query.filter(
-                lower(movies::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(movies::description).like(pattern.clone()).escape('\\'))
-                    .or(movies::id.eq_any(by_star))
-                    .or(movies::id.eq_any(by_director)),
-            );
-        }
-        query
-    }};
+/// Query fragments on movies, for both backends.
+pub trait MovieQueries: Backend {
+    /// The movies a `MovieFilter` selects.
+    fn movies_matching<'a>(filter: &MovieFilter) -> movies::BoxedQuery<'a, Self>;
+    /// `query` in `sort` order. The id breaks ties, so pages never overlap or skip (B4); it runs in the sort's
+    /// direction so that one index (column, id) serves both directions.
+    fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self>;
 }
 
-/// Orders a boxed movies query. The id breaks ties, so pages never overlap or skip (B4); it runs in the sort's
-/// direction so that one index (column, id) serves both directions.
-macro_rules! movies_sorted {
-    ($query:expr, $sort:expr) => {{
-        let sort: MovieSort = $sort;
-        let query = $query;
-        match (sort.field, sort.descending) {
-            (MovieSortField::Name, false) => query.order_by((movies::name.asc(), movies::id.asc())),
-            (MovieSortField::Name, true) => query.order_by((movies::name.desc(), movies::id.desc())),
-            (MovieSortField::Year, false) => query.order_by((movies::year.asc(), movies::id.asc())),
-            (MovieSortField::Year, true) => query.order_by((movies::year.desc(), movies::id.desc())),
-            (MovieSortField::Imdb, false) => query.order_by((movies::imdb_score.asc(), movies::id.asc())),
-            (MovieSortField::Imdb, true) => query.order_by((movies::imdb_score.desc(), movies::id.desc())),
-            (MovieSortField::Price, false) => query.order_by((movies::price_cents.asc(), movies::id.asc())),
-            (MovieSortField::Price, true) => query.order_by((movies::price_cents.desc(), movies::id.desc())),
-            (MovieSortField::Popularity, false) => query.order_by((
-                movies::purchases_count.asc(),
-                movies::likes_count.asc(),
-                movies::id.asc(),
-            )),
-            (MovieSortField::Popularity, true) => query.order_by((
-                movies::purchases_count.desc(),
-                movies::likes_count.desc(),
-                movies::id.desc(),
-            )),
-            (MovieSortField::Rating, descending) => {
-                // Rated movies first in both directions; the average needs no stored column (no index either:
-                // this sort reads every matching row).
-                let unrated_last = sql::<Integer>("CASE WHEN movies.ratings_count = 0 THEN 1 ELSE 0 END");
-                let average = sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
-                if descending {
-                    query
-                        .order_by(unrated_last.asc())
-                        .then_order_by(average.desc())
-                        .then_order_by(movies::id.desc())
-                } else {
-                    query
-                        .order_by(unrated_last.asc())
-                        .then_order_by(average.asc())
-                        .then_order_by(movies::id.asc())
-                }
+crate::for_both_backends! {
+    impl MovieQueries {
+        fn movies_matching<'a>(filter: &MovieFilter) -> movies::BoxedQuery<'a, Self> {
+            let mut query = movies::table.into_boxed();
+            if let Some(v) = filter.year_min {
+                query = query.filter(movies::year.ge(v));
             }
-            (MovieSortField::Added, false) => query.order_by((movies::created_at.asc(), movies::id.asc())),
-            (MovieSortField::Added, true) => query.order_by((movies::created_at.desc(), movies::id.desc())),
+            if let Some(v) = filter.year_max {
+                query = query.filter(movies::year.le(v));
+            }
+            if let Some(v) = filter.imdb_min {
+                query = query.filter(movies::imdb_score.ge(v));
+            }
+            if let Some(v) = filter.imdb_max {
+                query = query.filter(movies::imdb_score.le(v));
+            }
+            if let Some(v) = filter.price_min {
+                query = query.filter(movies::price_cents.ge(v));
+            }
+            if let Some(v) = filter.price_max {
+                query = query.filter(movies::price_cents.le(v));
+            }
+            if !filter.certification_ids.is_empty() {
+                query = query.filter(movies::certification_id.eq_any(filter.certification_ids.clone()));
+            }
+            if !filter.genre_ids.is_empty() {
+                query = query.filter(
+                    movies::id.eq_any(
+                        movie_genres::table
+                            .filter(movie_genres::genre_id.eq_any(filter.genre_ids.clone()))
+                            .select(movie_genres::movie_id),
+                    ),
+                );
+            }
+            if !filter.director_ids.is_empty() {
+                query = query.filter(
+                    movies::id.eq_any(
+                        movie_directors::table
+                            .filter(movie_directors::person_id.eq_any(filter.director_ids.clone()))
+                            .select(movie_directors::movie_id),
+                    ),
+                );
+            }
+            if !filter.star_ids.is_empty() {
+                query = query.filter(
+                    movies::id.eq_any(
+                        movie_stars::table
+                            .filter(movie_stars::person_id.eq_any(filter.star_ids.clone()))
+                            .select(movie_stars::movie_id),
+                    ),
+                );
+            }
+            if let Some(pattern) = filter.search_pattern() {
+                // Title or description, or a star's or director's name: a movie with no people is still found
+                // by its title (B5).
+                // People first (a small table), then their links by index: far cheaper than lower-casing the
+                // name of every link row.
+                let people_matching = people::table
+                    .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+                    .select(people::id);
+                let by_star = movie_stars::table
+                    .filter(movie_stars::person_id.eq_any(people_matching))
+                    .select(movie_stars::movie_id);
+                let people_matching = people::table
+                    .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+                    .select(people::id);
+                let by_director = movie_directors::table
+                    .filter(movie_directors::person_id.eq_any(people_matching))
+                    .select(movie_directors::movie_id);
+                query = query.filter(
+                    lower(movies::name)
+                        .like(pattern.clone())
+                        .escape('\\')
+                        .or(lower(movies::description).like(pattern.clone()).escape('\\'))
+                        .or(movies::id.eq_any(by_star))
+                        .or(movies::id.eq_any(by_director)),
+                );
+            }
+            query
         }
-    }};
+
+        fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self> {
+            match (sort.field, sort.descending) {
+                (MovieSortField::Name, false) => query.order_by((movies::name.asc(), movies::id.asc())),
+                (MovieSortField::Name, true) => query.order_by((movies::name.desc(), movies::id.desc())),
+                (MovieSortField::Year, false) => query.order_by((movies::year.asc(), movies::id.asc())),
+                (MovieSortField::Year, true) => query.order_by((movies::year.desc(), movies::id.desc())),
+                (MovieSortField::Imdb, false) => query.order_by((movies::imdb_score.asc(), movies::id.asc())),
+                (MovieSortField::Imdb, true) => query.order_by((movies::imdb_score.desc(), movies::id.desc())),
+                (MovieSortField::Price, false) => query.order_by((movies::price_cents.asc(), movies::id.asc())),
+                (MovieSortField::Price, true) => query.order_by((movies::price_cents.desc(), movies::id.desc())),
+                (MovieSortField::Popularity, false) => query.order_by((
+                    movies::purchases_count.asc(),
+                    movies::likes_count.asc(),
+                    movies::id.asc(),
+                )),
+                (MovieSortField::Popularity, true) => query.order_by((
+                    movies::purchases_count.desc(),
+                    movies::likes_count.desc(),
+                    movies::id.desc(),
+                )),
+                (MovieSortField::Rating, descending) => {
+                    // Rated movies first in both directions; the average needs no stored column (no index either:
+                    // this sort reads every matching row).
+                    let unrated_last = sql::<Integer>("CASE WHEN movies.ratings_count = 0 THEN 1 ELSE 0 END");
+                    let average = sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
+                    if descending {
+                        query
+                            .order_by(unrated_last.asc())
+                            .then_order_by(average.desc())
+                            .then_order_by(movies::id.desc())
+                    } else {
+                        query
+                            .order_by(unrated_last.asc())
+                            .then_order_by(average.asc())
+                            .then_order_by(movies::id.asc())
+                    }
+                }
+                (MovieSortField::Added, false) => query.order_by((movies::created_at.asc(), movies::id.asc())),
+                (MovieSortField::Added, true) => query.order_by((movies::created_at.desc(), movies::id.desc())),
+            }
+        }
+    }
+}
+
+fn movies_matching<'a, DB: MovieQueries>(filter: &MovieFilter) -> movies::BoxedQuery<'a, DB> {
+    DB::movies_matching(filter)
+}
+
+fn movies_sorted<'a, DB: MovieQueries>(
+    query: movies::BoxedQuery<'a, DB>,
+    sort: MovieSort,
+) -> movies::BoxedQuery<'a, DB> {
+    DB::movies_sorted(query, sort)
 }
 
 /// One page of movies: `limit` rows after skipping `offset`.
 pub async fn list_movies(
-    db: &Db,
+    conn: &mut DbConn,
     filter: &MovieFilter,
     sort: MovieSort,
     offset: i64,
     limit: i64,
-) -> AppResult<Vec<MovieRow>> {
-    db_run!(db, |conn| {
-        movies_sorted!(movies_matching!(filter), sort)
+) -> QueryResult<Vec<MovieRow>> {
+    per_backend!(conn, |c| {
+        movies_sorted(movies_matching(filter), sort)
             .select(MovieRow::as_select())
             .offset(offset)
             .limit(limit)
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })
 }
 
-pub async fn count_movies(db: &Db, filter: &MovieFilter) -> AppResult<i64> {
-    db_run!(db, |conn| {
-        movies_matching!(filter)
-            .select(count_star())
-            .get_result(conn)
-            .await
-            .map_err(AppError::from)
+pub async fn count_movies(conn: &mut DbConn, filter: &MovieFilter) -> QueryResult<i64> {
+    per_backend!(conn, |c| {
+        movies_matching(filter).select(count_star()).get_result(c).await
     })
 }
 
-pub async fn movie_by_uuid(db: &Db, uuid: &str) -> AppResult<Option<MovieRow>> {
-    db_run!(db, |conn| {
+pub async fn movie_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<MovieRow>> {
+    per_backend!(conn, |c| {
         movies::table
             .filter(movies::uuid.eq(uuid))
             .select(MovieRow::as_select())
-            .first(conn)
+            .first(c)
             .await
             .optional()
-            .map_err(AppError::from)
     })
 }
 
 /// Genres of each movie, by movie id, sorted by name.
-pub async fn genres_of_movies(db: &Db, movie_ids: &[i64]) -> AppResult<HashMap<i64, Vec<GenreRow>>> {
-    let rows: Vec<(i64, GenreRow)> = db_run!(db, |conn| {
+pub async fn genres_of_movies(conn: &mut DbConn, movie_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<GenreRow>>> {
+    let rows: Vec<(i64, GenreRow)> = per_backend!(conn, |c| {
         movie_genres::table
             .inner_join(genres::table)
             .filter(movie_genres::movie_id.eq_any(movie_ids))
             .select((movie_genres::movie_id, GenreRow::as_select()))
             .order_by((genres::name.asc(), genres::id.asc()))
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })?;
     Ok(group(rows))
 }
 
 /// Directors of each movie, by movie id, sorted by name.
-pub async fn directors_of_movies(db: &Db, movie_ids: &[i64]) -> AppResult<HashMap<i64, Vec<PersonRow>>> {
-    let rows: Vec<(i64, PersonRow)> = db_run!(db, |conn| {
+pub async fn directors_of_movies(conn: &mut DbConn, movie_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<PersonRow>>> {
+    let rows: Vec<(i64, PersonRow)> = per_backend!(conn, |c| {
         movie_directors::table
             .inner_join(people::table)
             .filter(movie_directors::movie_id.eq_any(movie_ids))
             .select((movie_directors::movie_id, PersonRow::as_select()))
             .order_by((people::name.asc(), people::id.asc()))
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })?;
     Ok(group(rows))
 }
 
 /// Stars of each movie, by movie id, in billing order.
-pub async fn stars_of_movies(db: &Db, movie_ids: &[i64]) -> AppResult<HashMap<i64, Vec<PersonRow>>> {
-    let rows: Vec<(i64, PersonRow)> = db_run!(db, |conn| {
+pub async fn stars_of_movies(conn: &mut DbConn, movie_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<PersonRow>>> {
+    let rows: Vec<(i64, PersonRow)> = per_backend!(conn, |c| {
         movie_stars::table
             .inner_join(people::table)
             .filter(movie_stars::movie_id.eq_any(movie_ids))
             .select((movie_stars::movie_id, PersonRow::as_select()))
             .order_by((movie_stars::billing_order.asc(), people::id.asc()))
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })?;
     Ok(group(rows))
 }
 
-pub async fn certifications_by_ids(db: &Db, ids: &[i64]) -> AppResult<Vec<CertificationRow>> {
-    db_run!(db, |conn| {
+pub async fn certifications_by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<CertificationRow>> {
+    per_backend!(conn, |c| {
         certifications::table
             .filter(certifications::id.eq_any(ids))
             .select(CertificationRow::as_select())
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })
 }
 
-pub async fn all_certifications(db: &Db) -> AppResult<Vec<CertificationRow>> {
-    db_run!(db, |conn| {
+pub async fn all_certifications(conn: &mut DbConn) -> QueryResult<Vec<CertificationRow>> {
+    per_backend!(conn, |c| {
         certifications::table
             .select(CertificationRow::as_select())
             .order_by(certifications::name.asc())
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })
 }
 
 /// Every genre with the number of movies in it, by name (B6), in one statement.
-pub async fn genres_with_counts(db: &Db) -> AppResult<Vec<(GenreRow, i64)>> {
-    db_run!(db, |conn| {
+pub async fn genres_with_counts(conn: &mut DbConn) -> QueryResult<Vec<(GenreRow, i64)>> {
+    per_backend!(conn, |c| {
         genres::table
             .left_join(movie_genres::table)
             .group_by((genres::id, genres::name))
@@ -264,47 +268,43 @@ pub async fn genres_with_counts(db: &Db) -> AppResult<Vec<(GenreRow, i64)>> {
                 diesel::dsl::count(movie_genres::movie_id.nullable()),
             ))
             .order_by(genres::name.asc())
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })
 }
 
-pub async fn genre_by_id(db: &Db, id: i64) -> AppResult<Option<GenreRow>> {
-    db_run!(db, |conn| {
+pub async fn genre_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<GenreRow>> {
+    per_backend!(conn, |c| {
         genres::table
             .find(id)
             .select(GenreRow::as_select())
-            .first(conn)
+            .first(c)
             .await
             .optional()
-            .map_err(AppError::from)
     })
 }
 
 /// Number of movies in each of `genre_ids`.
-pub async fn movie_counts_of_genres(db: &Db, genre_ids: &[i64]) -> AppResult<HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = db_run!(db, |conn| {
+pub async fn movie_counts_of_genres(conn: &mut DbConn, genre_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = per_backend!(conn, |c| {
         movie_genres::table
             .filter(movie_genres::genre_id.eq_any(genre_ids))
             .group_by(movie_genres::genre_id)
             .select((movie_genres::genre_id, count_star()))
-            .load(conn)
+            .load(c)
             .await
-            .map_err(AppError::from)
     })?;
     Ok(rows.into_iter().collect())
 }
 
-pub async fn person_by_id(db: &Db, id: i64) -> AppResult<Option<PersonRow>> {
-    db_run!(db, |conn| {
+pub async fn person_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<PersonRow>> {
+    per_backend!(conn, |c| {
         people::table
             .find(id)
             .select(PersonRow::as_select())
-            .first(conn)
+            .first(c)
             .await
             .optional()
-            .map_err(AppError::from)
     })
 }
 

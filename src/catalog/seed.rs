@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use crate::catalog::models::NewMovie;
 use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
-use crate::db::{Db, DbPool, now};
-use crate::error::{AppError, AppResult};
+use crate::db::{Db, DbConn, now};
+use crate::error::AppResult;
 
 /// The demo catalog: real, well-known movies with their facts; descriptions written for this project.
 const DEMO_CATALOG: &str = include_str!("../../data/demo_catalog.json");
@@ -50,11 +50,11 @@ pub async fn seed_demo_if_empty(db: &Db) -> AppResult<usize> {
 
 async fn movie_count(db: &Db) -> AppResult<i64> {
     use diesel_async::RunQueryDsl;
-    crate::db_run!(db, |conn| movies::table
+    let mut conn = db.conn().await?;
+    Ok(crate::per_backend!(&mut conn, |c| movies::table
         .count()
-        .get_result(conn)
-        .await
-        .map_err(AppError::from))
+        .get_result(c)
+        .await)?)
 }
 
 /// Rows per INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
@@ -285,29 +285,29 @@ macro_rules! blocking {
 
 /// Inserts `entries` with their certifications, genres and people (created when missing), in one transaction.
 /// A movie that breaks a rule (say, a duplicate name/year/duration) fails the whole call and changes nothing.
+///
+/// A bulk load owns its transaction rather than joining the caller's: SQLite's multi-row INSERT exists only
+/// on diesel's blocking connection, so there the whole load runs as one blocking task (the backends differ on
+/// purpose here).
 pub async fn insert_catalog(db: &Db, entries: &[CatalogEntry]) -> AppResult<usize> {
     let plan = CatalogPlan::new(entries);
-    match db.pool() {
-        DbPool::Postgres(pool) => {
+    let inserted = match db.conn().await? {
+        DbConn::Postgres(mut pooled) => {
             use diesel_async::{AsyncConnection, RunQueryDsl};
-            let mut pooled = pool.get().await?;
             let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-            let inserted = conn
-                .transaction(async |conn: &mut diesel_async::AsyncPgConnection| insert_plan!(conn, &plan, awaited))
-                .await?;
-            Ok(inserted)
+            conn.transaction(async |conn: &mut diesel_async::AsyncPgConnection| insert_plan!(conn, &plan, awaited))
+                .await?
         }
-        DbPool::Sqlite(pool) => {
+        DbConn::Sqlite(mut pooled) => {
             use diesel::RunQueryDsl;
-            let mut conn = pool.get().await?;
-            let inserted = conn
+            pooled
                 .spawn_blocking(move |conn: &mut diesel::SqliteConnection| {
                     conn.immediate_transaction(|conn| insert_plan!(conn, &plan, blocking))
                 })
-                .await?;
-            Ok(inserted)
+                .await?
         }
-    }
+    };
+    Ok(inserted)
 }
 
 /// A deterministic generator (splitmix64), so a synthetic catalog of a given size is the same every time.
@@ -443,9 +443,10 @@ pub async fn seed_synthetic(db: &Db, count: usize) -> AppResult<usize> {
         tracing::info!(inserted, of = count, "synthetic catalog");
     }
     // Fresh statistics after a bulk load, so the planner picks the catalog's indexes.
-    crate::db_run!(db, |conn| {
+    let mut conn = db.conn().await?;
+    crate::per_backend!(&mut conn, |c| {
         use diesel_async::RunQueryDsl;
-        diesel::sql_query("ANALYZE").execute(conn).await.map_err(AppError::from)
+        diesel::sql_query("ANALYZE").execute(c).await
     })?;
     Ok(inserted)
 }

@@ -1,17 +1,17 @@
-//! Catalog rules: what a browse request may ask for, and what a page returns.
+//! Catalog rules: what a browse request may ask for, and what a page returns (B2–B6).
 
-use crate::catalog::models::{MovieFilter, MovieRow, MovieSort};
+use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, PersonRow};
 use crate::catalog::repo;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 
-/// A page of the catalog.
-pub struct MoviePage {
-    pub movies: Vec<MovieRow>,
-    pub has_next_page: bool,
-}
-
 const MAX_SEARCH_CHARS: usize = 200;
+
+/// The catalog handle: cheap to clone; what the catalog's resolvers and loader call.
+#[derive(Clone)]
+pub struct Catalog {
+    db: Db,
+}
 
 /// Refuses filters that cannot match anything sensible, naming the field at fault.
 pub fn check_filter(filter: &MovieFilter) -> AppResult<()> {
@@ -58,24 +58,68 @@ pub fn check_filter(filter: &MovieFilter) -> AppResult<()> {
     Ok(())
 }
 
-/// One page of movies matching `filter`, in `sort` order, in one statement.
-pub async fn browse(db: &Db, filter: &MovieFilter, sort: MovieSort, offset: i64, limit: i64) -> AppResult<MoviePage> {
-    check_filter(filter)?;
-    // One row more than asked tells whether a next page exists without a second query.
-    let mut movies = repo::list_movies(db, filter, sort, offset, limit + 1).await?;
-    let has_next_page = movies.len() as i64 > limit;
-    movies.truncate(limit as usize);
-    Ok(MoviePage { movies, has_next_page })
-}
+impl Catalog {
+    pub fn new(db: Db) -> Catalog {
+        Catalog { db }
+    }
 
-/// How many movies match `filter` (asked for separately: only clients that show a total pay for it).
-pub async fn count(db: &Db, filter: &MovieFilter) -> AppResult<i64> {
-    repo::count_movies(db, filter).await
-}
+    /// Movies matching `filter` in `sort` order: `limit` of them after skipping `offset`, in one statement.
+    pub async fn movies(
+        &self,
+        filter: &MovieFilter,
+        sort: MovieSort,
+        offset: i64,
+        limit: i64,
+    ) -> AppResult<Vec<MovieRow>> {
+        check_filter(filter)?;
+        let mut conn = self.db.conn().await?;
+        Ok(repo::list_movies(&mut conn, filter, sort, offset, limit).await?)
+    }
 
-/// A movie by its public id; NOT_FOUND when there is none.
-pub async fn movie(db: &Db, uuid: &str) -> AppResult<MovieRow> {
-    repo::movie_by_uuid(db, uuid)
-        .await?
-        .ok_or_else(|| AppError::not_found("no movie has this id"))
+    /// How many movies match `filter` (asked for separately: only clients that show a total pay for it).
+    pub async fn count(&self, filter: &MovieFilter) -> AppResult<i64> {
+        let mut conn = self.db.conn().await?;
+        Ok(repo::count_movies(&mut conn, filter).await?)
+    }
+
+    /// A movie by its public id; NOT_FOUND when there is none.
+    pub async fn movie(&self, uuid: &str) -> AppResult<MovieRow> {
+        let mut conn = self.db.conn().await?;
+        repo::movie_by_uuid(&mut conn, uuid)
+            .await?
+            .ok_or_else(|| AppError::not_found("no movie has this id"))
+    }
+
+    /// Every genre, by name, with the number of movies in each (B6), in one statement.
+    pub async fn genres_with_counts(&self) -> AppResult<Vec<(GenreRow, i64)>> {
+        let mut conn = self.db.conn().await?;
+        Ok(repo::genres_with_counts(&mut conn).await?)
+    }
+
+    /// A genre by id; NOT_FOUND when there is none.
+    pub async fn genre(&self, id: i64) -> AppResult<GenreRow> {
+        let mut conn = self.db.conn().await?;
+        repo::genre_by_id(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("no genre has this id"))
+    }
+
+    /// A director or star by id; NOT_FOUND when there is none.
+    pub async fn person(&self, id: i64) -> AppResult<PersonRow> {
+        let mut conn = self.db.conn().await?;
+        repo::person_by_id(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("no person has this id"))
+    }
+
+    /// Every certification, by name.
+    pub async fn certifications(&self) -> AppResult<Vec<CertificationRow>> {
+        let mut conn = self.db.conn().await?;
+        Ok(repo::all_certifications(&mut conn).await?)
+    }
+
+    /// The connection the catalog's loader batches its reads on.
+    pub(crate) async fn conn(&self) -> AppResult<crate::db::DbConn> {
+        self.db.conn().await
+    }
 }

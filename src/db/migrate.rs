@@ -11,8 +11,7 @@ use diesel_async::AsyncMigrationHarness;
 use diesel_async::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::db::{Db, DbPool};
-use crate::error::AppError;
+use crate::db::{Backend, Db, DbConn, DbPool};
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -51,15 +50,15 @@ pub async fn run_pending(db: &Db) -> anyhow::Result<Vec<String>> {
     Ok(applied)
 }
 
-/// The versions this binary knows for `db`'s backend.
-pub fn embedded_versions(db: &Db) -> BTreeSet<String> {
-    let names: Vec<String> = match db.pool() {
-        DbPool::Postgres(_) => MigrationSource::<Pg>::migrations(&POSTGRES_MIGRATIONS)
+/// The versions this binary knows for `backend`.
+pub fn embedded_versions(backend: Backend) -> BTreeSet<String> {
+    let names: Vec<String> = match backend {
+        Backend::Postgres => MigrationSource::<Pg>::migrations(&POSTGRES_MIGRATIONS)
             .expect("embedded migrations are readable")
             .iter()
             .map(|m| m.name().version().to_string())
             .collect(),
-        DbPool::Sqlite(_) => MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS)
+        Backend::Sqlite => MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS)
             .expect("embedded migrations are readable")
             .iter()
             .map(|m| m.name().version().to_string())
@@ -76,15 +75,14 @@ struct AppliedVersion {
 
 /// Migrations this binary has that the database has not applied (an empty list means current).
 /// One plain query, so that readiness probes stay cheap.
-pub async fn pending(db: &Db) -> Result<Vec<String>, AppError> {
-    let applied: Vec<AppliedVersion> = crate::db_run!(db, |conn| {
+pub async fn pending(conn: &mut DbConn) -> diesel::QueryResult<Vec<String>> {
+    let applied: Vec<AppliedVersion> = crate::per_backend!(conn, |c| {
         diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
-            .load(conn)
-            .await
-            .map_err(AppError::from)
-    })?;
+            .load(c)
+            .await?
+    });
     let applied: BTreeSet<String> = applied.into_iter().map(|row| row.version).collect();
-    Ok(embedded_versions(db)
+    Ok(embedded_versions(conn.backend())
         .into_iter()
         .filter(|v| !applied.contains(v))
         .collect())

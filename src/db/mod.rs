@@ -1,16 +1,25 @@
-//! Storage: PostgreSQL or SQLite behind one handle (DESIGN.md §3).
+//! Storage: PostgreSQL or SQLite behind one handle (docs/architecture.md, "Storage").
 
+pub mod conn;
 pub mod migrate;
 pub mod pool;
 pub mod schema;
 pub mod types;
 
+pub use conn::DbConn;
 pub use pool::{Backend, DatabaseUrl, Db, DbPool, DbStats, PoolOptions, SqliteConn};
 pub use types::{Role, now};
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`: used for case-insensitive search on both backends.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Runs `SELECT 1`: the database answers.
+pub async fn ping(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    use diesel_async::RunQueryDsl;
+    crate::per_backend!(conn, |c| diesel::sql_query("SELECT 1").execute(c).await)?;
+    Ok(())
 }
 
 /// A LIKE pattern matching values that contain `text`, case-folded (compare it with `lower(column)` or a

@@ -1,4 +1,4 @@
-//! The two connection pools behind one `Db` handle, and the macros that run one diesel body on either.
+//! The two connection pools behind one `Db` handle (connections and transactions are in `conn.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -227,53 +227,4 @@ impl Db {
             DbPool::Sqlite(p) => p.close(),
         }
     }
-}
-
-/// Runs one diesel body against whichever backend `db` holds, with `conn` bound to a pooled connection.
-/// The body is expanded once per backend, so each diesel query is written once and type-checked twice.
-/// It must evaluate to a `Result<_, E>` where `E: From<AppError>`.
-#[macro_export]
-macro_rules! db_run {
-    ($db:expr, |$conn:ident| $body:expr) => {{
-        match $db.pool() {
-            $crate::db::DbPool::Postgres(pool) => {
-                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
-                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-                $body
-            }
-            $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
-                let $conn: &mut $crate::db::SqliteConn = &mut pooled;
-                $body
-            }
-        }
-    }};
-}
-
-/// Runs one diesel body in a transaction: a plain transaction on PostgreSQL, `BEGIN IMMEDIATE` on SQLite so
-/// that a writer takes the write lock up front instead of failing to upgrade a read lock half-way.
-/// The body is the inside of an async closure taking `conn` and returning `Result<T, AppError>`.
-#[macro_export]
-macro_rules! db_transaction {
-    ($db:expr, |$conn:ident| $body:expr) => {{
-        match $db.pool() {
-            $crate::db::DbPool::Postgres(pool) => {
-                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
-                let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-                diesel_async::AsyncConnection::transaction(
-                    conn,
-                    async |$conn: &mut diesel_async::AsyncPgConnection| -> Result<_, $crate::error::AppError> { $body },
-                )
-                .await
-            }
-            $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = pool.get().await.map_err($crate::error::AppError::from)?;
-                let conn: &mut $crate::db::SqliteConn = &mut pooled;
-                conn.immediate_transaction(
-                    async |$conn: &mut $crate::db::SqliteConn| -> Result<_, $crate::error::AppError> { $body },
-                )
-                .await
-            }
-        }
-    }};
 }

@@ -1,12 +1,7 @@
-//! GraphQL infrastructure shared by every domain: schema assembly, the HTTP handler, role guards and
-//! directives, limits, pagination and scalars (DESIGN.md §4).
+//! What every domain's part of the GraphQL schema shares: role guards and directives, document limits, the
+//! generic page type and scalars. The schema is assembled from the domains' parts in `server::schema`.
 
-pub mod graphiql;
 pub mod guards;
-pub mod handler;
 pub mod limits;
 pub mod pagination;
 pub mod scalars;
-pub mod schema;
-
-pub use schema::{CinemaSchema, build_schema, sdl};

@@ -1,11 +1,4 @@
-//! The HTTP surface: router, REST documentation, health, metrics and middleware (DESIGN.md §5).
+//! What REST handlers share, below the domains that use it: request extractors written against any router
+//! state (`FromRef`). The served surface itself (router, endpoints, documentation) is `server/`.
 
-pub mod docs;
-pub mod health;
-pub mod json;
-pub mod media;
-pub mod metrics;
-pub mod middleware;
-pub mod router;
-
-pub use router::build_router;
+pub mod extract;

@@ -3,9 +3,9 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::db::{Db, Role};
+use crate::db::Role;
 use crate::graphql::guards::{RoleGuard, requires_role};
-use crate::jobs::queue::{self, JobRow, JobStatus};
+use crate::jobs::{JobRow, JobStatus, Jobs};
 
 #[derive(Default)]
 pub struct JobQuery;
@@ -47,16 +47,13 @@ impl JobQuery {
     async fn jobs(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "QUEUED, RUNNING, SUCCEEDED or FAILED (default FAILED).")] status: Option<String>,
+        #[graphql(default_with = "JobStatus::Failed")] status: JobStatus,
         #[graphql(default = 50)] limit: i32,
     ) -> Result<Vec<Job>> {
-        let status = match status.as_deref() {
-            None => JobStatus::Failed,
-            Some(text) => text.parse::<JobStatus>().map_err(|_| {
-                crate::error::AppError::bad_input("status", "status is QUEUED, RUNNING, SUCCEEDED or FAILED")
-            })?,
-        };
-        let rows = queue::list(ctx.data::<Db>()?, Some(status), i64::from(limit.clamp(1, 100))).await?;
+        let rows = ctx
+            .data::<Jobs>()?
+            .list(Some(status), i64::from(limit.clamp(1, 100)))
+            .await?;
         Ok(rows.into_iter().map(Job::from).collect())
     }
 }

@@ -1,15 +1,18 @@
-//! The jobs table: enqueue (inside the caller's transaction), claim, complete, fail.
+//! The jobs table: job kinds as types, enqueue (inside the caller's transaction), claim, complete, fail.
+//!
+//! Every function takes a connection so that it can run inside the caller's transaction.
 
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::db::schema::jobs;
-use crate::db::{Db, DbPool, now};
-use crate::error::{AppError, AppResult};
-use crate::notify::Email;
+use crate::db::{DbConn, now};
 use crate::text_enum;
 
 text_enum! {
@@ -23,8 +26,14 @@ text_enum! {
     }
 }
 
-pub const EMAIL_JOB: &str = "email.send";
-pub const CLEANUP_JOB: &str = "cleanup.expired";
+/// A kind of background job: the type of its payload, kept as JSON in `jobs.payload` under the name `KIND`.
+/// The worker runs it with the handler registered for that kind (`jobs::worker::Handlers`).
+pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The name stored in `jobs.kind`; never change it while jobs of the kind may be queued.
+    const KIND: &'static str;
+    /// How many attempts the worker makes before it keeps the job as FAILED.
+    const MAX_ATTEMPTS: i32 = 10;
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -46,51 +55,55 @@ pub struct JobRow {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = jobs)]
-pub struct NewJob {
-    pub kind: String,
-    pub payload: String,
-    pub status: JobStatus,
-    pub max_attempts: i32,
-    pub run_at: NaiveDateTime,
-    pub dedupe_key: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+struct NewJob<'a> {
+    kind: &'a str,
+    payload: String,
+    status: JobStatus,
+    max_attempts: i32,
+    run_at: NaiveDateTime,
+    dedupe_key: Option<&'a str>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
 }
 
-impl NewJob {
-    pub fn new(kind: &str, payload: String, dedupe_key: Option<String>) -> NewJob {
+impl<'a> NewJob<'a> {
+    fn of<J: JobKind>(job: &J, dedupe_key: Option<&'a str>) -> QueryResult<NewJob<'a>> {
+        let payload =
+            serde_json::to_string(job).map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
         let at = now();
-        NewJob {
-            kind: kind.to_string(),
+        Ok(NewJob {
+            kind: J::KIND,
             payload,
             status: JobStatus::Queued,
-            max_attempts: 10,
+            max_attempts: J::MAX_ATTEMPTS,
             run_at: at,
             dedupe_key,
             created_at: at,
             updated_at: at,
-        }
-    }
-
-    pub fn email(email: &Email) -> NewJob {
-        NewJob::new(
-            EMAIL_JOB,
-            serde_json::to_string(email).expect("an email serializes"),
-            None,
-        )
+        })
     }
 }
 
-/// Inserts a job with the caller's connection, so that it commits or rolls back with the caller's change:
-/// `enqueue!(conn, NewJob::email(&email))?` inside a `db_transaction!` body.
-#[macro_export]
-macro_rules! enqueue {
-    ($conn:expr, $job:expr) => {
-        diesel::insert_into($crate::db::schema::jobs::table)
-            .values(&$job)
-            .execute($conn)
+/// Queues `job`, so that it commits or rolls back with the caller's change (an email is sent only if the
+/// change that caused it was saved).
+pub async fn enqueue<J: JobKind>(conn: &mut DbConn, job: &J) -> QueryResult<()> {
+    let row = NewJob::of(job, None)?;
+    crate::per_backend!(conn, |c| diesel::insert_into(jobs::table).values(&row).execute(c).await)?;
+    Ok(())
+}
+
+/// Queues `job` for the period named by `dedupe_key` unless some instance already did (periodic jobs run once
+/// per period however many instances schedule them). True when this call queued it.
+pub async fn enqueue_once<J: JobKind>(conn: &mut DbConn, job: &J, dedupe_key: &str) -> QueryResult<bool> {
+    let row = NewJob::of(job, Some(dedupe_key))?;
+    let inserted = crate::per_backend!(conn, |c| {
+        diesel::insert_into(jobs::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .execute(c)
             .await
-    };
+    })?;
+    Ok(inserted > 0)
 }
 
 /// Wait before attempt `attempts + 1`: `base`, then twice as long each time, capped at one hour.
@@ -99,17 +112,16 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
     base.saturating_mul(1 << exponent).min(Duration::from_secs(3600))
 }
 
-/// Claims up to `limit` due jobs for `worker`, leasing them for `lease`. A job whose lease ran out (its worker
-/// died) is due again. Two workers never claim the same job: PostgreSQL skips rows another worker has locked;
-/// SQLite has one writer at a time (`BEGIN IMMEDIATE`).
-pub async fn claim(db: &Db, worker: &str, limit: i64, lease: Duration) -> AppResult<Vec<JobRow>> {
+/// Claims up to `limit` due jobs for `worker`, leasing them until `until`. A job whose lease ran out (its
+/// worker died) is due again. Two workers never claim the same job: PostgreSQL skips rows another worker has
+/// locked; SQLite has one writer at a time (run this inside `Db::transaction`, which is `BEGIN IMMEDIATE`).
+pub async fn claim(conn: &mut DbConn, worker: &str, limit: i64, until: NaiveDateTime) -> QueryResult<Vec<JobRow>> {
     let at = now();
-    let until = at + chrono::Duration::from_std(lease).map_err(AppError::internal)?;
-    match db.pool() {
-        DbPool::Postgres(pool) => {
+    // The two backends differ here on purpose: row locking with SKIP LOCKED exists only on PostgreSQL.
+    match conn {
+        DbConn::Postgres(c) => {
             use diesel::sql_types::{BigInt, Text, Timestamp};
-            let mut conn = pool.get().await?;
-            let claimed = diesel::sql_query(
+            diesel::sql_query(
                 "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, locked_until = $1, locked_by = $2, \
                  updated_at = $3 \
                  WHERE id IN (SELECT id FROM jobs \
@@ -121,108 +133,99 @@ pub async fn claim(db: &Db, worker: &str, limit: i64, lease: Duration) -> AppRes
             .bind::<Text, _>(worker)
             .bind::<Timestamp, _>(at)
             .bind::<BigInt, _>(limit)
-            .load::<JobRow>(&mut conn)
-            .await?;
-            Ok(claimed)
-        }
-        DbPool::Sqlite(pool) => {
-            let mut conn = pool.get().await?;
-            let worker = worker.to_string();
-            conn.immediate_transaction(async |conn| {
-                let due = jobs::status
-                    .eq(JobStatus::Queued)
-                    .and(jobs::run_at.le(at))
-                    .or(jobs::status.eq(JobStatus::Running).and(jobs::locked_until.lt(at)));
-                let ids: Vec<i64> = jobs::table
-                    .filter(due)
-                    .order_by((jobs::run_at.asc(), jobs::id.asc()))
-                    .limit(limit)
-                    .select(jobs::id)
-                    .load(conn)
-                    .await?;
-                diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
-                    .set((
-                        jobs::status.eq(JobStatus::Running),
-                        jobs::attempts.eq(jobs::attempts + 1),
-                        jobs::locked_until.eq(until),
-                        jobs::locked_by.eq(&worker),
-                        jobs::updated_at.eq(at),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let claimed = jobs::table
-                    .filter(jobs::id.eq_any(&ids))
-                    .select(JobRow::as_select())
-                    .load(conn)
-                    .await?;
-                Ok::<_, AppError>(claimed)
-            })
+            .load::<JobRow>(&mut **c)
             .await
+        }
+        DbConn::Sqlite(c) => {
+            let c = &mut **c;
+            let due = jobs::status
+                .eq(JobStatus::Queued)
+                .and(jobs::run_at.le(at))
+                .or(jobs::status.eq(JobStatus::Running).and(jobs::locked_until.lt(at)));
+            let ids: Vec<i64> = jobs::table
+                .filter(due)
+                .order_by((jobs::run_at.asc(), jobs::id.asc()))
+                .limit(limit)
+                .select(jobs::id)
+                .load(c)
+                .await?;
+            diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
+                .set((
+                    jobs::status.eq(JobStatus::Running),
+                    jobs::attempts.eq(jobs::attempts + 1),
+                    jobs::locked_until.eq(until),
+                    jobs::locked_by.eq(worker),
+                    jobs::updated_at.eq(at),
+                ))
+                .execute(c)
+                .await?;
+            jobs::table
+                .filter(jobs::id.eq_any(&ids))
+                .select(JobRow::as_select())
+                .load(c)
+                .await
         }
     }
 }
 
 /// Marks a job done. The payload is cleared: an email's body may hold a single-use link.
-pub async fn complete(db: &Db, job: &JobRow) -> AppResult<()> {
+pub async fn complete(conn: &mut DbConn, job_id: i64) -> QueryResult<()> {
     let at = now();
-    crate::db_run!(db, |conn| {
-        diesel::update(jobs::table.find(job.id))
+    crate::per_backend!(conn, |c| {
+        diesel::update(jobs::table.find(job_id))
             .set((
                 jobs::status.eq(JobStatus::Succeeded),
                 jobs::payload.eq("{}"),
                 jobs::locked_until.eq(None::<NaiveDateTime>),
                 jobs::updated_at.eq(at),
             ))
-            .execute(conn)
+            .execute(c)
             .await
-            .map_err(AppError::from)
     })?;
     Ok(())
 }
 
-/// Records a failed attempt: retried after `backoff`, or kept as FAILED once out of attempts.
-pub async fn fail(db: &Db, job: &JobRow, error: &str, backoff_base: Duration) -> AppResult<JobStatus> {
-    let at = now();
-    let out_of_attempts = job.attempts >= job.max_attempts;
-    let status = if out_of_attempts {
+/// Records a failed attempt: the job is due again at `retry_at`, or kept as FAILED once out of attempts.
+/// Returns the job's new status.
+pub async fn fail(conn: &mut DbConn, job: &JobRow, error: &str, retry_at: NaiveDateTime) -> QueryResult<JobStatus> {
+    let status = if job.attempts >= job.max_attempts {
         JobStatus::Failed
     } else {
         JobStatus::Queued
     };
-    let run_at = at + chrono::Duration::from_std(backoff(backoff_base, job.attempts)).map_err(AppError::internal)?;
     let error: String = error.chars().take(2000).collect();
-    crate::db_run!(db, |conn| {
+    let at = now();
+    crate::per_backend!(conn, |c| {
         diesel::update(jobs::table.find(job.id))
             .set((
                 jobs::status.eq(status),
-                jobs::run_at.eq(run_at),
+                jobs::run_at.eq(retry_at),
                 jobs::last_error.eq(&error),
                 jobs::locked_until.eq(None::<NaiveDateTime>),
                 jobs::updated_at.eq(at),
             ))
-            .execute(conn)
+            .execute(c)
             .await
-            .map_err(AppError::from)
     })?;
     Ok(status)
 }
 
-/// Enqueues a periodic job for the period named by `dedupe_key` unless some instance already did.
-pub async fn enqueue_once(db: &Db, job: NewJob) -> AppResult<bool> {
-    let inserted = crate::db_run!(db, |conn| {
-        diesel::insert_into(jobs::table)
-            .values(&job)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await
-            .map_err(AppError::from)
-    })?;
-    Ok(inserted > 0)
+/// Deletes jobs that succeeded before `before`; returns how many.
+pub async fn delete_succeeded_before(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    crate::per_backend!(conn, |c| {
+        diesel::delete(
+            jobs::table
+                .filter(jobs::status.eq(JobStatus::Succeeded))
+                .filter(jobs::updated_at.lt(before)),
+        )
+        .execute(c)
+        .await
+    })
 }
 
-/// Jobs by status, newest first (for admins and tests).
-pub async fn list(db: &Db, status: Option<JobStatus>, limit: i64) -> AppResult<Vec<JobRow>> {
-    crate::db_run!(db, |conn| {
+/// Jobs, newest first, of one status or all (for admins and tests).
+pub async fn list(conn: &mut DbConn, status: Option<JobStatus>, limit: i64) -> QueryResult<Vec<JobRow>> {
+    crate::per_backend!(conn, |c| {
         let mut query = jobs::table
             .select(JobRow::as_select())
             .order_by(jobs::id.desc())
@@ -231,7 +234,7 @@ pub async fn list(db: &Db, status: Option<JobStatus>, limit: i64) -> AppResult<V
         if let Some(status) = status {
             query = query.filter(jobs::status.eq(status));
         }
-        query.load(conn).await.map_err(AppError::from)
+        query.load(c).await
     })
 }
 

@@ -1,40 +1,108 @@
-//! The worker: claims due jobs, runs them, and schedules the periodic ones (once per period across instances).
+//! The worker: claims due jobs, runs each with the handler registered for its kind, retries failures with
+//! backoff, and schedules the periodic jobs (once per period across instances).
 
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Timelike;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
-use crate::db::schema::{jobs, one_time_tokens, refresh_tokens, sessions};
-use crate::db::{Db, now};
+use diesel::QueryResult;
+
+use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
-use crate::jobs::queue::{self, CLEANUP_JOB, EMAIL_JOB, JobRow, JobStatus, NewJob};
-use crate::notify::{Email, Mailer};
+use crate::jobs::queue::{self, JobKind, JobRow, JobStatus};
 
 /// How long a claimed job is held before another worker may take it over.
 const LEASE: Duration = Duration::from_secs(120);
 const BATCH: i64 = 10;
-/// Finished jobs are kept this long for inspection, then removed by the cleanup job.
-const KEEP_SUCCEEDED: chrono::Duration = chrono::Duration::days(7);
+
+/// Runs the jobs of one kind. Implemented by whatever holds what the job needs (the mailer for emails, the
+/// database handle for a cleanup).
+pub trait JobHandler<J: JobKind>: Send + Sync + 'static {
+    fn run(&self, job: J) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// A handler with its payload type erased, so handlers of every kind fit in one map.
+trait RunPayload: Send + Sync {
+    fn run<'a>(&'a self, payload: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+struct Typed<J, H> {
+    handler: H,
+    kind: PhantomData<fn() -> J>,
+}
+
+impl<J: JobKind, H: JobHandler<J>> RunPayload for Typed<J, H> {
+    fn run<'a>(&'a self, payload: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let job: J = serde_json::from_str(payload)?;
+            self.handler.run(job).await
+        })
+    }
+}
+
+/// A job kind queued once per hour, with its payload.
+trait Periodic: Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn enqueue_once<'a>(&'a self, conn: &'a mut DbConn, dedupe_key: &'a str) -> BoxFuture<'a, QueryResult<bool>>;
+}
+
+struct Every<J>(J);
+
+impl<J: JobKind> Periodic for Every<J> {
+    fn kind(&self) -> &'static str {
+        J::KIND
+    }
+
+    fn enqueue_once<'a>(&'a self, conn: &'a mut DbConn, dedupe_key: &'a str) -> BoxFuture<'a, QueryResult<bool>> {
+        Box::pin(queue::enqueue_once(conn, &self.0, dedupe_key))
+    }
+}
+
+/// The job kinds this worker runs, each with its handler, and the periodic jobs it schedules.
+#[derive(Clone, Default)]
+pub struct Handlers {
+    by_kind: HashMap<&'static str, Arc<dyn RunPayload>>,
+    hourly: Vec<Arc<dyn Periodic>>,
+}
+
+impl Handlers {
+    /// Runs jobs of kind `J` with `handler`.
+    pub fn on<J: JobKind, H: JobHandler<J>>(mut self, handler: H) -> Self {
+        let typed = Typed {
+            handler,
+            kind: PhantomData::<fn() -> J>,
+        };
+        self.by_kind.insert(J::KIND, Arc::new(typed));
+        self
+    }
+
+    /// Queues `job` once per hour: the first worker of any instance to look in a new hour does.
+    pub fn hourly<J: JobKind>(mut self, job: J) -> Self {
+        self.hourly.push(Arc::new(Every(job)));
+        self
+    }
+}
 
 #[derive(Clone)]
 pub struct Worker {
-    pub db: Db,
-    pub mailer: Mailer,
-    pub id: String,
-    pub poll: Duration,
-    pub backoff_base: Duration,
+    db: Db,
+    handlers: Handlers,
+    id: String,
+    poll: Duration,
+    backoff_base: Duration,
 }
 
 impl Worker {
-    pub fn new(db: Db, mailer: Mailer, poll: Duration, backoff_base: Duration) -> Worker {
-        let host = hostname();
-        let id = format!("{host}:{}:{}", std::process::id(), &crate::util::random_token(4));
+    pub fn new(db: Db, handlers: Handlers, poll: Duration, backoff_base: Duration) -> Worker {
+        let id = format!("{}:{}:{}", hostname(), std::process::id(), crate::util::random_token(4));
         Worker {
             db,
-            mailer,
+            handlers,
             id,
             poll,
             backoff_base,
@@ -83,17 +151,26 @@ impl Worker {
 
     /// Claims and runs one batch of due jobs; returns how many ran.
     pub async fn run_due(&self) -> AppResult<usize> {
-        let claimed = queue::claim(&self.db, &self.id, BATCH, LEASE).await?;
+        let until = now() + chrono::Duration::from_std(LEASE).map_err(AppError::internal)?;
+        let worker = self.id.as_str();
+        let claimed = self
+            .db
+            .transaction(async |conn| Ok(queue::claim(conn, worker, BATCH, until).await?))
+            .await?;
         for job in &claimed {
-            match self.execute(job).await {
-                Ok(()) => queue::complete(&self.db, job).await?,
+            let outcome = self.execute(job).await;
+            let mut conn = self.db.conn().await?;
+            match outcome {
+                Ok(()) => queue::complete(&mut conn, job.id).await?,
                 Err(error) => {
-                    let status = queue::fail(&self.db, job, &format!("{error:#}"), self.backoff_base).await?;
-                    let level_error = status == JobStatus::Failed;
-                    if level_error {
-                        tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = format!("{error:#}"), "job failed for good");
+                    let error = format!("{error:#}");
+                    let wait = queue::backoff(self.backoff_base, job.attempts);
+                    let retry_at = now() + chrono::Duration::from_std(wait).map_err(AppError::internal)?;
+                    let status = queue::fail(&mut conn, job, &error, retry_at).await?;
+                    if status == JobStatus::Failed {
+                        tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed for good");
                     } else {
-                        tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = format!("{error:#}"), "job failed; will retry");
+                        tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job failed; will retry");
                     }
                 }
             }
@@ -102,56 +179,22 @@ impl Worker {
     }
 
     async fn execute(&self, job: &JobRow) -> anyhow::Result<()> {
-        match job.kind.as_str() {
-            EMAIL_JOB => {
-                let email: Email = serde_json::from_str(&job.payload)?;
-                self.mailer.send(&email).await
-            }
-            CLEANUP_JOB => {
-                let removed = delete_expired(&self.db).await?;
-                tracing::info!(removed, "deleted expired tokens, sessions and old jobs");
-                Ok(())
-            }
-            other => anyhow::bail!("unknown job kind {other:?}"),
+        match self.handlers.by_kind.get(job.kind.as_str()) {
+            Some(handler) => handler.run(&job.payload).await,
+            None => anyhow::bail!("unknown job kind {:?}", job.kind),
         }
     }
 
-    /// The hourly cleanup (A4), enqueued once per hour whatever the number of instances.
+    /// Queues this hour's periodic jobs unless another instance did.
     async fn schedule_periodic(&self) -> AppResult<()> {
         let hour = now().format("%Y-%m-%dT%H").to_string();
-        queue::enqueue_once(
-            &self.db,
-            NewJob::new(CLEANUP_JOB, "{}".into(), Some(format!("{CLEANUP_JOB}:{hour}"))),
-        )
-        .await?;
+        let mut conn = self.db.conn().await?;
+        for periodic in &self.handlers.hourly {
+            let dedupe_key = format!("{}:{hour}", periodic.kind());
+            periodic.enqueue_once(&mut conn, &dedupe_key).await?;
+        }
         Ok(())
     }
-}
-
-/// Deletes expired activation and reset tokens, expired sessions (with their refresh tokens) and refresh
-/// tokens, and finished jobs older than a week. Returns the number of rows removed.
-pub async fn delete_expired(db: &Db) -> AppResult<usize> {
-    let at = now();
-    let old = at - KEEP_SUCCEEDED;
-    crate::db_transaction!(db, |conn| {
-        let mut removed = diesel::delete(one_time_tokens::table.filter(one_time_tokens::expires_at.lt(at)))
-            .execute(conn)
-            .await?;
-        removed += diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(at)))
-            .execute(conn)
-            .await?;
-        removed += diesel::delete(sessions::table.filter(sessions::expires_at.lt(at)))
-            .execute(conn)
-            .await?;
-        removed += diesel::delete(
-            jobs::table
-                .filter(jobs::status.eq(JobStatus::Succeeded))
-                .filter(jobs::updated_at.lt(old)),
-        )
-        .execute(conn)
-        .await?;
-        Ok::<usize, AppError>(removed)
-    })
 }
 
 fn hostname() -> String {

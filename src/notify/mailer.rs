@@ -7,6 +7,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailSettings;
+use crate::jobs::{JobHandler, JobKind};
 use crate::notify::Email;
 
 #[derive(Clone)]
@@ -69,5 +70,17 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+/// Emails are queued as jobs in the transaction of the change that causes them (F2).
+impl JobKind for Email {
+    const KIND: &'static str = "email.send";
+}
+
+/// The worker sends queued emails through the mailer; an error leaves the job for a later retry.
+impl JobHandler<Email> for Mailer {
+    async fn run(&self, email: Email) -> anyhow::Result<()> {
+        self.send(&email).await
     }
 }

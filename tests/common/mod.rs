@@ -1,6 +1,5 @@
 //! Test harness: the real router served over real HTTP on loopback, on a fresh database per test —
 //! a temporary SQLite file, or a PostgreSQL database copied from a migrated template.
-#![allow(dead_code)]
 
 pub mod smtp;
 
@@ -72,7 +71,6 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
-    pub backend: Backend,
     server: tokio::task::JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _var_dir: tempfile::TempDir,
@@ -130,7 +128,6 @@ impl TestApp {
                 .build()
                 .unwrap(),
             state,
-            backend,
             server,
             shutdown: Some(tx),
             _var_dir: var_dir,
@@ -140,6 +137,16 @@ impl TestApp {
 
     pub fn db(&self) -> &Db {
         &self.state.db
+    }
+
+    /// A connection of the app's pool, for tests that set up or inspect rows directly
+    /// (`cinema::per_backend!(&mut conn, |c| …)`).
+    pub async fn conn(&self) -> cinema::db::DbConn {
+        self.db()
+            .conn()
+            .await
+            .map_err(|e| e.public_message())
+            .expect("a database connection")
     }
 
     pub fn settings(&self) -> &Arc<Settings> {
@@ -472,19 +479,14 @@ impl TestApp {
         use cinema::db::schema::users;
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
-        let db = self.db().clone();
-        let email = email.to_string();
-        let updated: Result<usize, cinema::error::AppError> = async {
-            cinema::db_run!(db, |conn| {
-                diesel::update(users::table.filter(users::email.eq(&email)))
-                    .set(&patch)
-                    .execute(conn)
-                    .await
-                    .map_err(cinema::error::AppError::from)
-            })
-        }
-        .await;
-        assert_eq!(updated.map_err(|e| e.public_message()), Ok(1));
+        let mut conn = self.conn().await;
+        let updated = cinema::per_backend!(&mut conn, |c| {
+            diesel::update(users::table.filter(users::email.eq(email)))
+                .set(&patch)
+                .execute(c)
+                .await
+        });
+        assert_eq!(updated, Ok(1));
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {

@@ -2,12 +2,13 @@
 
 use async_graphql::{EmptySubscription, MergedObject, Request, SDLExportOptions, Schema};
 
+use crate::accounts::Accounts;
 use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
 use crate::catalog::graphql::CatalogQuery;
-use crate::catalog::loaders::CatalogLoaders;
+use crate::catalog::{Catalog, loader};
 use crate::config::GraphqlLimits;
-use crate::db::Db;
 use crate::graphql::limits::DocumentLimits;
+use crate::jobs::Jobs;
 use crate::jobs::graphql::JobQuery;
 
 /// Every domain's queries; each domain adds its part here.
@@ -20,10 +21,20 @@ pub struct MutationRoot(AccountMutation, AvatarMutation);
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// The schema with its limits (G3, G11). `Db` is schema-wide data; loaders are per request (`request_data`).
-pub fn build_schema(db: Db, limits: &GraphqlLimits) -> CinemaSchema {
+/// The domains' handles, which resolvers read from the schema's data (`ctx.data::<Catalog>()`).
+pub struct Domains {
+    pub accounts: Accounts,
+    pub catalog: Catalog,
+    pub jobs: Jobs,
+}
+
+/// The schema with its limits (G3, G11). The domains' handles are schema-wide data; the loader is per request
+/// (`request_data`).
+pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .data(db)
+        .data(domains.accounts)
+        .data(domains.catalog)
+        .data(domains.jobs)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
         .limit_directives(10)
@@ -39,9 +50,9 @@ pub fn build_schema(db: Db, limits: &GraphqlLimits) -> CinemaSchema {
     builder.finish()
 }
 
-/// Attaches what a request needs beyond the schema's data: fresh DataLoaders (their cache lives one request).
-pub fn request_data(request: Request, db: &Db) -> Request {
-    request.data(CatalogLoaders::new(db))
+/// Attaches what a request needs beyond the schema's data: a fresh loader (its cache lives one request).
+pub fn request_data(request: Request, catalog: &Catalog) -> Request {
+    request.data(loader::for_request(catalog))
 }
 
 /// The SDL as committed in `schema.graphql`: fields, arguments and enum values sorted, so diffs stay small.

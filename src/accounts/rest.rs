@@ -1,22 +1,18 @@
 //! REST endpoints under /api/v1/auth (A1–A9, A12), documented in OpenAPI. Thin: parse, rate-limit, call the
-//! accounts service, shape the answer.
-
-use std::net::SocketAddr;
+//! accounts or sessions handle, shape the answer.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts::service;
-use crate::auth::authenticator::SignedIn;
-use crate::auth::sessions::{self, RevokeReason, TokenPair};
+use crate::accounts::Accounts;
+use crate::auth::sessions::RevokeReason;
+use crate::auth::{Auth, RateLimits, TokenPair};
 use crate::error::{AppResult, Problem};
-use crate::http::json::ApiJson;
-use crate::state::AppState;
+use crate::http::extract::{ApiJson, ClientAddress, SignedIn};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -77,43 +73,6 @@ pub struct Accepted {
     pub message: String,
 }
 
-/// The client's address for rate limits: the socket peer, or the first X-Forwarded-For entry when the server
-/// is configured to trust its proxy.
-pub struct ClientAddress(pub String);
-
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.settings.trust_forwarded_for
-            && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-            && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
-        {
-            return Ok(ClientAddress(first.to_string()));
-        }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip().to_string());
-        Ok(ClientAddress(peer.unwrap_or_else(|| "unknown".into())))
-    }
-}
-
-/// Counts one attempt against the client's and (when given) the account's limits.
-fn limit(state: &AppState, action: &str, client: &str, account: Option<&str>) -> AppResult<()> {
-    let limits = &state.settings.auth;
-    state
-        .limiter
-        .hit(&format!("{action}:client:{client}"), limits.rate_limit_per_client)?;
-    if let Some(account) = account {
-        let account = account.trim().to_lowercase();
-        state
-            .limiter
-            .hit(&format!("{action}:account:{account}"), limits.rate_limit_per_account)?;
-    }
-    Ok(())
-}
-
 /// Register
 ///
 /// Creates an inactive USER account and emails a single-use activation link valid 24 hours (A1). The email is
@@ -128,12 +87,13 @@ fn limit(state: &AppState, action: &str, client: &str, account: Option<&str>) ->
     )
 )]
 pub async fn register(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
+    State(limits): State<RateLimits>,
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Response> {
-    limit(&state, "register", &client, Some(&body.email))?;
-    let registered = service::register(&state, &body.email, &body.password).await?;
+    limits.hit("register", &client, Some(&body.email))?;
+    let registered = accounts.register(&body.email, &body.password).await?;
     let user = RegisteredUser {
         id: registered.uuid,
         email: registered.email,
@@ -153,8 +113,8 @@ pub async fn register(
         (status = 400, description = "`INVALID_TOKEN` or `TOKEN_EXPIRED`.", body = Problem)
     )
 )]
-pub async fn activate(State(state): State<AppState>, ApiJson(body): ApiJson<TokenRequest>) -> AppResult<StatusCode> {
-    service::activate(&state, &body.token).await?;
+pub async fn activate(State(accounts): State<Accounts>, ApiJson(body): ApiJson<TokenRequest>) -> AppResult<StatusCode> {
+    accounts.activate(&body.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -170,12 +130,13 @@ pub async fn activate(State(state): State<AppState>, ApiJson(body): ApiJson<Toke
     )
 )]
 pub async fn resend_activation(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
+    State(limits): State<RateLimits>,
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limit(&state, "resend", &client, Some(&body.email))?;
-    service::resend_activation(&state, &body.email).await?;
+    limits.hit("resend", &client, Some(&body.email))?;
+    accounts.resend_activation(&body.email).await?;
     let message = "if this email has an inactive account, a new activation link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
 }
@@ -195,12 +156,13 @@ pub async fn resend_activation(
     )
 )]
 pub async fn login(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
+    State(limits): State<RateLimits>,
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Json<TokenPair>> {
-    limit(&state, "login", &client, Some(&body.email))?;
-    Ok(Json(service::login(&state, &body.email, &body.password).await?))
+    limits.hit("login", &client, Some(&body.email))?;
+    Ok(Json(accounts.login(&body.email, &body.password).await?))
 }
 
 /// Refresh
@@ -214,19 +176,8 @@ pub async fn login(
         (status = 401, description = "`INVALID_REFRESH_TOKEN` or `REFRESH_TOKEN_REUSED`.", body = Problem)
     )
 )]
-pub async fn refresh(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<RefreshRequest>,
-) -> AppResult<Json<TokenPair>> {
-    let pair = sessions::refresh(
-        &state.db,
-        &state.auth.keys,
-        &state.auth.sessions,
-        &body.refresh_token,
-        state.settings.auth.refresh_token_ttl,
-    )
-    .await?;
-    Ok(Json(pair))
+pub async fn refresh(State(auth): State<Auth>, ApiJson(body): ApiJson<RefreshRequest>) -> AppResult<Json<TokenPair>> {
+    Ok(Json(auth.refresh(&body.refresh_token).await?))
 }
 
 /// Log out
@@ -241,14 +192,8 @@ pub async fn refresh(
         (status = 401, description = "`UNAUTHENTICATED`, `INVALID_TOKEN` or `SESSION_REVOKED`.", body = Problem)
     )
 )]
-pub async fn logout(State(state): State<AppState>, SignedIn(viewer): SignedIn) -> AppResult<StatusCode> {
-    sessions::revoke(
-        &state.db,
-        &state.auth.sessions,
-        &viewer.session_id,
-        RevokeReason::Logout,
-    )
-    .await?;
+pub async fn logout(State(auth): State<Auth>, SignedIn(viewer): SignedIn) -> AppResult<StatusCode> {
+    auth.end_session(&viewer.session_id, RevokeReason::Logout).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -267,18 +212,18 @@ pub async fn logout(State(state): State<AppState>, SignedIn(viewer): SignedIn) -
     )
 )]
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
     SignedIn(viewer): SignedIn,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> AppResult<StatusCode> {
-    service::change_password(
-        &state,
-        viewer.user_id,
-        &viewer.session_id,
-        &body.old_password,
-        &body.new_password,
-    )
-    .await?;
+    accounts
+        .change_password(
+            viewer.user_id,
+            &viewer.session_id,
+            &body.old_password,
+            &body.new_password,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -294,12 +239,13 @@ pub async fn change_password(
     )
 )]
 pub async fn request_password_reset(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
+    State(limits): State<RateLimits>,
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limit(&state, "reset", &client, Some(&body.email))?;
-    service::request_password_reset(&state, &body.email).await?;
+    limits.hit("reset", &client, Some(&body.email))?;
+    accounts.request_password_reset(&body.email).await?;
     let message = "if this email has an active account, a reset link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
 }
@@ -318,11 +264,14 @@ pub async fn request_password_reset(
     )
 )]
 pub async fn complete_password_reset(
-    State(state): State<AppState>,
+    State(accounts): State<Accounts>,
+    State(limits): State<RateLimits>,
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<PasswordReset>,
 ) -> AppResult<StatusCode> {
-    limit(&state, "reset-complete", &client, None)?;
-    service::complete_password_reset(&state, &body.token, &body.new_password).await?;
+    limits.hit("reset-complete", &client, None)?;
+    accounts
+        .complete_password_reset(&body.token, &body.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

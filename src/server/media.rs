@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{AppError, Problem};
-use crate::state::AppState;
+use crate::server::AppState;
 use crate::storage::content_type_of;
 
 pub async fn serve(State(state): State<AppState>, Path(key): Path<String>) -> Response {

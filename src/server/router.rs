@@ -11,16 +11,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::graphql::{graphiql, handler};
-use crate::http::{docs, media, metrics, middleware};
-use crate::state::AppState;
+use crate::server::AppState;
+use crate::server::{docs, graphiql, graphql, media, metrics, middleware};
 
 pub fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let (rest, document) = docs::rest_routes().split_for_parts();
 
     let mut app = Router::new()
-        .route("/graphql", get(handler::get).post(handler::post))
+        .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/media/{*key}", get(media::serve))
         .merge(rest)
         .merge(docs::docs_router(document, state.clone()));

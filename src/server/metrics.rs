@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::state::AppState;
+use crate::server::AppState;
 
 /// The process-wide recorder (metrics has one global recorder; every app in the process shares it).
 pub fn recorder() -> PrometheusHandle {

@@ -6,14 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::migrate;
-use crate::db_run;
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::db::{self, migrate};
+use crate::error::AppResult;
+use crate::server::AppState;
 
 /// How long readiness waits for the database before calling it unavailable.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(3);
@@ -72,13 +70,9 @@ pub async fn live() -> Json<Liveness> {
 pub async fn ready(State(state): State<AppState>) -> Response {
     let backend = state.db.backend().name().to_string();
     let check = async {
-        db_run!(state.db, |conn| {
-            diesel::sql_query("SELECT 1")
-                .execute(conn)
-                .await
-                .map_err(AppError::from)
-        })?;
-        migrate::pending(&state.db).await
+        let mut conn = state.db.conn().await?;
+        db::ping(&mut conn).await?;
+        AppResult::Ok(migrate::pending(&mut conn).await?)
     };
     let (database, migrations) = match tokio::time::timeout(READINESS_TIMEOUT, check).await {
         Ok(Ok(pending)) if pending.is_empty() => ("ok".to_string(), "current".to_string()),

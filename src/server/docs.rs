@@ -12,12 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::auth::rest;
+use crate::accounts::rest;
 use crate::config::DocsAccess;
 use crate::db::Role;
 use crate::error::{AppError, Problem};
-use crate::http::{health, metrics};
-use crate::state::AppState;
+use crate::server::{AppState, health, metrics};
 
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
 pub const SWAGGER_PATH: &str = "/api/docs";
@@ -114,7 +113,7 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
         DocsAccess::Authenticated => Role::User,
         DocsAccess::Admin => Role::Admin,
     };
-    let refusal = match state.auth.viewer(&state.db, request.headers()).await {
+    let refusal = match state.auth.viewer(request.headers()).await {
         Ok(Some(viewer)) if viewer.role.includes(required) => return next.run(request).await,
         Ok(Some(_)) => AppError::Forbidden("the API documentation is for admins".into()),
         Ok(None) => AppError::Unauthenticated,

@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::graphql::schema::request_data;
-use crate::state::AppState;
+use crate::server::AppState;
+use crate::server::schema::request_data;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
@@ -219,8 +219,8 @@ async fn execute(
 
     // A token that does not authenticate is refused outright (401), so the client knows to refresh it, rather
     // than answered as if anonymous.
-    let mut request = request_data(request, &state.db).data(state.clone());
-    match state.auth.viewer(&state.db, headers).await {
+    let mut request = request_data(request, &state.catalog);
+    match state.auth.viewer(headers).await {
         Ok(Some(viewer)) => request = request.data(viewer),
         Ok(None) => {}
         Err(error) => {

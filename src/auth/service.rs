@@ -1,0 +1,299 @@
+//! Sessions as the rest of the service sees them: sign a user in, trade a refresh token, end a session, and
+//! turn an `Authorization: Bearer` header into a `Viewer` (the JWT must verify and its session must be alive).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+
+use crate::auth::Viewer;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::sessions::{self, NewRefreshToken, NewSession, PresentedToken, RevokeReason};
+use crate::db::{Db, Role, now};
+use crate::error::{AppError, AppResult};
+use crate::util::{random_token, sha256_hex};
+
+/// What a successful sign-in or refresh answers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    /// Short-lived JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Long-lived opaque token for `POST /api/v1/auth/refresh`; each use returns a new one.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+}
+
+/// The identity handle: cheap to clone, shared by REST handlers, the GraphQL handler and the docs gate.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<AuthInner>,
+}
+
+struct AuthInner {
+    db: Db,
+    keys: JwtKeys,
+    cache: SessionCache,
+    refresh_ttl: Duration,
+}
+
+fn invalid_refresh() -> AppError {
+    AppError::rejected(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_REFRESH_TOKEN",
+        "the refresh token is invalid, expired or revoked",
+    )
+}
+
+enum Rotation {
+    Rotated {
+        session_id: String,
+        user_uuid: String,
+        role: Role,
+    },
+    Reused {
+        session_id: String,
+    },
+}
+
+impl Auth {
+    pub fn new(db: Db, keys: JwtKeys, session_cache_ttl: Duration, refresh_ttl: Duration) -> Auth {
+        Auth {
+            inner: Arc::new(AuthInner {
+                db,
+                keys,
+                cache: SessionCache::new(session_cache_ttl),
+                refresh_ttl,
+            }),
+        }
+    }
+
+    fn pair(&self, user_uuid: &str, role: Role, session_id: &str, refresh_token: String) -> AppResult<TokenPair> {
+        let keys = &self.inner.keys;
+        Ok(TokenPair {
+            access_token: keys.issue(user_uuid, role, session_id)?,
+            refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: keys.ttl.as_secs(),
+        })
+    }
+
+    fn refresh_expiry(&self, from: chrono::NaiveDateTime) -> AppResult<chrono::NaiveDateTime> {
+        Ok(from + chrono::Duration::from_std(self.inner.refresh_ttl).map_err(AppError::internal)?)
+    }
+
+    /// Signs a user in on a new device: a session, its first refresh token and an access token.
+    pub async fn start_session(&self, user_id: i64, user_uuid: &str, role: Role) -> AppResult<TokenPair> {
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let refresh = random_token(32);
+        let hash = sha256_hex(&refresh);
+        let at = now();
+        let expires_at = self.refresh_expiry(at)?;
+        let session = NewSession {
+            id: &session_id,
+            user_id,
+            created_at: at,
+            last_used_at: at,
+            expires_at,
+        };
+        let token = NewRefreshToken {
+            token_hash: &hash,
+            session_id: &session_id,
+            created_at: at,
+            expires_at,
+        };
+        self.inner
+            .db
+            .transaction(async |conn| {
+                sessions::insert_session(conn, &session).await?;
+                sessions::insert_refresh_token(conn, &token).await?;
+                Ok(())
+            })
+            .await?;
+        self.pair(user_uuid, role, &session_id, refresh)
+    }
+
+    /// Trades a refresh token for a new pair (A6). The old token dies; presenting it again later revokes the
+    /// whole session, since only a thief or a confused client would hold a rotated token.
+    pub async fn refresh(&self, token: &str) -> AppResult<TokenPair> {
+        let hash = sha256_hex(token);
+        let fresh = random_token(32);
+        let fresh_hash = sha256_hex(&fresh);
+        let at = now();
+        let expires_at = self.refresh_expiry(at)?;
+        let outcome = self
+            .inner
+            .db
+            .transaction(async |conn| {
+                let Some(presented) = sessions::presented_token(conn, &hash).await? else {
+                    return Err(invalid_refresh());
+                };
+                let PresentedToken {
+                    session_id,
+                    revoked_at,
+                    session_expires,
+                    rotated_at,
+                    token_expires,
+                    user_uuid,
+                    role,
+                    active,
+                } = presented;
+                if revoked_at.is_some() || session_expires < at || token_expires < at || !active {
+                    return Err(invalid_refresh());
+                }
+                // Of two concurrent uses of one token exactly one rotates it; the other is a reuse.
+                let won = rotated_at.is_none() && sessions::mark_rotated(conn, &hash, at).await?;
+                if !won {
+                    sessions::revoke(conn, &session_id, RevokeReason::ReuseDetected, at).await?;
+                    return Ok(Rotation::Reused { session_id });
+                }
+                let next = NewRefreshToken {
+                    token_hash: &fresh_hash,
+                    session_id: &session_id,
+                    created_at: at,
+                    expires_at,
+                };
+                sessions::insert_refresh_token(conn, &next).await?;
+                sessions::extend(conn, &session_id, at, expires_at).await?;
+                Ok(Rotation::Rotated {
+                    session_id,
+                    user_uuid,
+                    role,
+                })
+            })
+            .await?;
+        match outcome {
+            Rotation::Reused { session_id } => {
+                self.inner.cache.forget_session(&session_id);
+                tracing::warn!(session = %session_id, "refresh token reused: session revoked");
+                Err(AppError::rejected(
+                    StatusCode::UNAUTHORIZED,
+                    "REFRESH_TOKEN_REUSED",
+                    "this refresh token was already used; the session is revoked, sign in again",
+                ))
+            }
+            Rotation::Rotated {
+                session_id,
+                user_uuid,
+                role,
+            } => self.pair(&user_uuid, role, &session_id, fresh),
+        }
+    }
+
+    /// Ends one session (logout).
+    pub async fn end_session(&self, session_id: &str, reason: RevokeReason) -> AppResult<()> {
+        let mut conn = self.inner.db.conn().await?;
+        sessions::revoke(&mut conn, session_id, reason, now()).await?;
+        self.inner.cache.forget_session(session_id);
+        Ok(())
+    }
+
+    /// Drops what this instance remembers of a user's sessions, after their sessions, role or state changed.
+    pub fn forget_user(&self, user_id: i64) {
+        self.inner.cache.forget_user(user_id);
+    }
+
+    /// None without an Authorization header; an error for a header that does not authenticate.
+    pub async fn viewer(&self, headers: &HeaderMap) -> AppResult<Option<Viewer>> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                AppError::rejected(
+                    StatusCode::UNAUTHORIZED,
+                    "INVALID_TOKEN",
+                    "Authorization must be `Bearer <access token>`",
+                )
+            })?;
+        let claims = self.inner.keys.verify(token)?;
+        match self.session_viewer(&claims.sid).await? {
+            Some(viewer) if viewer.user_uuid == claims.sub => Ok(Some(viewer)),
+            _ => Err(AppError::rejected(
+                StatusCode::UNAUTHORIZED,
+                "SESSION_REVOKED",
+                "the session of this token has ended; sign in again",
+            )),
+        }
+    }
+
+    /// The viewer of a live session. The role comes from the database, so a role change applies within the
+    /// cache's lifetime without waiting for the access token to expire.
+    async fn session_viewer(&self, session_id: &str) -> AppResult<Option<Viewer>> {
+        let cache = &self.inner.cache;
+        if let Some(viewer) = cache.get(session_id) {
+            return Ok(viewer);
+        }
+        let mut conn = self.inner.db.conn().await?;
+        let row = sessions::live_session_user(&mut conn, session_id, now()).await?;
+        let viewer = row.map(|(user_id, user_uuid, role)| Viewer {
+            user_id,
+            user_uuid,
+            role,
+            session_id: session_id.to_string(),
+        });
+        cache.put(session_id, viewer.clone());
+        Ok(viewer)
+    }
+}
+
+/// Short-lived memory of session checks, so that an authenticated request does not always cost a query.
+/// A revocation made by this instance is seen at once; one made by another instance within `ttl`.
+struct SessionCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Option<Viewer>)>>,
+}
+
+/// Past this many entries, expired ones are dropped before another is added.
+const SESSION_CACHE_SWEEP_AT: usize = 50_000;
+
+impl SessionCache {
+    fn new(ttl: Duration) -> SessionCache {
+        SessionCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Viewer>)>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Some(answer) while a recent check is remembered.
+    fn get(&self, session_id: &str) -> Option<Option<Viewer>> {
+        let entries = self.entries();
+        let (checked, viewer) = entries.get(session_id)?;
+        (checked.elapsed() < self.ttl).then(|| viewer.clone())
+    }
+
+    fn put(&self, session_id: &str, viewer: Option<Viewer>) {
+        let mut entries = self.entries();
+        if entries.len() > SESSION_CACHE_SWEEP_AT {
+            let ttl = self.ttl;
+            entries.retain(|_, (checked, _)| checked.elapsed() < ttl);
+        }
+        entries.insert(session_id.to_string(), (Instant::now(), viewer));
+    }
+
+    fn forget_session(&self, session_id: &str) {
+        self.entries().insert(session_id.to_string(), (Instant::now(), None));
+    }
+
+    fn forget_user(&self, user_id: i64) {
+        self.entries()
+            .retain(|_, (_, viewer)| viewer.as_ref().is_none_or(|v| v.user_id != user_id));
+    }
+}

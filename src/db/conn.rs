@@ -1,0 +1,153 @@
+//! One connection type for both backends, and transactions over it.
+//!
+//! The rule every repository function follows: it takes `conn: &mut DbConn` so that it can run inside the
+//! caller's transaction, and returns diesel's `QueryResult`. The caller decides whether a change is one
+//! statement (`db.conn()`) or several that commit together (`db.transaction(async |conn| { … })`). Inside a
+//! repository function, `per_backend!` expands the one diesel body once per backend (docs/architecture.md,
+//! "Storage").
+
+use diesel::connection::AnsiTransactionManager as SyncTransactionManager;
+use diesel_async::pooled_connection::deadpool::Object;
+use diesel_async::{AsyncConnection, AsyncPgConnection, TransactionManager};
+
+use crate::db::pool::{Backend, Db, DbPool, SqliteConn};
+use crate::error::{AppError, AppResult};
+
+/// A pooled connection to PostgreSQL or SQLite. Dropped, it goes back to the pool; dropped in the middle of a
+/// transaction (a cancelled request), the pool sees the open transaction and discards the connection, which
+/// rolls the transaction back.
+// The PostgreSQL variant is larger, and boxing it would cost an allocation per checkout for nothing: a
+// connection is checked out once per unit of work and borrowed from there, never moved around in a loop.
+#[allow(clippy::large_enum_variant)]
+pub enum DbConn {
+    Postgres(Object<AsyncPgConnection>),
+    Sqlite(Object<SqliteConn>),
+}
+
+/// Runs one diesel body on whichever backend `conn` (a `&mut DbConn`) holds, with `$c` bound to the concrete
+/// connection. The body is expanded once per backend, so each query is written once and type-checked for both.
+/// Only repository functions and `db/` use it; it hides no `return`, `?` or `.await` of its caller.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Postgres(pooled) => {
+                let $c: &mut diesel_async::AsyncPgConnection = &mut **pooled;
+                $body
+            }
+            $crate::db::DbConn::Sqlite(pooled) => {
+                let $c: &mut $crate::db::SqliteConn = &mut **pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Implements a trait of reusable query fragments for both backends from one text, with `Self` standing for
+/// the backend. Diesel's boxed queries cannot be written generic over the backend (the bounds their filters
+/// need are private to diesel), so a fragment that several queries share is a trait method implemented twice
+/// from the same body, and called as a plain generic function.
+#[macro_export]
+macro_rules! for_both_backends {
+    (impl $fragments:path { $($body:tt)* }) => {
+        impl $fragments for diesel::pg::Pg { $($body)* }
+        impl $fragments for diesel::sqlite::Sqlite { $($body)* }
+    };
+}
+
+/// An async closure over a connection whose future is `Send` (resolvers and handlers run on a multi-threaded
+/// runtime). Stable Rust cannot name an async closure's future in a bound, so this blanket trait names it.
+pub trait TransactionWork<'c, R>:
+    AsyncFnOnce(&'c mut DbConn) -> AppResult<R> + FnOnce(&'c mut DbConn) -> <Self as TransactionWork<'c, R>>::Fut
+{
+    type Fut: Future<Output = AppResult<R>> + Send;
+}
+
+impl<'c, R, F, Fut> TransactionWork<'c, R> for F
+where
+    F: AsyncFnOnce(&'c mut DbConn) -> AppResult<R> + FnOnce(&'c mut DbConn) -> Fut,
+    Fut: Future<Output = AppResult<R>> + Send,
+{
+    type Fut = Fut;
+}
+
+impl Db {
+    /// A connection for work that needs no transaction (one statement, or reads that may see different
+    /// moments).
+    pub async fn conn(&self) -> AppResult<DbConn> {
+        Ok(match self.pool() {
+            DbPool::Postgres(pool) => DbConn::Postgres(pool.get().await?),
+            DbPool::Sqlite(pool) => DbConn::Sqlite(pool.get().await?),
+        })
+    }
+
+    /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back when it returns `Err`.
+    /// On SQLite the transaction is `BEGIN IMMEDIATE`, so a writer takes the write lock up front instead of
+    /// failing to upgrade a read lock half-way.
+    pub async fn transaction<R, F>(&self, work: F) -> AppResult<R>
+    where
+        F: for<'c> TransactionWork<'c, R> + Send,
+        R: Send,
+    {
+        let mut conn = self.conn().await?;
+        conn.begin().await?;
+        match work(&mut conn).await {
+            Ok(value) => {
+                conn.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback) = conn.rollback().await {
+                    // The connection holds a broken transaction: the pool discards it on return.
+                    tracing::warn!(error = %rollback, "rollback failed");
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Postgres(_) => Backend::Postgres,
+            DbConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    async fn begin(&mut self) -> Result<(), AppError> {
+        match self {
+            DbConn::Postgres(conn) => {
+                <AsyncPgConnection as AsyncConnection>::TransactionManager::begin_transaction(&mut **conn).await?
+            }
+            DbConn::Sqlite(conn) => {
+                conn.spawn_blocking(|conn| SyncTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE"))
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), AppError> {
+        match self {
+            DbConn::Postgres(conn) => {
+                <AsyncPgConnection as AsyncConnection>::TransactionManager::commit_transaction(&mut **conn).await?
+            }
+            DbConn::Sqlite(conn) => {
+                <SqliteConn as AsyncConnection>::TransactionManager::commit_transaction(&mut **conn).await?
+            }
+        }
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> diesel::QueryResult<()> {
+        match self {
+            DbConn::Postgres(conn) => {
+                <AsyncPgConnection as AsyncConnection>::TransactionManager::rollback_transaction(&mut **conn).await
+            }
+            DbConn::Sqlite(conn) => {
+                <SqliteConn as AsyncConnection>::TransactionManager::rollback_transaction(&mut **conn).await
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The served surface: the state handlers read, the router, the GraphQL endpoint and schema, GraphiQL, the REST
+//! documentation, health, metrics, middleware and media (docs/architecture.md, "Layers").
+
+pub mod docs;
+pub mod graphiql;
+pub mod graphql;
+pub mod health;
+pub mod media;
+pub mod metrics;
+pub mod middleware;
+pub mod router;
+pub mod schema;
+pub mod state;
+
+pub use router::build_router;
+pub use state::AppState;

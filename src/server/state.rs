@@ -1,0 +1,35 @@
+//! What the router's handlers can reach. Handlers and extractors take only the handle they use
+//! (`State<Accounts>`, `State<Auth>`, …), which axum hands out through `FromRef`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::accounts::Accounts;
+use crate::auth::{Auth, RateLimits};
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::http::extract::TrustForwardedFor;
+use crate::jobs::Jobs;
+use crate::notify::Mailer;
+use crate::server::schema::CinemaSchema;
+use crate::storage::Storage;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub schema: CinemaSchema,
+    /// Renders /metrics; None when METRICS=off.
+    pub metrics: Option<PrometheusHandle>,
+    pub auth: Auth,
+    pub rate_limits: RateLimits,
+    pub trust_forwarded_for: TrustForwardedFor,
+    pub accounts: Accounts,
+    pub catalog: Catalog,
+    pub jobs: Jobs,
+    pub mailer: Mailer,
+    pub storage: Storage,
+}

@@ -1,0 +1,18 @@
+//! The integration suite, as one test binary (one link, one process start per run): black-box tests over real
+//! HTTP against the real router, each scenario on SQLite and on PostgreSQL (`backend_tests!`), with real SMTP,
+//! object storage and databases on loopback. The harness is `common/`.
+
+#[macro_use]
+mod common;
+
+mod admin_profiles;
+mod auth;
+mod avatars;
+mod catalog;
+mod cli;
+mod cors;
+mod health;
+mod http_api;
+mod mail_jobs;
+mod migrations;
+mod schema_snapshots;
