@@ -23,9 +23,9 @@ use crate::storage::Storage;
 /// configured, and builds the state the router serves.
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let db = Db::connect(
-        &settings.database_url,
+        &settings.database.url,
         &PoolOptions {
-            max_size: settings.db_pool_size,
+            max_size: settings.database.pool_size,
             ..PoolOptions::default()
         },
     )?;
@@ -47,7 +47,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     let auth_settings = &settings.auth;
     let auth = Auth::new(
         db.clone(),
-        JwtKeys::new(&settings.jwt_secret, auth_settings.access_token_ttl),
+        JwtKeys::new(&auth_settings.jwt_secret, auth_settings.access_token_ttl),
         auth_settings.session_cache_ttl,
         auth_settings.refresh_token_ttl,
     );
@@ -63,9 +63,9 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         auth.clone(),
         storage.clone(),
         AccountSettings {
-            bcrypt_cost: settings.bcrypt_cost,
-            frontend_url: settings.frontend_url.clone(),
-            public_url: settings.public_url.clone(),
+            bcrypt_cost: settings.auth.bcrypt_cost,
+            frontend_url: settings.http.frontend_url.clone(),
+            public_url: settings.http.public_url.clone(),
             avatar_max_bytes: settings.avatar_max_bytes,
         },
     );
@@ -81,7 +81,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     );
     Ok(AppState {
         metrics: settings.metrics.then(metrics::recorder),
-        trust_forwarded_for: TrustForwardedFor(settings.trust_forwarded_for),
+        trust_forwarded_for: TrustForwardedFor(settings.http.trust_forwarded_for),
         settings: Arc::new(settings),
         db,
         schema,
@@ -112,13 +112,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
     let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
-    let worker = state.settings.run_worker.then(|| {
+    let worker = state.settings.jobs.run_worker.then(|| {
         let settings = &state.settings;
         let worker = Worker::new(
             state.db.clone(),
             job_handlers(&state.db, &state.mailer),
-            settings.worker_poll,
-            settings.job_backoff_base,
+            settings.jobs.poll,
+            settings.jobs.backoff_base,
         );
         tokio::spawn(worker.run(stop_signal))
     });

@@ -100,17 +100,17 @@ fn init_logging(format: LogFormat) {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
-            let bind = settings.bind_addr;
+            let bind = settings.http.bind_addr;
             let state = cinema::prepare(settings).await?;
             let listener = tokio::net::TcpListener::bind(bind).await?;
             let settings = state.settings.clone();
             tracing::info!(
                 address = %listener.local_addr()?,
                 backend = state.db.backend().name(),
-                graphiql = settings.graphiql,
+                graphiql = settings.docs.graphiql,
                 "serving: GraphQL at {0}/graphql{1}, REST docs at {0}/api/docs",
-                settings.public_url,
-                if settings.graphiql { format!(", GraphiQL at {}/graphiql", settings.public_url) } else { String::new() },
+                settings.http.public_url,
+                if settings.docs.graphiql { format!(", GraphiQL at {}/graphiql", settings.http.public_url) } else { String::new() },
             );
             cinema::serve(state, listener, cinema::app::shutdown_signal()).await
         }
@@ -150,7 +150,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             };
             let db = connect(&settings)?;
             migrate::run_pending(&db).await?;
-            let outcome = cinema::accounts::service::create_admin(&db, &email, &password, settings.bcrypt_cost).await?;
+            let outcome =
+                cinema::accounts::service::create_admin(&db, &email, &password, settings.auth.bcrypt_cost).await?;
             println!("{outcome}");
             Ok(())
         }
@@ -161,9 +162,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 
 fn connect(settings: &Settings) -> anyhow::Result<Db> {
     Db::connect(
-        &settings.database_url,
+        &settings.database.url,
         &PoolOptions {
-            max_size: settings.db_pool_size,
+            max_size: settings.database.pool_size,
             ..PoolOptions::default()
         },
     )

@@ -42,10 +42,12 @@ async fn round_trip(app: &TestApp) {
     assert_eq!(status, 200, "{body}");
     let first_url = body["data"]["uploadAvatar"]["avatarUrl"].as_str().unwrap().to_string();
     assert!(
-        first_url.starts_with(&format!("{}/media/avatars/", app.settings().public_url)),
+        first_url.starts_with(&format!("{}/media/avatars/", app.settings().http.public_url)),
         "{first_url}"
     );
-    let path = first_url.trim_start_matches(&app.settings().public_url).to_string();
+    let path = first_url
+        .trim_start_matches(&app.settings().http.public_url)
+        .to_string();
     let served = app.get(&path).await;
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["content-type"], "image/png");
@@ -91,7 +93,9 @@ async fn round_trip(app: &TestApp) {
         .graphql_as(token, "mutation { removeAvatar { avatarUrl } }", json!({}))
         .await;
     assert_eq!(body["data"]["removeAvatar"]["avatarUrl"], Value::Null);
-    let second_path = second_url.trim_start_matches(&app.settings().public_url).to_string();
+    let second_path = second_url
+        .trim_start_matches(&app.settings().http.public_url)
+        .to_string();
     assert_eq!(app.get(&second_path).await.status(), 404);
     assert_eq!(app.get("/media/avatars/../../etc/passwd").await.status(), 404);
     assert_eq!(app.get("/media/other/file.png").await.status(), 404);

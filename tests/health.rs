@@ -66,7 +66,7 @@ async fn readiness_is_503_when_the_database_is_gone(backend: Backend) {
         // The database itself disappears under the running server.
         Backend::Postgres => {
             let url = url::Url::parse(&std::env::var("TEST_DATABASE_URL").unwrap()).unwrap();
-            let name = match &app.settings().database_url {
+            let name = match &app.settings().database.url {
                 cinema::db::DatabaseUrl::Postgres(u) => {
                     url::Url::parse(u).unwrap().path().trim_start_matches('/').to_string()
                 }

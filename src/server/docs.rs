@@ -100,7 +100,7 @@ pub fn docs_router(document: OpenApiDocument, state: AppState) -> Router<AppStat
 /// settings, read the document with a token (`curl -H "Authorization: Bearer …" /api/openapi.json`) and load it
 /// into any OpenAPI viewer, or put the server behind a proxy that adds the header.
 pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let required = match state.settings.docs_access {
+    let required = match state.settings.docs.access {
         DocsAccess::Public => return next.run(request).await,
         DocsAccess::Off => {
             return Problem::new(

@@ -53,10 +53,11 @@ pub fn cors_layer(settings: &Settings) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, REQUEST_ID])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600));
-    if settings.cors_origins.iter().any(|o| o == "*") {
+    if settings.http.cors_origins.iter().any(|o| o == "*") {
         return base.allow_origin(AnyOrigin);
     }
     let origins: Vec<HeaderValue> = settings
+        .http
         .cors_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())

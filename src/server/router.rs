@@ -23,11 +23,11 @@ pub fn build_router(state: AppState) -> Router {
         .route("/media/{*key}", get(media::serve))
         .merge(rest)
         .merge(docs::docs_router(document, state.clone()));
-    if settings.graphiql {
+    if settings.docs.graphiql {
         let mut explorer = Router::new()
             .route("/graphiql", get(graphiql::page))
             .route("/graphiql/assets/{file}", get(graphiql::asset));
-        if settings.graphiql_gated {
+        if settings.docs.graphiql_gated {
             explorer = explorer.layer(axum::middleware::from_fn_with_state(state.clone(), docs::gate));
         }
         app = app.merge(explorer);
@@ -45,8 +45,8 @@ pub fn build_router(state: AppState) -> Router {
                 .layer(middleware::cors_layer(&settings))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    settings.request_timeout.max(Duration::from_secs(1)),
+                    settings.http.request_timeout.max(Duration::from_secs(1)),
                 ))
-                .layer(DefaultBodyLimit::max(settings.request_body_limit)),
+                .layer(DefaultBodyLimit::max(settings.http.request_body_limit)),
         )
 }

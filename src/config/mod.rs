@@ -1,0 +1,584 @@
+//! Settings from environment variables (and an optional `.env`), with safe defaults for the embedded mode and
+//! refusals for unsafe production settings. Every variable is listed in README.md and `.env.example`.
+//!
+//! Each section of the settings is read by a function of its own (`DatabaseSettings::read`, …) through one typed
+//! helper, `vars.get::<T>("NAME", default)` (see `vars.rs`), so a refusal always names the variable at fault.
+
+mod vars;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::db::DatabaseUrl;
+use vars::{Days, Millis, Secs, Vars, var_enum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+var_enum!(AppEnv {
+    Development => ["development", "dev"],
+    Production => ["production", "prod"],
+});
+
+/// Who may read the REST documentation (`/api/docs`, `/api/openapi.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocsAccess {
+    Public,
+    Authenticated,
+    Admin,
+    Off,
+}
+
+var_enum!(DocsAccess {
+    Public => ["public"],
+    Authenticated => ["authenticated"],
+    Admin => ["admin"],
+    Off => ["off"],
+});
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+var_enum!(LogFormat {
+    Text => ["text"],
+    Json => ["json"],
+});
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    /// Where the embedded mode keeps its files (database, outbox, uploads, development secret).
+    pub var_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub docs: DocsSettings,
+    pub graphql: GraphqlLimits,
+    pub auth: AuthSettings,
+    pub mail: MailSettings,
+    pub storage: StorageSettings,
+    /// Largest avatar accepted, in bytes.
+    pub avatar_max_bytes: usize,
+    pub jobs: JobSettings,
+    pub payments: PaymentSettings,
+    /// Seed the demo catalog into an empty database at start-up.
+    pub seed_demo: bool,
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics at /metrics.
+    pub metrics: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub bind_addr: SocketAddr,
+    /// This server's own address, as clients reach it (links to uploaded files).
+    pub public_url: String,
+    /// The single-page app's address (links in emails).
+    pub frontend_url: String,
+    pub cors_origins: Vec<String>,
+    pub request_body_limit: usize,
+    pub request_timeout: Duration,
+    /// Use the first X-Forwarded-For address as the client address (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocsSettings {
+    pub access: DocsAccess,
+    pub graphiql: bool,
+    /// GraphiQL sits behind the same gate as the REST docs (`GRAPHIQL=docs`).
+    pub graphiql_gated: bool,
+}
+
+/// Limits on GraphQL documents (G3).
+#[derive(Debug, Clone)]
+pub struct GraphqlLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    /// bcrypt work factor for password hashes (tests lower it).
+    pub bcrypt_cost: u32,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// How long an instance trusts its cached view of a session; a logout on another instance takes at most
+    /// this long to reach this one (on the instance that handled it, it is immediate).
+    pub session_cache_ttl: Duration,
+    /// Attempts per client address and per account within `rate_limit_window`.
+    pub rate_limit_per_client: u32,
+    pub rate_limit_per_account: u32,
+    pub rate_limit_window: Duration,
+}
+
+/// Where uploaded files go (G8).
+#[derive(Debug, Clone)]
+pub enum StorageSettings {
+    Local {
+        dir: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: String,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://host:port` (or `smtps://`, with credentials as `smtp://user:pass@host`); none writes .eml files.
+    pub smtp_url: Option<String>,
+    pub outbox_dir: PathBuf,
+    pub from: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Run the background worker (emails, periodic cleanup) inside `cinema serve`.
+    pub run_worker: bool,
+    /// How often an idle worker looks for due jobs.
+    pub poll: Duration,
+    /// First retry delay of a failed job; each further retry doubles it (capped at one hour).
+    pub backoff_base: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    /// None runs payments in mock mode.
+    pub stripe_secret_key: Option<String>,
+}
+
+/// Secrets that appear in examples and must never guard a production server.
+const KNOWN_DEFAULT_SECRETS: &[&str] = &["change-me", "changeme", "secret", "dev-secret", "please-change-me"];
+const MIN_SECRET_LEN: usize = 32;
+
+/// A reason the server refuses its configuration, naming the variable to change.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Reads `.env` (if present) and the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Settings::from_vars(std::env::vars())
+    }
+
+    /// Builds settings from name/value pairs; the single place where variables are interpreted.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
+        let vars = Vars::new(vars);
+        let app_env = vars.get("APP_ENV", AppEnv::Development)?;
+        let production = app_env == AppEnv::Production;
+        let var_dir = PathBuf::from(vars.text("VAR_DIR").unwrap_or_else(|| "var".into()));
+        let settings = Settings {
+            database: DatabaseSettings::read(&vars, &var_dir)?,
+            http: HttpSettings::read(&vars)?,
+            docs: DocsSettings::read(&vars, production)?,
+            graphql: GraphqlLimits::read(&vars)?,
+            auth: AuthSettings::read(&vars, production, &var_dir)?,
+            mail: MailSettings::read(&vars, &var_dir)?,
+            storage: StorageSettings::read(&vars, &var_dir)?,
+            avatar_max_bytes: vars.get("AVATAR_MAX_BYTES", 2 * 1024 * 1024)?,
+            jobs: JobSettings {
+                run_worker: vars.get("RUN_WORKER", true)?,
+                poll: vars.get("WORKER_POLL_MS", Millis(Duration::from_secs(1)))?.0,
+                backoff_base: vars.get("JOB_BACKOFF_BASE_MS", Millis(Duration::from_secs(5)))?.0,
+            },
+            payments: PaymentSettings {
+                stripe_secret_key: vars.text("STRIPE_SECRET_KEY"),
+            },
+            seed_demo: vars.get("SEED_DEMO", !production)?,
+            log_format: vars.get("LOG_FORMAT", if production { LogFormat::Json } else { LogFormat::Text })?,
+            metrics: vars.get("METRICS", true)?,
+            app_env,
+            var_dir,
+        };
+        if production {
+            settings.refuse_unsafe_production(&vars)?;
+        }
+        Ok(settings)
+    }
+
+    /// Production refuses what is only safe on a developer's machine, naming the setting to change.
+    fn refuse_unsafe_production(&self, vars: &Vars) -> Result<(), ConfigError> {
+        let secret = self.auth.jwt_secret.as_str();
+        if secret.len() < MIN_SECRET_LEN || KNOWN_DEFAULT_SECRETS.iter().any(|d| secret.eq_ignore_ascii_case(d)) {
+            return Err(ConfigError(format!(
+                "JWT_SECRET is a default or shorter than {MIN_SECRET_LEN} characters; set a long random value \
+                 (e.g. `openssl rand -hex 32`)"
+            )));
+        }
+        if self.payments.stripe_secret_key.is_none() && !vars.allows("ALLOW_MOCK_PAYMENTS_IN_PRODUCTION") {
+            return Err(ConfigError(
+                "no STRIPE_SECRET_KEY: production would take mock payments; set STRIPE_SECRET_KEY \
+                 (or ALLOW_MOCK_PAYMENTS_IN_PRODUCTION=true for a staging server)"
+                    .into(),
+            ));
+        }
+        let docs = &self.docs;
+        let graphiql_exposed = docs.graphiql && (!docs.graphiql_gated || docs.access == DocsAccess::Public);
+        if graphiql_exposed && !vars.allows("ALLOW_GRAPHIQL_IN_PRODUCTION") {
+            return Err(ConfigError(
+                "GRAPHIQL=on in production; set GRAPHIQL=off, or GRAPHIQL=docs with DOCS_ACCESS=authenticated|admin \
+                 (or ALLOW_GRAPHIQL_IN_PRODUCTION=true)"
+                    .into(),
+            ));
+        }
+        if docs.access == DocsAccess::Public && !vars.allows("ALLOW_PUBLIC_DOCS_IN_PRODUCTION") {
+            return Err(ConfigError(
+                "DOCS_ACCESS=public in production; use authenticated, admin or off \
+                 (or ALLOW_PUBLIC_DOCS_IN_PRODUCTION=true)"
+                    .into(),
+            ));
+        }
+        if self.http.cors_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError(
+                "CORS_ORIGINS=* in production; list the front-end origins".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl DatabaseSettings {
+    fn read(vars: &Vars, var_dir: &Path) -> Result<DatabaseSettings, ConfigError> {
+        let url = vars
+            .text("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/cinema.db", var_dir.display()));
+        Ok(DatabaseSettings {
+            url: DatabaseUrl::parse(&url).map_err(ConfigError)?,
+            pool_size: vars.get("DB_POOL_SIZE", 16)?,
+        })
+    }
+}
+
+impl HttpSettings {
+    fn read(vars: &Vars) -> Result<HttpSettings, ConfigError> {
+        let bind_addr = vars
+            .text("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError(format!("BIND_ADDR must be host:port, e.g. 127.0.0.1:8080 ({e})")))?;
+        let public_url = vars.text("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind_addr}"));
+        let frontend_url = vars.text("FRONTEND_URL").unwrap_or_else(|| public_url.clone());
+        for (name, value) in [("PUBLIC_URL", &public_url), ("FRONTEND_URL", &frontend_url)] {
+            let parsed =
+                url::Url::parse(value).map_err(|e| ConfigError(format!("{name} must be an absolute URL ({e})")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError(format!("{name} must be an http or https URL")));
+            }
+        }
+        let cors_origins: Vec<String> = vars
+            .text("CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            if origin != "*" && url::Url::parse(origin).is_err() {
+                return Err(ConfigError(format!(
+                    "CORS_ORIGINS entry {origin:?} is not an origin like https://app.example.com"
+                )));
+            }
+        }
+        Ok(HttpSettings {
+            bind_addr,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            frontend_url: frontend_url.trim_end_matches('/').to_string(),
+            cors_origins,
+            // Room for an avatar upload (AVATAR_MAX_BYTES) in a multipart GraphQL request.
+            request_body_limit: vars.get("REQUEST_BODY_LIMIT", 3 * 1024 * 1024)?,
+            request_timeout: vars.get("REQUEST_TIMEOUT_SECS", Secs(Duration::from_secs(30)))?.0,
+            trust_forwarded_for: vars.get("TRUST_FORWARDED_FOR", false)?,
+        })
+    }
+}
+
+impl DocsSettings {
+    fn read(vars: &Vars, production: bool) -> Result<DocsSettings, ConfigError> {
+        let access = vars.get(
+            "DOCS_ACCESS",
+            if production {
+                DocsAccess::Off
+            } else {
+                DocsAccess::Public
+            },
+        )?;
+        // GRAPHIQL=docs serves GraphiQL behind the DOCS_ACCESS gate; on and off as usual.
+        let graphiql_gated = vars.text("GRAPHIQL").as_deref() == Some("docs");
+        let graphiql = graphiql_gated || vars.get("GRAPHIQL", !production)?;
+        Ok(DocsSettings {
+            access,
+            graphiql,
+            graphiql_gated,
+        })
+    }
+}
+
+impl GraphqlLimits {
+    fn read(vars: &Vars) -> Result<GraphqlLimits, ConfigError> {
+        Ok(GraphqlLimits {
+            max_depth: vars.get("GRAPHQL_MAX_DEPTH", 12)?,
+            max_complexity: vars.get("GRAPHQL_MAX_COMPLEXITY", 5000)?,
+            max_aliases: vars.get("GRAPHQL_MAX_ALIASES", 30)?,
+            introspection: vars.get("GRAPHQL_INTROSPECTION", true)?,
+        })
+    }
+}
+
+impl AuthSettings {
+    fn read(vars: &Vars, production: bool, var_dir: &Path) -> Result<AuthSettings, ConfigError> {
+        let jwt_secret = match vars.text("JWT_SECRET") {
+            Some(secret) => secret,
+            None if production => {
+                return Err(ConfigError(
+                    "JWT_SECRET must be set in production (at least 32 random characters)".into(),
+                ));
+            }
+            None => dev_secret(&var_dir.join("jwt_secret")).map_err(|e| {
+                ConfigError(format!(
+                    "could not keep a development JWT secret under {}: {e}",
+                    var_dir.display()
+                ))
+            })?,
+        };
+        Ok(AuthSettings {
+            jwt_secret,
+            bcrypt_cost: vars.get("BCRYPT_COST", 12u32)?.clamp(4, 31),
+            access_token_ttl: vars.get("ACCESS_TOKEN_TTL_SECS", Secs(Duration::from_secs(900)))?.0,
+            refresh_token_ttl: vars
+                .get("REFRESH_TOKEN_TTL_DAYS", Days(Duration::from_secs(14 * 86_400)))?
+                .0,
+            session_cache_ttl: vars.get("SESSION_CACHE_SECS", Secs(Duration::from_secs(5)))?.0,
+            rate_limit_per_client: vars.get("RATE_LIMIT_PER_CLIENT", 20u32)?,
+            rate_limit_per_account: vars.get("RATE_LIMIT_PER_ACCOUNT", 5u32)?,
+            rate_limit_window: vars.get("RATE_LIMIT_WINDOW_SECS", Secs(Duration::from_secs(60)))?.0,
+        })
+    }
+}
+
+impl MailSettings {
+    fn read(vars: &Vars, var_dir: &Path) -> Result<MailSettings, ConfigError> {
+        let smtp_url = vars.text("SMTP_URL");
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError("SMTP_URL must start with smtp:// or smtps://".into()));
+        }
+        let from = vars
+            .text("MAIL_FROM")
+            .unwrap_or_else(|| "Cinema <no-reply@cinema.localhost>".into());
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "MAIL_FROM is not a mailbox like \"Cinema <no-reply@example.com>\" ({from:?})"
+            )));
+        }
+        Ok(MailSettings {
+            smtp_url,
+            outbox_dir: vars
+                .text("MAIL_OUTBOX_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| var_dir.join("outbox")),
+            from,
+        })
+    }
+}
+
+impl StorageSettings {
+    fn read(vars: &Vars, var_dir: &Path) -> Result<StorageSettings, ConfigError> {
+        let storage = match vars.text("STORAGE_URL") {
+            None => StorageSettings::Local {
+                dir: var_dir.join("uploads"),
+            },
+            Some(url) if url.starts_with("file://") => StorageSettings::Local {
+                dir: PathBuf::from(&url[7..]),
+            },
+            Some(url) if url.starts_with("s3://") => StorageSettings::S3 {
+                bucket: url[5..].trim_end_matches('/').to_string(),
+                endpoint: vars.text("S3_ENDPOINT"),
+                region: vars.text("S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: vars.text("S3_ACCESS_KEY_ID").or_else(|| vars.text("AWS_ACCESS_KEY_ID")),
+                secret_access_key: vars
+                    .text("S3_SECRET_ACCESS_KEY")
+                    .or_else(|| vars.text("AWS_SECRET_ACCESS_KEY")),
+            },
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "STORAGE_URL must be file://<folder> or s3://<bucket> (got {other:?})"
+                )));
+            }
+        };
+        if let StorageSettings::S3 { bucket, .. } = &storage
+            && bucket.is_empty()
+        {
+            return Err(ConfigError(
+                "STORAGE_URL s3:// needs a bucket name, e.g. s3://cinema-media".into(),
+            ));
+        }
+        Ok(storage)
+    }
+}
+
+/// The development JWT secret: generated once and kept in `path`, so tokens survive restarts.
+fn dev_secret(path: &Path) -> std::io::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= MIN_SECRET_LEN {
+            return Ok(existing);
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = crate::util::random_token(32);
+    write_private(path, &secret)?;
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn production(extra: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut all = vec![
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://cinema@db/cinema"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
+            ("STRIPE_SECRET_KEY", "sk_live_example"),
+        ];
+        all.extend_from_slice(extra);
+        // Later pairs override earlier ones, as in a real environment.
+        Settings::from_vars(vars(&all))
+    }
+
+    #[test]
+    fn development_defaults_are_embedded() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::from_vars(vars(&[("VAR_DIR", dir.path().to_str().unwrap())])).unwrap();
+        assert_eq!(s.app_env, AppEnv::Development);
+        assert_eq!(s.database.url, DatabaseUrl::Sqlite(dir.path().join("cinema.db")));
+        assert_eq!(s.http.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.docs.access, DocsAccess::Public);
+        assert!(s.docs.graphiql && s.seed_demo);
+        // The generated secret is kept, so a restart reads the same one.
+        let again = Settings::from_vars(vars(&[("VAR_DIR", dir.path().to_str().unwrap())])).unwrap();
+        assert_eq!(s.auth.jwt_secret, again.auth.jwt_secret);
+        assert!(s.auth.jwt_secret.len() >= MIN_SECRET_LEN);
+    }
+
+    #[test]
+    fn production_with_safe_settings_starts() {
+        let s = production(&[]).unwrap();
+        assert_eq!(s.docs.access, DocsAccess::Off);
+        assert!(!s.docs.graphiql && !s.seed_demo);
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn production_refuses_missing_or_default_secret() {
+        let missing = Settings::from_vars(vars(&[("APP_ENV", "production"), ("STRIPE_SECRET_KEY", "sk")]));
+        assert!(missing.unwrap_err().0.contains("JWT_SECRET"));
+        let default = production(&[("JWT_SECRET", "change-me")]).unwrap_err();
+        assert!(default.0.contains("JWT_SECRET"), "{default}");
+        let short = production(&[("JWT_SECRET", "short")]).unwrap_err();
+        assert!(short.0.contains("JWT_SECRET"));
+    }
+
+    #[test]
+    fn production_refuses_mock_payments_unless_allowed() {
+        let all = vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
+        ]);
+        let err = Settings::from_vars(all.clone()).unwrap_err();
+        assert!(err.0.contains("STRIPE_SECRET_KEY"), "{err}");
+        let mut allowed = all;
+        allowed.push(("ALLOW_MOCK_PAYMENTS_IN_PRODUCTION".into(), "true".into()));
+        assert!(Settings::from_vars(allowed).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_graphiql_and_public_docs_unless_allowed() {
+        assert!(production(&[("GRAPHIQL", "on")]).unwrap_err().0.contains("GRAPHIQL"));
+        assert!(production(&[("GRAPHIQL", "on"), ("ALLOW_GRAPHIQL_IN_PRODUCTION", "true")]).is_ok());
+        assert!(
+            production(&[("GRAPHIQL", "docs"), ("DOCS_ACCESS", "admin")]).is_ok(),
+            "gated GraphiQL is safe"
+        );
+        assert!(production(&[("GRAPHIQL", "docs"), ("DOCS_ACCESS", "public")]).is_err());
+        assert!(
+            production(&[("DOCS_ACCESS", "public")])
+                .unwrap_err()
+                .0
+                .contains("DOCS_ACCESS")
+        );
+        assert!(production(&[("DOCS_ACCESS", "admin")]).is_ok());
+        assert!(
+            production(&[("CORS_ORIGINS", "*")])
+                .unwrap_err()
+                .0
+                .contains("CORS_ORIGINS")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        for (name, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("BIND_ADDR", "nowhere"),
+            ("DOCS_ACCESS", "everyone"),
+            ("GRAPHIQL", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("APP_ENV", "staging"),
+            ("DB_POOL_SIZE", "0"),
+            ("PUBLIC_URL", "ftp://x"),
+            ("CORS_ORIGINS", "not an origin"),
+        ] {
+            let err = Settings::from_vars(vars(&[(name, value), ("JWT_SECRET", "x".repeat(40).as_str())])).unwrap_err();
+            assert!(err.0.contains(name), "{name}: {err}");
+        }
+    }
+}
