@@ -13,6 +13,7 @@ mod cli;
 mod cors;
 mod health;
 mod http_api;
+mod layers;
 mod mail_jobs;
 mod migrations;
 mod schema_snapshots;

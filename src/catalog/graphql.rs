@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::catalog::loader::{CatalogLoaders, CertificationId, DirectorsOf, GenresOf, MovieCountOf, StarsOf};
+use crate::catalog::loader::{CertificationId, DirectorsOf, GenresOf, MovieCountOf, RequestLoader, StarsOf};
 use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow};
 use crate::catalog::{Catalog, service};
 use crate::error::AppError;
@@ -132,8 +132,8 @@ impl Movie {
 
     /// The movie's certification (age rating).
     async fn certification(&self, ctx: &Context<'_>) -> Result<Certification> {
-        let loaders = ctx.data::<CatalogLoaders>()?;
-        let row = loaders.load_one(CertificationId(self.0.certification_id)).await?;
+        let loader = ctx.data::<RequestLoader>()?;
+        let row = loader.load_one(CertificationId(self.0.certification_id)).await?;
         Ok(Certification(row.ok_or_else(|| {
             AppError::internal(anyhow::anyhow!("movie without certification"))
         })?))
@@ -141,15 +141,15 @@ impl Movie {
 
     /// Genres, by name.
     async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
-        let loaders = ctx.data::<CatalogLoaders>()?;
-        let rows = loaders.load_one(GenresOf(self.0.id)).await?.unwrap_or_default();
+        let loader = ctx.data::<RequestLoader>()?;
+        let rows = loader.load_one(GenresOf(self.0.id)).await?.unwrap_or_default();
         Ok(rows.into_iter().map(|row| Genre { row, movie_count: None }).collect())
     }
 
     /// Directors, by name.
     async fn directors(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
-        let loaders = ctx.data::<CatalogLoaders>()?;
-        Ok(loaders
+        let loader = ctx.data::<RequestLoader>()?;
+        Ok(loader
             .load_one(DirectorsOf(self.0.id))
             .await?
             .unwrap_or_default()
@@ -160,8 +160,8 @@ impl Movie {
 
     /// Main stars, in billing order.
     async fn stars(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
-        let loaders = ctx.data::<CatalogLoaders>()?;
-        Ok(loaders
+        let loader = ctx.data::<RequestLoader>()?;
+        Ok(loader
             .load_one(StarsOf(self.0.id))
             .await?
             .unwrap_or_default()
@@ -218,8 +218,8 @@ impl Genre {
         if let Some(count) = self.movie_count {
             return Ok(count);
         }
-        let loaders = ctx.data::<CatalogLoaders>()?;
-        Ok(loaders.load_one(MovieCountOf(self.row.id)).await?.unwrap_or(0))
+        let loader = ctx.data::<RequestLoader>()?;
+        Ok(loader.load_one(MovieCountOf(self.row.id)).await?.unwrap_or(0))
     }
 
     /// The genre's movies, with the catalog's filters, search and sorting (B6).
@@ -358,14 +358,14 @@ impl Counted for MovieFilter {
     }
 }
 
-/// Loads, in one batch each, the relations the query asks for on this page's movies. The loaders cache the
+/// Loads, in one batch each, the relations the query asks for on this page's movies. The loader caches the
 /// results, so the movies' own resolvers find them there: a page costs the same number of statements for 1 or
-/// 100 movies, instead of depending on how the resolvers' timing falls into the loaders' batching window.
+/// 100 movies, instead of depending on how the resolvers' timing falls into the loader's batching window.
 async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie]) -> Result<()> {
     if movies.is_empty() {
         return Ok(());
     }
-    let loaders = ctx.data::<CatalogLoaders>()?;
+    let loader = ctx.data::<RequestLoader>()?;
     let look = ctx.look_ahead();
     let wants = |field: &str| {
         look.field("nodes").field(field).exists() || look.field("edges").field("node").field(field).exists()
@@ -386,30 +386,30 @@ async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie]) -> Result<()> {
         if !wants("genres") {
             return Ok::<(), async_graphql::Error>(());
         }
-        let by_movie = loaders.load_many(movie_ids.iter().copied().map(GenresOf)).await?;
+        let by_movie = loader.load_many(movie_ids.iter().copied().map(GenresOf)).await?;
         if wants_genre_counts {
             let mut genre_ids: Vec<i64> = by_movie.values().flatten().map(|g| g.id).collect();
             genre_ids.sort_unstable();
             genre_ids.dedup();
-            loaders.load_many(genre_ids.into_iter().map(MovieCountOf)).await?;
+            loader.load_many(genre_ids.into_iter().map(MovieCountOf)).await?;
         }
         Ok(())
     };
     let directors = async {
         if wants("directors") {
-            loaders.load_many(movie_ids.iter().copied().map(DirectorsOf)).await?;
+            loader.load_many(movie_ids.iter().copied().map(DirectorsOf)).await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     let stars = async {
         if wants("stars") {
-            loaders.load_many(movie_ids.iter().copied().map(StarsOf)).await?;
+            loader.load_many(movie_ids.iter().copied().map(StarsOf)).await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     let certifications = async {
         if wants("certification") {
-            loaders
+            loader
                 .load_many(certification_ids.iter().copied().map(CertificationId))
                 .await?;
         }

@@ -34,9 +34,9 @@ pub struct CatalogLoader {
 
 /// The loader of one request: its cache lives as long as the request (what `prefetch` loaded for a page is
 /// what the movies' resolvers read).
-pub type CatalogLoaders = DataLoader<CatalogLoader, HashMapCache>;
+pub type RequestLoader = DataLoader<CatalogLoader, HashMapCache>;
 
-pub fn for_request(catalog: &Catalog) -> CatalogLoaders {
+pub fn for_request(catalog: &Catalog) -> RequestLoader {
     DataLoader::with_cache(
         CatalogLoader {
             catalog: catalog.clone(),

@@ -1,4 +1,4 @@
-// Diesel table definitions for both backends (the common type subset of DESIGN.md §3).
+// Diesel table definitions for both backends, in the types they share (docs/architecture.md, "Storage").
 // Written from migrations/postgres; tests/migrations.rs proves both migration trees match these columns.
 
 diesel::table! {
