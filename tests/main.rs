@@ -17,3 +17,4 @@ mod layers;
 mod mail_jobs;
 mod migrations;
 mod schema_snapshots;
+mod transactions;

@@ -13,9 +13,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, TransactionManager};
 use crate::db::pool::{Backend, Db, DbPool, SqliteConn};
 use crate::error::{AppError, AppResult};
 
-/// A pooled connection to PostgreSQL or SQLite. Dropped, it goes back to the pool; dropped in the middle of a
-/// transaction (a cancelled request), the pool sees the open transaction and discards the connection, which
-/// rolls the transaction back.
+/// A pooled connection to PostgreSQL or SQLite. Dropped, it goes back to the pool (a connection dropped in the
+/// middle of `Db::transaction` is closed instead, which rolls its transaction back).
 // The PostgreSQL variant is larger, and boxing it would cost an allocation per checkout for nothing: a
 // connection is checked out once per unit of work and borrowed from there, never moved around in a loop.
 #[allow(clippy::large_enum_variant)]
@@ -89,19 +88,51 @@ impl Db {
         F: for<'c> TransactionWork<'c, R> + Send,
         R: Send,
     {
-        let mut conn = self.conn().await?;
-        conn.begin().await?;
-        match work(&mut conn).await {
+        let mut conn = Unfinished(Some(self.conn().await?));
+        let in_transaction = conn.get();
+        in_transaction.begin().await?;
+        match work(in_transaction).await {
             Ok(value) => {
-                conn.commit().await?;
+                conn.get().commit().await?;
+                conn.finish();
                 Ok(value)
             }
             Err(error) => {
-                if let Err(rollback) = conn.rollback().await {
-                    // The connection holds a broken transaction: the pool discards it on return.
-                    tracing::warn!(error = %rollback, "rollback failed");
+                match conn.get().rollback().await {
+                    Ok(()) => conn.finish(),
+                    Err(rollback) => tracing::warn!(error = %rollback, "rollback failed; closing the connection"),
                 }
                 Err(error)
+            }
+        }
+    }
+}
+
+/// A connection whose transaction has not ended. Dropped so (the request was cancelled, or the commit or the
+/// rollback failed), it is taken out of the pool and closed, which ends the transaction on the server and
+/// releases its locks at once: returned to the pool, it would hold them until its next checkout.
+struct Unfinished(Option<DbConn>);
+
+impl Unfinished {
+    fn get(&mut self) -> &mut DbConn {
+        self.0
+            .as_mut()
+            .expect("the connection is there until the transaction ends")
+    }
+
+    /// The transaction ended: the connection may go back to the pool.
+    fn finish(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            tracing::warn!("a transaction did not end; closing its connection");
+            match conn {
+                DbConn::Postgres(pooled) => drop(Object::take(pooled)),
+                DbConn::Sqlite(pooled) => drop(Object::take(pooled)),
             }
         }
     }
