@@ -246,3 +246,128 @@ impl From<AppError> for anyhow::Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
+
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_code_and_status() {
+        let cases = [
+            (AppError::Unauthenticated, "UNAUTHENTICATED", 401),
+            (AppError::Forbidden("no".into()), "FORBIDDEN", 403),
+            (AppError::not_found("gone"), "NOT_FOUND", 404),
+            (AppError::bad_input("email", "bad"), "BAD_USER_INPUT", 422),
+            (AppError::Conflict("taken".into()), "CONFLICT", 409),
+            (AppError::RateLimited { retry_after_secs: 7 }, "RATE_LIMITED", 429),
+            (AppError::PaymentFailed("declined".into()), "PAYMENT_FAILED", 402),
+            (AppError::Unavailable("down".into()), "SERVICE_UNAVAILABLE", 503),
+            (
+                AppError::rejected(StatusCode::FORBIDDEN, "ACCOUNT_INACTIVE", "inactive"),
+                "ACCOUNT_INACTIVE",
+                403,
+            ),
+            (
+                AppError::internal(anyhow::anyhow!("secret detail")),
+                "INTERNAL_SERVER_ERROR",
+                500,
+            ),
+        ];
+        for (error, code, status) in cases {
+            assert_eq!((error.code(), error.status().as_u16()), (code, status), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn internal_details_never_reach_the_client() {
+        let error = AppError::internal(anyhow::anyhow!("password=hunter2 at /srv/db"));
+        assert!(!error.public_message().contains("hunter2"));
+        let graphql = AppError::internal(anyhow::anyhow!("password=hunter2")).into_graphql();
+        assert!(!graphql.message.contains("hunter2"), "{}", graphql.message);
+    }
+
+    #[tokio::test]
+    async fn problems_carry_the_code_field_and_retry_after() {
+        let response = AppError::bad_input("email", "not an address").into_response();
+        assert_eq!(response.status(), 422);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let body = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (problem["code"].as_str(), problem["field"].as_str()),
+            (Some("BAD_USER_INPUT"), Some("email"))
+        );
+
+        let response = AppError::RateLimited { retry_after_secs: 9 }.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "9");
+    }
+
+    #[test]
+    fn graphql_errors_keep_the_code_and_its_details() {
+        let error = AppError::RateLimited { retry_after_secs: 3 }.into_graphql();
+        let extensions = error.extensions.expect("extensions");
+        assert_eq!(
+            extensions.get("code"),
+            Some(&async_graphql::Value::from("RATE_LIMITED"))
+        );
+        assert_eq!(
+            extensions.get("retryAfterSeconds"),
+            Some(&async_graphql::Value::from(3u64))
+        );
+    }
+
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn database_errors_map_to_client_codes() {
+        let database = |kind| diesel::result::Error::DatabaseError(kind, Box::new(Info("detail")));
+        assert_eq!(AppError::from(diesel::result::Error::NotFound).code(), "NOT_FOUND");
+        assert_eq!(
+            AppError::from(database(DatabaseErrorKind::UniqueViolation)).code(),
+            "CONFLICT"
+        );
+        assert_eq!(
+            AppError::from(database(DatabaseErrorKind::ForeignKeyViolation)).code(),
+            "CONFLICT"
+        );
+        assert_eq!(
+            AppError::from(database(DatabaseErrorKind::CheckViolation)).code(),
+            "BAD_USER_INPUT"
+        );
+        let other = AppError::from(database(DatabaseErrorKind::SerializationFailure));
+        assert_eq!(other.code(), "INTERNAL_SERVER_ERROR");
+        assert!(!other.public_message().contains("detail"));
+    }
+
+    #[test]
+    fn command_line_errors_read_as_code_and_message() {
+        let error: anyhow::Error = AppError::Conflict("taken".into()).into();
+        assert_eq!(error.to_string(), "CONFLICT: taken");
+    }
+}

@@ -2,12 +2,13 @@
 //! S3-compatible service (MinIO, AWS) in production, through `object_store`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::config::StorageSettings;
 
@@ -30,7 +31,25 @@ impl Storage {
                 access_key_id,
                 secret_access_key,
             } => {
-                let mut builder = AmazonS3Builder::new().with_bucket_name(bucket).with_region(region);
+                // A storage outage must fail a request within seconds, not hold it through object_store's
+                // default of ten retries over three minutes (past the request timeout).
+                let retry = RetryConfig {
+                    backoff: BackoffConfig {
+                        init_backoff: Duration::from_millis(100),
+                        max_backoff: Duration::from_secs(1),
+                        base: 2.0,
+                    },
+                    max_retries: 2,
+                    retry_timeout: Duration::from_secs(5),
+                };
+                let client = ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(2))
+                    .with_timeout(Duration::from_secs(15));
+                let mut builder = AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(region)
+                    .with_retry(retry)
+                    .with_client_options(client);
                 if let Some(endpoint) = endpoint {
                     builder = builder
                         .with_endpoint(endpoint)

@@ -11,6 +11,7 @@ backend_tests!(
     admins_change_roles_and_the_change_applies_at_once,
     deactivation_signs_the_user_out_and_activation_lets_them_in,
     users_edit_their_profile,
+    the_first_admin_is_created_or_promoted,
 );
 
 const USERS: &str = "query($email: String, $role: Role, $active: Boolean, $first: Int, $after: String) {
@@ -273,4 +274,55 @@ async fn users_edit_their_profile(backend: Backend) {
         )
         .await;
     assert_eq!(body["data"]["users"]["nodes"][0]["profile"]["firstName"], "Ada");
+}
+
+/// A10: `cinema create-admin` (its rules, called in-process; tests/cli.rs runs the command itself): a new
+/// address becomes an active ADMIN; an existing account is promoted and activated with the given password;
+/// a bad email or a weak password is refused and changes nothing.
+async fn the_first_admin_is_created_or_promoted(backend: Backend) {
+    use cinema::accounts::service::create_admin;
+    let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
+    let db = app.db();
+    let created = create_admin(db, "Root@Example.com", PASSWORD, 4).await;
+    assert_eq!(
+        created.map_err(|e| e.code()),
+        Ok("created ADMIN root@example.com".to_string())
+    );
+    let root = app.login("root@example.com", PASSWORD).await;
+    let (_, me) = app
+        .graphql_as(
+            root["accessToken"].as_str().unwrap(),
+            "{ me { role isActive } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["data"]["me"], json!({ "role": "ADMIN", "isActive": true }));
+
+    // An account registered but never activated: promoted, activated, and its password replaced.
+    app.post_json(
+        "/api/v1/auth/register",
+        json!({ "email": "later@example.com", "password": PASSWORD }),
+        None,
+    )
+    .await;
+    let promoted = create_admin(db, "later@example.com", "N3w!password", 4).await.unwrap();
+    assert!(promoted.contains("already existed"), "{promoted}");
+    let later = app.login("later@example.com", "N3w!password").await;
+    let (_, me) = app
+        .graphql_as(later["accessToken"].as_str().unwrap(), "{ me { role } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["role"], "ADMIN");
+
+    for (email, password) in [("not an email", PASSWORD), ("weak@example.com", "short")] {
+        let refused = create_admin(db, email, password, 4).await.map_err(|e| e.code());
+        assert_eq!(refused, Err("BAD_USER_INPUT"), "{email}");
+    }
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "weak@example.com", "password": "short" }),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("INVALID_CREDENTIALS")));
 }

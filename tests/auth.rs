@@ -20,6 +20,9 @@ backend_tests!(
     login_is_rate_limited_per_account_and_per_client,
     registration_resend_and_reset_are_rate_limited,
     malformed_bodies_never_answer_500,
+    concurrent_registrations_of_one_email_create_one_account,
+    concurrent_uses_of_one_activation_token_succeed_once,
+    unreadable_emails_get_the_same_answer_as_unknown_ones,
 );
 
 const ME: &str = "{ me { id email role isActive createdAt } }";
@@ -699,6 +702,13 @@ async fn malformed_bodies_never_answer_500(backend: Backend) {
                 "application/problem+json",
                 "{path} {body}"
             );
+            let problem: Value = response.json().await.unwrap();
+            if content_type == "text/plain" {
+                assert_eq!(
+                    (status, problem["code"].as_str()),
+                    (415, Some("UNSUPPORTED_MEDIA_TYPE"))
+                );
+            }
         }
     }
     let huge = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(4 * 1024 * 1024));
@@ -711,4 +721,51 @@ async fn malformed_bodies_never_answer_500(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "PAYLOAD_TOO_LARGE");
+}
+
+/// A1: two people (or one double click) registering one address at the same moment make one account; the
+/// others are told the address is taken, whichever check (the service's or the unique index) catches them.
+async fn concurrent_registrations_of_one_email_create_one_account(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
+    let attempts = (0..6).map(|_| register(&app, "race@example.com", PASSWORD));
+    let answers = futures_util::future::join_all(attempts).await;
+    let created = answers.iter().filter(|(status, _)| *status == 201).count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(status, _)| *status != 201) {
+        assert_eq!((*status, body["code"].as_str()), (409, Some("EMAIL_TAKEN")), "{body}");
+    }
+}
+
+/// A2: an activation link used by several requests at once activates once; the others are told the link is
+/// no longer valid.
+async fn concurrent_uses_of_one_activation_token_succeed_once(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    register(&app, "twice@example.com", PASSWORD).await;
+    let token = token_in(&app.wait_for_mail("twice@example.com", "Activate", 1).await[0]);
+    let uses = (0..6).map(|_| app.post_json("/api/v1/auth/activate", json!({ "token": token }), None));
+    let answers = futures_util::future::join_all(uses).await;
+    assert_eq!(
+        answers.iter().filter(|(status, _)| *status == 204).count(),
+        1,
+        "{answers:?}"
+    );
+    for (status, body) in answers.iter().filter(|(status, _)| *status != 204) {
+        assert_eq!((*status, body["code"].as_str()), (400, Some("INVALID_TOKEN")), "{body}");
+    }
+    app.login("twice@example.com", PASSWORD).await;
+}
+
+/// A3, A8: an email that cannot be an address gets the same answer as one without an account.
+async fn unreadable_emails_get_the_same_answer_as_unknown_ones(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for path in ["/api/v1/auth/activation/resend", "/api/v1/auth/password/reset/request"] {
+        let (unknown_status, unknown) = app
+            .post_json(path, json!({ "email": "nobody@example.com" }), None)
+            .await;
+        let (status, body) = app.post_json(path, json!({ "email": "not an address" }), None).await;
+        assert_eq!((status, &body), (unknown_status, &unknown), "{path}");
+        assert_eq!(status, 202);
+    }
 }

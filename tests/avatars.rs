@@ -5,7 +5,12 @@ use crate::common::TestApp;
 use cinema::db::Backend;
 use serde_json::{Value, json};
 
-backend_tests!(avatars_in_a_local_folder, avatars_in_s3);
+backend_tests!(
+    avatars_in_a_local_folder,
+    avatars_in_s3,
+    a_file_one_byte_over_the_limit_is_refused_by_the_rules,
+    a_storage_outage_answers_503_quickly_and_keeps_the_profile,
+);
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xff\xd9";
@@ -75,9 +80,10 @@ async fn round_trip(app: &TestApp) {
     let (status, body) = upload(app, Some(token), &big, "big.png").await;
     assert_eq!(
         (status, body["errors"][0]["extensions"]["code"].as_str()),
-        (413, Some("PAYLOAD_TOO_LARGE")),
+        (200, Some("BAD_USER_INPUT")),
         "{body}"
     );
+    assert_eq!(body["errors"][0]["extensions"]["field"], "file");
     let (status, body) = upload(app, None, PNG, "anon.png").await;
     assert_eq!(
         (status, body["errors"][0]["extensions"]["code"].as_str()),
@@ -146,4 +152,72 @@ async fn avatars_in_s3(backend: Backend) {
         text.contains("<KeyCount>0</KeyCount>") || !text.contains("avatars/"),
         "removed from the bucket: {text}"
     );
+}
+
+/// A11: a file of exactly AVATAR_MAX_BYTES is taken (the multipart reader leaves room for the other parts); one
+/// byte more is refused by the rule, which names the field; far more is refused by the reader (413).
+async fn a_file_one_byte_over_the_limit_is_refused_by_the_rules(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("AVATAR_MAX_BYTES", "1024")]).await;
+    let token = app.signed_in_user("edge@example.com").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let exactly = [PNG, &vec![0u8; 1024 - PNG.len()]].concat();
+    let (status, body) = upload(&app, Some(&token), &exactly, "max.png").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["uploadAvatar"]["avatarUrl"].is_string(),
+        "the limit itself is allowed: {body}"
+    );
+    let over = [PNG, &vec![0u8; 1025 - PNG.len()]].concat();
+    let (status, body) = upload(&app, Some(&token), &over, "over.png").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "file", "{body}");
+    let huge = [PNG, &vec![0u8; 64 * 1024]].concat();
+    let (status, body) = upload(&app, Some(&token), &huge, "huge.png").await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE"))
+    );
+}
+
+/// G8: object storage that does not answer fails the upload with SERVICE_UNAVAILABLE within seconds (bounded
+/// retries, not the request timeout), leaves the profile as it was, and /media answers 503.
+async fn a_storage_outage_answers_503_quickly_and_keeps_the_profile(backend: Backend) {
+    // A port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("STORAGE_URL", "s3://nowhere"),
+            ("S3_ENDPOINT", &endpoint),
+            ("S3_ACCESS_KEY_ID", "test"),
+            ("S3_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .await;
+    let token = app.signed_in_user("outage@example.com").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = std::time::Instant::now();
+    let (status, body) = upload(&app, Some(&token), PNG, "me.png").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
+    let (_, me) = app
+        .graphql_as(&token, "{ me { profile { avatarUrl } } }", json!({}))
+        .await;
+    assert_eq!(me["data"]["me"]["profile"]["avatarUrl"], Value::Null);
+    let response = app.get("/media/avatars/someone/file.png").await;
+    assert_eq!(response.status(), 503);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "SERVICE_UNAVAILABLE");
 }

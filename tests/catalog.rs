@@ -18,6 +18,7 @@ backend_tests!(
     genres_count_their_movies_and_lead_to_them,
     bad_arguments_are_refused_with_codes,
     a_page_costs_a_fixed_number_of_statements,
+    people_by_id_and_a_synthetic_catalog,
 );
 
 const PAGE: &str = r#"
@@ -393,6 +394,18 @@ async fn bad_arguments_are_refused_with_codes(backend: Backend) {
             "filter.yearMin",
         ),
         (json!({ "filter": { "imdbMin": 11.0 } }), "filter.imdbMin"),
+        (
+            json!({ "filter": { "imdbMin": 8.0, "imdbMax": 7.0 } }),
+            "filter.imdbMin",
+        ),
+        (
+            json!({ "filter": { "priceMin": 500, "priceMax": 100 } }),
+            "filter.priceMin",
+        ),
+        (
+            json!({ "filter": { "genreIds": (1..=51).map(|i| i.to_string()).collect::<Vec<_>>() } }),
+            "filter.genreIds",
+        ),
         (json!({ "filter": { "priceMin": -5 } }), "filter.priceMin"),
         (json!({ "filter": { "genreIds": ["x"] } }), "filter.genreIds"),
         (json!({ "search": "x".repeat(201) }), "search"),
@@ -402,6 +415,15 @@ async fn bad_arguments_are_refused_with_codes(backend: Backend) {
         let error = &body["errors"][0];
         assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{variables}: {body}");
         assert_eq!(error["extensions"]["field"], field, "{variables}: {body}");
+    }
+    // A value of the wrong type inside an input object is found while the field reads its arguments: it is
+    // still the client's input at fault, with the code that says so.
+    for query in [
+        "{ movies(filter: { priceMin: true }) { totalCount } }",
+        "{ movies(filter: { priceMin: 9007199254740993 }) { totalCount } }",
+    ] {
+        let (status, code) = app.error_code(query, json!({})).await;
+        assert_eq!((status, code.as_str()), (200, "BAD_USER_INPUT"), "{query}");
     }
     // Wrong types and unknown fields never reach the resolvers.
     for (query, variables) in [
@@ -436,4 +458,39 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
     }
     // page + count + certifications + genres + genre counts + directors + stars
     assert_eq!(costs, [7, 7, 7], "statements per page for 1, 20 and 100 movies");
+}
+
+/// B1: a director or star by id, and NOT_FOUND for an id nobody has; G10: the synthetic catalog for
+/// benchmarks adds movies with their relations.
+async fn people_by_id_and_a_synthetic_catalog(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let data = app
+        .query_ok(
+            "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { directors { id name } } } }",
+            json!({}),
+        )
+        .await;
+    let director = &data["movies"]["nodes"][0]["directors"][0];
+    let person = app
+        .query_ok(
+            "query($id: ID!) { person(id: $id) { id name } }",
+            json!({ "id": director["id"] }),
+        )
+        .await;
+    assert_eq!(&person["person"], director);
+    let (status, code) = app.error_code("{ person(id: \"999999\") { name } }", json!({})).await;
+    assert_eq!((status, code.as_str()), (200, "NOT_FOUND"));
+
+    let before = app.query_ok("{ movies { totalCount } }", json!({})).await["movies"]["totalCount"]
+        .as_i64()
+        .unwrap();
+    let added = cinema::catalog::seed::seed_synthetic(app.db(), 25).await;
+    assert_eq!(added.map_err(|e| e.code()), Ok(25));
+    let after = app
+        .query_ok(
+            "{ movies(first: 100) { totalCount nodes { genres { name } directors { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(after["movies"]["totalCount"].as_i64().unwrap(), before + 25);
 }

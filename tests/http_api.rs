@@ -16,6 +16,7 @@ backend_tests!(
     abusive_queries_are_refused_introspection_or_not,
     docs_follow_docs_access,
     graphiql_is_self_hosted,
+    get_requests_are_checked_like_posts,
 );
 
 async fn get_runs_queries_and_refuses_mutations(backend: Backend) {
@@ -440,6 +441,7 @@ async fn graphiql_is_self_hosted(backend: Backend) {
         "react.production.min.js",
         "react-dom.production.min.js",
         "init.js",
+        "page.css",
     ] {
         assert!(
             html.contains(&format!("/graphiql/assets/{asset}")),
@@ -449,7 +451,59 @@ async fn graphiql_is_self_hosted(backend: Backend) {
         assert_eq!(response.status(), 200, "{asset}");
     }
     assert_eq!(app.get("/graphiql/assets/../../Cargo.toml").await.status(), 404);
+    assert_eq!(app.get("/graphiql/assets/other.js").await.status(), 404);
 
     let off = TestApp::start_with(backend, &[("GRAPHIQL", "off")]).await;
     assert_eq!(off.get("/graphiql").await.status(), 404);
+}
+
+/// G1: GET answers the same refusals as POST — an unacceptable Accept (406), an unreadable query string
+/// (400), and a mutation chosen by operationName (405) — and G4: the docs gate refuses a token that does not
+/// authenticate with that token's own code.
+async fn get_requests_are_checked_like_posts(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("DOCS_ACCESS", "authenticated")]).await;
+    let get = |query: &[(&str, &str)], accept: &str| {
+        app.client
+            .get(app.url("/graphql"))
+            .query(query)
+            .header("accept", accept.to_string())
+            .send()
+    };
+    let response = get(&[("query", "{ genres { name } }")], "text/html").await.unwrap();
+    assert_eq!(response.status(), 406);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_ACCEPTABLE");
+
+    let response = get(
+        &[("query", "{ genres { name } }"), ("variables", "{not json")],
+        "application/graphql-response+json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+
+    let two = "query Read { genres { name } } mutation Write { removeAvatar { avatarUrl } }";
+    let response = get(&[("query", two), ("operationName", "Write")], "application/json")
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 405, "{text}");
+    let response = get(&[("query", two), ("operationName", "Read")], "application/json")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let response = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .bearer_auth("not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "INVALID_TOKEN");
 }

@@ -575,10 +575,50 @@ mod tests {
             ("APP_ENV", "staging"),
             ("DB_POOL_SIZE", "0"),
             ("PUBLIC_URL", "ftp://x"),
+            ("FRONTEND_URL", "not a url"),
             ("CORS_ORIGINS", "not an origin"),
+            ("SMTP_URL", "http://mail.example"),
+            ("MAIL_FROM", "not a mailbox"),
+            ("STORAGE_URL", "ftp://bucket"),
+            ("STORAGE_URL", "s3://"),
+            ("REFRESH_TOKEN_TTL_DAYS", "0"),
+            ("WORKER_POLL_MS", "soon"),
+            ("REQUEST_TIMEOUT_SECS", "-1"),
         ] {
             let err = Settings::from_vars(vars(&[(name, value), ("JWT_SECRET", "x".repeat(40).as_str())])).unwrap_err();
             assert!(err.0.contains(name), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn sections_read_their_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::from_vars(vars(&[
+            ("VAR_DIR", dir.path().to_str().unwrap()),
+            ("STORAGE_URL", "file:///srv/uploads"),
+            ("REFRESH_TOKEN_TTL_DAYS", "2"),
+            ("WORKER_POLL_MS", "250"),
+            ("SMTP_URL", "smtps://user:pass@mail.example"),
+            ("DATABASE_URL", "postgres://cinema@db/cinema"),
+            ("BCRYPT_COST", "99"),
+        ]))
+        .unwrap();
+        assert!(matches!(&s.storage, StorageSettings::Local { dir } if dir == Path::new("/srv/uploads")));
+        assert_eq!(s.auth.refresh_token_ttl, Duration::from_secs(2 * 86_400));
+        assert_eq!(s.jobs.poll, Duration::from_millis(250));
+        assert_eq!(s.mail.smtp_url.as_deref(), Some("smtps://user:pass@mail.example"));
+        assert_eq!(s.database.url.backend(), crate::db::Backend::Postgres);
+        assert_eq!(s.auth.bcrypt_cost, 31, "bcrypt's largest cost");
+        let s3 = Settings::from_vars(vars(&[
+            ("VAR_DIR", dir.path().to_str().unwrap()),
+            ("STORAGE_URL", "s3://media/"),
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(&s3.storage, StorageSettings::S3 { bucket, access_key_id: Some(id), region, .. }
+            if bucket == "media" && id == "id" && region == "us-east-1")
+        );
     }
 }

@@ -228,3 +228,19 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend_or_are_refused() {
+        let postgres = DatabaseUrl::parse("postgresql://u@h/db").unwrap();
+        assert_eq!(postgres.backend(), Backend::Postgres);
+        let sqlite = DatabaseUrl::parse("sqlite://var/cinema.db?mode=rwc").unwrap();
+        assert_eq!(sqlite, DatabaseUrl::Sqlite("var/cinema.db".into()));
+        assert_eq!(sqlite.backend().name(), "sqlite");
+        assert!(DatabaseUrl::parse("sqlite://").unwrap_err().contains("file path"));
+        assert!(DatabaseUrl::parse("mysql://x").unwrap_err().contains("DATABASE_URL"));
+    }
+}

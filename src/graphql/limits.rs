@@ -248,6 +248,14 @@ mod tests {
     }
 
     #[test]
+    fn aliases_count_in_operations_fragments_and_inline_fragments() {
+        let document =
+            async_graphql::parser::parse_query("{ a: x ... on T { b: y } ...F } fragment F on T { c: z d: w }")
+                .unwrap();
+        assert_eq!(count_aliases(&document), 4);
+    }
+
+    #[test]
     fn fragment_cycles_and_unknown_fragments_terminate() {
         let s = shape("{ ...A } fragment A on Q { a { ...B } } fragment B on Q { b { ...A ...Missing } }");
         assert_eq!(s.depth, 2);

@@ -17,6 +17,8 @@ use crate::server::AppState;
 use crate::server::schema::request_data;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// Room in a multipart upload for everything but the file: the `operations` and `map` parts and boundaries.
+const MULTIPART_OVERHEAD: usize = 16 * 1024;
 const APPLICATION_JSON: &str = "application/json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +73,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+    let request = match get_request(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(error) => {
             return request_error(
@@ -83,6 +85,30 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
         }
     };
     execute(state, &headers, media, request, true).await
+}
+
+/// A GET request's parameters as GraphQL over HTTP names them: `query`, `operationName`, and `variables` and
+/// `extensions` as JSON objects. (async-graphql's own reader expects `operation_name`, which no client sends:
+/// with it, the operation a client named was ignored.)
+fn get_request(query_string: &str) -> Result<async_graphql::Request, String> {
+    let mut request = async_graphql::Request::new("");
+    for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+        match key.as_ref() {
+            "query" => request.query = value.into_owned(),
+            "operationName" if !value.is_empty() => request.operation_name = Some(value.into_owned()),
+            "variables" => {
+                let variables: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&value).map_err(|e| format!("variables must be a JSON object ({e})"))?;
+                request.variables = async_graphql::Variables::from_json(variables.into());
+            }
+            "extensions" => {
+                request.extensions =
+                    serde_json::from_str(&value).map_err(|e| format!("extensions must be a JSON object ({e})"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(request)
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
@@ -133,9 +159,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
                 "multipart requests must carry an Authorization header",
             );
         }
+        // The reader caps the whole stream at this size times the number of files, so the cap leaves room for
+        // the `operations` and `map` parts; the avatar rule checks the file's exact size.
         let options = MultipartOptions::default()
             .max_num_files(1)
-            .max_file_size(state.settings.avatar_max_bytes.saturating_add(1));
+            .max_file_size(state.settings.avatar_max_bytes.saturating_add(MULTIPART_OVERHEAD));
         let reader = futures_util::io::Cursor::new(body.to_vec());
         match async_graphql::http::receive_body(Some(content_type), reader, options).await {
             Ok(request) => request,
@@ -194,12 +222,13 @@ async fn execute(
             );
         }
         Ok(document) if via_get => {
+            // Without a name, a document of several operations is refused by the executor; with one operation,
+            // that one runs.
+            let mut operations = document.operations.iter();
             let operation = match &request.operation_name {
-                Some(name) => document
-                    .operations
-                    .iter()
-                    .find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-                None => document.operations.iter().next(),
+                Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+                None if operations.len() == 1 => operations.next(),
+                None => None,
             };
             if operation.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
                 let mut response = request_error(
@@ -237,9 +266,11 @@ async fn execute(
     let refused = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    if refused {
-        for error in &mut response.errors {
+    for error in &mut response.errors {
+        if refused {
             label_request_error(error);
+        } else {
+            label_field_error(error);
         }
     }
     let status = if refused {
@@ -273,6 +304,29 @@ fn bad_request_status(media: Media) -> StatusCode {
     }
 }
 
+/// Gives a field error without a code one. The resolvers' own errors all carry codes; what arrives without one
+/// is an argument that did not parse as its type (a bad scalar or input object value), which async-graphql
+/// reports from inside the field, or, failing that, an internal error.
+fn label_field_error(error: &mut ServerError) {
+    let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+    if has_code {
+        return;
+    }
+    let bad_input = error.message.starts_with("Failed to parse")
+        || error.message.starts_with("Expected input type")
+        || error.message.contains("(occurred while parsing");
+    let mut ext = error.extensions.take().unwrap_or_default();
+    ext.set(
+        "code",
+        if bad_input {
+            "BAD_USER_INPUT"
+        } else {
+            "INTERNAL_SERVER_ERROR"
+        },
+    );
+    error.extensions = Some(ext);
+}
+
 /// Gives validation and limit errors a code, as every other error has one.
 fn label_request_error(error: &mut ServerError) {
     let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
@@ -300,6 +354,24 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
         headers
+    }
+
+    #[test]
+    fn get_parameters_follow_graphql_over_http() {
+        let request = get_request("query=query%20A%7Bx%7D&operationName=A&variables=%7B%22n%22%3A1%7D").unwrap();
+        assert_eq!(request.query, "query A{x}");
+        assert_eq!(request.operation_name.as_deref(), Some("A"));
+        assert_eq!(request.variables.get("n"), Some(&async_graphql::Value::from(1)));
+        assert!(
+            get_request("query=%7Bx%7D&variables=%5B1%5D")
+                .unwrap_err()
+                .contains("JSON object")
+        );
+        assert!(get_request("query=%7Bx%7D&extensions=nope").is_err());
+        assert_eq!(
+            get_request("query=%7Bx%7D&operationName=").unwrap().operation_name,
+            None
+        );
     }
 
     #[test]

@@ -84,3 +84,22 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
 pub async fn not_found() -> Response {
     Problem::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint").into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_answers_a_problem_without_its_message() {
+        let response = panic_response(Box::new("secret in a panic message"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains("INTERNAL_SERVER_ERROR") && !text.contains("secret"),
+            "{text}"
+        );
+        let response = panic_response(Box::new(String::from("owned message")));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
