@@ -124,6 +124,14 @@ mod tests {
         assert_eq!(image_type(b"GIF89a"), None);
     }
 
+    #[test]
+    fn content_types_follow_the_extension_written() {
+        assert_eq!(content_type_of("avatars/u/a.png"), "image/png");
+        assert_eq!(content_type_of("avatars/u/a.jpg"), "image/jpeg");
+        assert_eq!(content_type_of("avatars/u/a.webp"), "image/webp");
+        assert_eq!(content_type_of("avatars/u/a"), "application/octet-stream");
+    }
+
     #[tokio::test]
     async fn local_folder_round_trip() {
         let dir = tempfile::tempdir().unwrap();

@@ -64,4 +64,16 @@ async fn listed_origins_pass_preflight_and_others_do_not(backend: Backend) {
         .await
         .unwrap();
     assert!(response.headers().get("access-control-allow-origin").is_none());
+
+    // CORS_ORIGINS=* (development only; production refuses it): any origin.
+    let open = TestApp::start_with(backend, &[("CORS_ORIGINS", "*")]).await;
+    let response = open
+        .client
+        .request(reqwest::Method::OPTIONS, open.url("/graphql"))
+        .header("origin", "https://anything.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
 }

@@ -491,10 +491,32 @@ async fn get_requests_are_checked_like_posts(backend: Backend) {
     let status = response.status();
     let text = response.text().await.unwrap();
     assert_eq!(status, 405, "{text}");
-    let response = get(&[("query", two), ("operationName", "Read")], "application/json")
+    let response = get(
+        &[("query", two), ("operationName", "Read"), ("extensions", "{}")],
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    // Two operations and no name: refused, whichever comes first in the document.
+    let response = get(&[("query", two)], "application/graphql-response+json")
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 400);
+
+    // A multipart body that is not a GraphQL multipart request.
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth("any")
+        .header("content-type", "multipart/form-data; boundary=xyz")
+        .body("--xyz\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhello\r\n--xyz--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
 
     let response = app
         .client
