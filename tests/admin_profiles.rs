@@ -12,6 +12,7 @@ backend_tests!(
     deactivation_signs_the_user_out_and_activation_lets_them_in,
     users_edit_their_profile,
     the_first_admin_is_created_or_promoted,
+    a_ban_sticks,
 );
 
 const USERS: &str = "query($email: String, $role: Role, $active: Boolean, $first: Int, $after: String) {
@@ -183,8 +184,12 @@ async fn deactivation_signs_the_user_out_and_activation_lets_them_in(backend: Ba
         .graphql_as(&admin, SET_ACTIVE, json!({ "id": target, "active": false }))
         .await;
     assert_eq!(body["data"]["setUserActive"]["isActive"], false, "{body}");
-    let (status, _) = app.graphql_as(&user, "{ me { email } }", json!({})).await;
-    assert_eq!(status, 401, "signed out everywhere");
+    let (status, body) = app.graphql_as(&user, "{ me { email } }", json!({})).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (403, Some("ACCOUNT_DISABLED")),
+        "signed out everywhere, with the reason: {body}"
+    );
     let (status, body) = app
         .post_json(
             "/api/v1/auth/login",
@@ -192,7 +197,7 @@ async fn deactivation_signs_the_user_out_and_activation_lets_them_in(backend: Ba
             None,
         )
         .await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("ACCOUNT_INACTIVE")));
+    assert_eq!((status, body["code"].as_str()), (403, Some("ACCOUNT_DISABLED")));
     app.graphql_as(&admin, SET_ACTIVE, json!({ "id": target, "active": true }))
         .await;
     app.login("user@example.com", PASSWORD).await;
@@ -325,4 +330,102 @@ async fn the_first_admin_is_created_or_promoted(backend: Backend) {
         )
         .await;
     assert_eq!((status, body["code"].as_str()), (401, Some("INVALID_CREDENTIALS")));
+}
+
+/// H4: a disabled account cannot get back in by itself. Before, disabling cleared the same flag that meant
+/// "email not verified", so a banned user asked for a new activation link, followed it and signed in again.
+async fn a_ban_sticks(backend: Backend) {
+    let (app, admin, _, _) = staffed(backend).await;
+    let tokens = app.login("user@example.com", PASSWORD).await;
+    let access = tokens["accessToken"].as_str().unwrap().to_string();
+    let refresh = tokens["refreshToken"].as_str().unwrap().to_string();
+    // An account registered but not verified yet, with its activation link in the mailbox.
+    app.post_json(
+        "/api/v1/auth/register",
+        json!({ "email": "pending@example.com", "password": PASSWORD }),
+        None,
+    )
+    .await;
+    let link = crate::common::token_in(&app.wait_for_mail("pending@example.com", "Activate", 1).await[0]);
+
+    for email in ["user@example.com", "pending@example.com"] {
+        let id = id_of(&app, &admin, email).await;
+        let (_, body) = app
+            .graphql_as(&admin, SET_ACTIVE, json!({ "id": id, "active": false }))
+            .await;
+        assert_eq!(body["data"]["setUserActive"]["isActive"], false, "{body}");
+    }
+    let disabled = |status: u16, code: Option<&str>| (status, code) == (403, Some("ACCOUNT_DISABLED"));
+    // Every way back in answers the ban.
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "user@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert!(disabled(status, body["code"].as_str()), "login: {status} {body}");
+    let (status, body) = app
+        .post_json("/api/v1/auth/refresh", json!({ "refreshToken": refresh }), None)
+        .await;
+    assert!(disabled(status, body["code"].as_str()), "refresh: {status} {body}");
+    let (status, body) = app.graphql_as(&access, "{ me { email } }", json!({})).await;
+    assert!(
+        disabled(status, body["errors"][0]["extensions"]["code"].as_str()),
+        "token: {status} {body}"
+    );
+    let (status, body) = app
+        .post_json("/api/v1/auth/activate", json!({ "token": link }), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_TOKEN")),
+        "the old link died with the ban"
+    );
+    // Asking for new links sends nothing (and answers as for anyone).
+    for (path, email) in [
+        ("/api/v1/auth/activation/resend", "pending@example.com"),
+        ("/api/v1/auth/activation/resend", "user@example.com"),
+        ("/api/v1/auth/password/reset/request", "user@example.com"),
+    ] {
+        let (status, _) = app.post_json(path, json!({ "email": email }), None).await;
+        assert_eq!(status, 202, "{path}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(app.outbox("pending@example.com").len(), 1, "no new activation link");
+    assert!(
+        app.outbox("user@example.com")
+            .iter()
+            .all(|m| !crate::common::decode_mail(m).contains("Reset your")),
+        "no reset link"
+    );
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/login",
+            json!({ "email": "pending@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert!(disabled(status, body["code"].as_str()), "{status} {body}");
+
+    // Only an admin lets them back in; the admin's word also verifies the address.
+    let (_, listed) = app.graphql_as(&admin, USERS, json!({ "active": false })).await;
+    assert_eq!(listed["data"]["users"]["totalCount"], 2, "{listed}");
+    for email in ["user@example.com", "pending@example.com"] {
+        let id = id_of(&app, &admin, email).await;
+        app.graphql_as(&admin, SET_ACTIVE, json!({ "id": id, "active": true }))
+            .await;
+        app.login(email, PASSWORD).await;
+    }
+    let (_, me) = app
+        .graphql_as(
+            &admin,
+            "query($e: String) { users(emailContains: $e) { nodes { emailVerified disabledAt } } }",
+            json!({ "e": "pending@" }),
+        )
+        .await;
+    assert_eq!(
+        me["data"]["users"]["nodes"][0],
+        json!({ "emailVerified": true, "disabledAt": null })
+    );
 }

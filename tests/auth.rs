@@ -342,6 +342,14 @@ async fn password_change_revokes_other_sessions(backend: Backend) {
     let elsewhere = app.login("ivy@example.com", PASSWORD).await;
     let here_access = here["accessToken"].as_str().unwrap();
     let change = |old: &str, new: &str| json!({ "oldPassword": old, "newPassword": new });
+    // A reset link asked for before the change (by the user, or by someone who knows their address).
+    app.post_json(
+        "/api/v1/auth/password/reset/request",
+        json!({ "email": "ivy@example.com" }),
+        None,
+    )
+    .await;
+    let reset_link = token_in(&app.wait_for_mail("ivy@example.com", "Reset your", 1).await[0]);
 
     let (status, body) = app
         .post_json(
@@ -398,6 +406,15 @@ async fn password_change_revokes_other_sessions(backend: Backend) {
         .await;
     assert_eq!(status, 401, "the old password no longer works");
     app.login("ivy@example.com", "N3w!password").await;
+    // The change voided the earlier reset link: it cannot set the password back.
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/password/reset/complete",
+            json!({ "token": reset_link, "newPassword": "Oth3r!password" }),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_TOKEN")), "{body}");
     app.wait_for_mail("ivy@example.com", "password was changed", 1).await;
 }
 

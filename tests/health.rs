@@ -50,13 +50,7 @@ async fn readiness_is_503_with_a_pending_migration(backend: Backend) {
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
-    assert!(
-        body["migrations"]
-            .as_str()
-            .unwrap()
-            .starts_with("pending: 20261125000004"),
-        "{body}"
-    );
+    assert!(body["migrations"].as_str().unwrap() == "pending: 1", "{body}");
 }
 
 async fn readiness_is_503_when_the_database_is_gone(backend: Backend) {

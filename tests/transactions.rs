@@ -23,7 +23,7 @@ fn user(email: &str) -> NewUser {
         email: email.to_string(),
         password_hash: "not a hash".into(),
         role: Role::User,
-        is_active: true,
+        email_verified: true,
         created_at: at,
         updated_at: at,
     }

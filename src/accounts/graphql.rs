@@ -69,7 +69,8 @@ impl AccountMutation {
         Ok(User(accounts.set_role(admin.user_id, &user_id, role).await?))
     }
 
-    /// Activates or deactivates an account by hand (A10); deactivation signs the user out everywhere.
+    /// Activates (verifies and lifts any ban) or disables an account by hand (A10); disabling signs the user out
+    /// everywhere and voids their pending links.
     #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
     async fn set_user_active(&self, ctx: &Context<'_>, user_id: ID, active: bool) -> Result<User> {
         let admin = viewer(ctx)?;
@@ -177,9 +178,19 @@ impl User {
         self.0.role
     }
 
-    /// False until the emailed activation link is used, or after an admin deactivated the account.
+    /// True when the address is verified and no admin disabled the account: the account can sign in.
     async fn is_active(&self) -> bool {
-        self.0.is_active
+        self.0.is_active()
+    }
+
+    /// Whether the owner of the address confirmed it (or an admin vouched for it).
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified
+    }
+
+    /// When an admin disabled the account, if one did.
+    async fn disabled_at(&self) -> Option<DateTime<Utc>> {
+        self.0.disabled_at.map(|at| at.and_utc())
     }
 
     /// When the account was created (UTC).

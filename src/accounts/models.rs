@@ -12,9 +12,19 @@ pub struct UserRow {
     pub email: String,
     pub password_hash: String,
     pub role: Role,
-    pub is_active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The owner of the address followed an emailed link (or an admin vouched for it).
+    pub email_verified: bool,
+    /// When an admin disabled the account; a disabled account cannot sign in or verify itself back.
+    pub disabled_at: Option<NaiveDateTime>,
+}
+
+impl UserRow {
+    /// Verified and not disabled: the account may sign in.
+    pub fn is_active(&self) -> bool {
+        self.email_verified && self.disabled_at.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -24,7 +34,7 @@ pub struct NewUser {
     pub email: String,
     pub password_hash: String,
     pub role: Role,
-    pub is_active: bool,
+    pub email_verified: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -93,5 +103,6 @@ pub struct ProfileChanges {
 pub struct UserFilter {
     pub email_contains: Option<String>,
     pub role: Option<Role>,
+    /// Active means verified and not disabled.
     pub is_active: Option<bool>,
 }

@@ -80,8 +80,12 @@ crate::for_both_backends! {
             if let Some(role) = filter.role {
                 query = query.filter(users::role.eq(role));
             }
-            if let Some(active) = filter.is_active {
-                query = query.filter(users::is_active.eq(active));
+            match filter.is_active {
+                Some(true) => query = query.filter(users::email_verified.eq(true).and(users::disabled_at.is_null())),
+                Some(false) => {
+                    query = query.filter(users::email_verified.eq(false).or(users::disabled_at.is_not_null()))
+                }
+                None => {}
             }
             query
         }
@@ -119,10 +123,27 @@ pub async fn set_password(conn: &mut DbConn, user_id: i64, password_hash: &str, 
     Ok(())
 }
 
-pub async fn set_active(conn: &mut DbConn, user_id: i64, active: bool, at: NaiveDateTime) -> QueryResult<UserRow> {
+/// Marks the address verified (the owner followed the link, or an admin vouched for it).
+pub async fn verify_email(conn: &mut DbConn, user_id: i64, at: NaiveDateTime) -> QueryResult<UserRow> {
     crate::per_backend!(conn, |c| {
         diesel::update(users::table.find(user_id))
-            .set((users::is_active.eq(active), users::updated_at.eq(at)))
+            .set((users::email_verified.eq(true), users::updated_at.eq(at)))
+            .returning(UserRow::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// Disables the account from `at`, or enables it again with None.
+pub async fn set_disabled(
+    conn: &mut DbConn,
+    user_id: i64,
+    disabled_at: Option<NaiveDateTime>,
+    at: NaiveDateTime,
+) -> QueryResult<UserRow> {
+    crate::per_backend!(conn, |c| {
+        diesel::update(users::table.find(user_id))
+            .set((users::disabled_at.eq(disabled_at), users::updated_at.eq(at)))
             .returning(UserRow::as_returning())
             .get_result(c)
             .await
@@ -150,7 +171,8 @@ pub async fn promote_to_admin(
         diesel::update(users::table.filter(users::email.eq(email)))
             .set((
                 users::role.eq(Role::Admin),
-                users::is_active.eq(true),
+                users::email_verified.eq(true),
+                users::disabled_at.eq(None::<NaiveDateTime>),
                 users::password_hash.eq(password_hash),
                 users::updated_at.eq(at),
             ))

@@ -95,9 +95,9 @@ pub async fn register(
     limits.hit("register", &client, Some(&body.email))?;
     let registered = accounts.register(&body.email, &body.password).await?;
     let user = RegisteredUser {
+        is_active: registered.is_active(),
         id: registered.uuid,
         email: registered.email,
-        is_active: registered.is_active,
     };
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
@@ -110,7 +110,8 @@ pub async fn register(
     post, path = "/api/v1/auth/activate", tag = "auth", request_body = TokenRequest,
     responses(
         (status = 204, description = "The account is active."),
-        (status = 400, description = "`INVALID_TOKEN` or `TOKEN_EXPIRED`.", body = Problem)
+        (status = 400, description = "`INVALID_TOKEN` or `TOKEN_EXPIRED`.", body = Problem),
+        (status = 403, description = "`ACCOUNT_DISABLED`: an admin disabled the account.", body = Problem)
     )
 )]
 pub async fn activate(State(accounts): State<Accounts>, ApiJson(body): ApiJson<TokenRequest>) -> AppResult<StatusCode> {
@@ -151,7 +152,7 @@ pub async fn resend_activation(
     responses(
         (status = 200, description = "Signed in.", body = TokenPair),
         (status = 401, description = "`INVALID_CREDENTIALS`.", body = Problem),
-        (status = 403, description = "`ACCOUNT_INACTIVE`.", body = Problem),
+        (status = 403, description = "`ACCOUNT_INACTIVE` (the email is not verified yet) or `ACCOUNT_DISABLED` (an admin disabled the account).", body = Problem),
         (status = 429, description = "`RATE_LIMITED`, with Retry-After.", body = Problem)
     )
 )]
@@ -173,7 +174,8 @@ pub async fn login(
     post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens.", body = TokenPair),
-        (status = 401, description = "`INVALID_REFRESH_TOKEN` or `REFRESH_TOKEN_REUSED`.", body = Problem)
+        (status = 401, description = "`INVALID_REFRESH_TOKEN` or `REFRESH_TOKEN_REUSED`.", body = Problem),
+        (status = 403, description = "`ACCOUNT_DISABLED`: an admin disabled the account.", body = Problem)
     )
 )]
 pub async fn refresh(State(auth): State<Auth>, ApiJson(body): ApiJson<RefreshRequest>) -> AppResult<Json<TokenPair>> {
@@ -259,6 +261,7 @@ pub async fn request_password_reset(
     responses(
         (status = 204, description = "Password changed; sign in again."),
         (status = 400, description = "`INVALID_TOKEN` or `TOKEN_EXPIRED`.", body = Problem),
+        (status = 403, description = "`ACCOUNT_DISABLED`: an admin disabled the account.", body = Problem),
         (status = 422, description = "`BAD_USER_INPUT`: the new password breaks a rule.", body = Problem),
         (status = 429, description = "`RATE_LIMITED`.", body = Problem)
     )

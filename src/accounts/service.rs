@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use crate::accounts::models::{NewUser, ProfileChanges, ProfileRow, TokenPurpose, UserFilter, UserRow};
 use crate::accounts::repo;
 use crate::accounts::tokens::{self, Presented};
+use crate::auth::service::account_disabled;
 use crate::auth::sessions::{self, RevokeReason};
 use crate::auth::{Auth, TokenPair, password};
 use crate::db::{Db, Role, now};
@@ -135,7 +136,7 @@ impl Accounts {
             email: email.clone(),
             password_hash,
             role: Role::User,
-            is_active: false,
+            email_verified: false,
             created_at: at,
             updated_at: at,
         };
@@ -159,7 +160,7 @@ impl Accounts {
             .await
     }
 
-    /// A2: activates the account of a valid activation token.
+    /// A2: verifies the address of a valid activation token. A disabled account stays disabled (H4).
     pub async fn activate(&self, token: &str) -> AppResult<()> {
         self.db()
             .transaction(async |conn| {
@@ -167,18 +168,23 @@ impl Accounts {
                 let Presented::Taken { user_id } = presented else {
                     return Err(link_refused(presented));
                 };
-                repo::set_active(conn, user_id, true, now()).await?;
+                let user = repo::user_by_id(conn, user_id).await?.ok_or_else(no_such_user)?;
+                if user.disabled_at.is_some() {
+                    return Err(account_disabled());
+                }
+                repo::verify_email(conn, user_id, now()).await?;
                 Ok(())
             })
             .await
     }
 
-    /// A3: a fresh activation email for an inactive account; silent for unknown or active accounts, so the
+    /// A3: a fresh activation email for an unverified account that is not disabled; silent otherwise, so the
     /// answer reveals nothing about which emails have accounts.
     pub async fn resend_activation(&self, email: &str) -> AppResult<()> {
+        let unverified = |user: &UserRow| !user.email_verified && user.disabled_at.is_none();
         self.mail_link_if(
             email,
-            false,
+            unverified,
             TokenPurpose::Activation,
             ACTIVATION_TTL,
             templates::activation,
@@ -188,9 +194,10 @@ impl Accounts {
 
     /// A8: a reset link for an active account; silent otherwise (no account enumeration).
     pub async fn request_password_reset(&self, email: &str) -> AppResult<()> {
+        let active = |user: &UserRow| user.is_active();
         self.mail_link_if(
             email,
-            true,
+            active,
             TokenPurpose::PasswordReset,
             RESET_TTL,
             templates::password_reset,
@@ -198,12 +205,12 @@ impl Accounts {
         .await
     }
 
-    /// Emails a fresh single-use link to the account of `email` when its active state is `when_active`; does
-    /// nothing otherwise, and the caller answers the same either way (no account enumeration, A3 and A8).
+    /// Emails a fresh single-use link to the account of `email` when `eligible` says so; does nothing
+    /// otherwise, and the caller answers the same either way (no account enumeration, A3 and A8).
     async fn mail_link_if(
         &self,
         email: &str,
-        when_active: bool,
+        eligible: fn(&UserRow) -> bool,
         purpose: TokenPurpose,
         ttl: chrono::Duration,
         template: fn(&str, &str, &str) -> Email,
@@ -215,7 +222,7 @@ impl Accounts {
         self.db()
             .transaction(async |conn| {
                 let user = repo::user_by_email(conn, &email).await?;
-                if let Some(user) = user.filter(|user| user.is_active == when_active) {
+                if let Some(user) = user.filter(eligible) {
                     let token = tokens::issue(conn, user.id, purpose, ttl).await?;
                     jobs::enqueue(conn, &template(&email, frontend, &token)).await?;
                 }
@@ -239,7 +246,10 @@ impl Accounts {
         if !password::verify(plain_password, &user.password_hash).await? {
             return Err(invalid_credentials());
         }
-        if !user.is_active {
+        if user.disabled_at.is_some() {
+            return Err(account_disabled());
+        }
+        if !user.email_verified {
             return Err(AppError::rejected(
                 StatusCode::FORBIDDEN,
                 "ACCOUNT_INACTIVE",
@@ -274,6 +284,8 @@ impl Accounts {
                 repo::set_password(conn, user_id, &new_hash, at).await?;
                 sessions::revoke_all_of_user(conn, user_id, Some(session_id), RevokeReason::PasswordChanged, at)
                     .await?;
+                // A reset link sent before the change must not undo it.
+                tokens::delete_for_user(conn, user_id, TokenPurpose::PasswordReset).await?;
                 jobs::enqueue(conn, &notice).await?;
                 Ok(())
             })
@@ -295,6 +307,9 @@ impl Accounts {
                     return Err(link_refused(presented));
                 };
                 let user = repo::user_by_id(conn, user_id).await?.ok_or_else(no_such_user)?;
+                if user.disabled_at.is_some() {
+                    return Err(account_disabled());
+                }
                 repo::set_password(conn, user_id, &new_hash, at).await?;
                 sessions::revoke_all_of_user(conn, user_id, None, RevokeReason::PasswordReset, at).await?;
                 jobs::enqueue(conn, &templates::password_changed(&user.email)).await?;
@@ -340,8 +355,9 @@ impl Accounts {
         Ok(updated)
     }
 
-    /// A10: an admin activates or deactivates an account by hand. Deactivation ends every session of the
-    /// account; activation makes its activation link useless.
+    /// A10: an admin activates or disables an account by hand. Activation vouches for the address and lifts a
+    /// ban (the activation link becomes useless); disabling ends every session of the account and deletes its
+    /// pending links, so that nothing but an admin can let it back in (H4).
     pub async fn set_active(&self, admin_id: i64, user_uuid: &str, active: bool) -> AppResult<UserRow> {
         let at = now();
         let updated = self
@@ -351,13 +367,16 @@ impl Accounts {
                 if user.id == admin_id && !active {
                     return Err(AppError::Conflict("admins cannot deactivate their own account".into()));
                 }
-                let updated = repo::set_active(conn, user.id, active, at).await?;
                 if active {
+                    repo::verify_email(conn, user.id, at).await?;
                     tokens::delete_for_user(conn, user.id, TokenPurpose::Activation).await?;
+                    Ok(repo::set_disabled(conn, user.id, None, at).await?)
                 } else {
                     sessions::revoke_all_of_user(conn, user.id, None, RevokeReason::Deactivated, at).await?;
+                    tokens::delete_all_of_user(conn, user.id).await?;
+                    let disabled_at = user.disabled_at.unwrap_or(at);
+                    Ok(repo::set_disabled(conn, user.id, Some(disabled_at), at).await?)
                 }
-                Ok(updated)
             })
             .await?;
         self.inner.auth.forget_user(updated.id);
@@ -473,7 +492,7 @@ pub async fn create_admin(db: &Db, email: &str, plain_password: &str, bcrypt_cos
         email: email.clone(),
         password_hash: password_hash.clone(),
         role: Role::Admin,
-        is_active: true,
+        email_verified: true,
         created_at: at,
         updated_at: at,
     };

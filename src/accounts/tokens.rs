@@ -81,7 +81,8 @@ pub async fn take(conn: &mut DbConn, token: &str, purpose: TokenPurpose) -> Quer
     })
 }
 
-/// Deletes a user's tokens of one purpose (an account activated by hand needs no activation link).
+/// Deletes a user's tokens of one purpose (an account activated by hand needs no activation link; a password
+/// change makes outstanding reset links useless).
 pub async fn delete_for_user(conn: &mut DbConn, user_id: i64, purpose: TokenPurpose) -> QueryResult<usize> {
     crate::per_backend!(conn, |c| {
         diesel::delete(
@@ -91,6 +92,15 @@ pub async fn delete_for_user(conn: &mut DbConn, user_id: i64, purpose: TokenPurp
         )
         .execute(c)
         .await
+    })
+}
+
+/// Deletes every token of a user (a disabled account keeps no link that could change it).
+pub async fn delete_all_of_user(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    crate::per_backend!(conn, |c| {
+        diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(user_id)))
+            .execute(c)
+            .await
     })
 }
 

@@ -44,6 +44,23 @@ struct AuthInner {
     refresh_ttl: Duration,
 }
 
+/// What a disabled account's sign-in, refresh and tokens answer.
+pub fn account_disabled() -> AppError {
+    AppError::rejected(
+        StatusCode::FORBIDDEN,
+        "ACCOUNT_DISABLED",
+        "this account has been disabled by an administrator",
+    )
+}
+
+fn session_revoked() -> AppError {
+    AppError::rejected(
+        StatusCode::UNAUTHORIZED,
+        "SESSION_REVOKED",
+        "the session of this token has ended; sign in again",
+    )
+}
+
 fn invalid_refresh() -> AppError {
     AppError::rejected(
         StatusCode::UNAUTHORIZED,
@@ -143,9 +160,12 @@ impl Auth {
                     token_expires,
                     user_uuid,
                     role,
-                    active,
+                    user_disabled_at,
                 } = presented;
-                if revoked_at.is_some() || session_expires < at || token_expires < at || !active {
+                if user_disabled_at.is_some() {
+                    return Err(account_disabled());
+                }
+                if revoked_at.is_some() || session_expires < at || token_expires < at {
                     return Err(invalid_refresh());
                 }
                 // Of two concurrent uses of one token exactly one rotates it; the other is a reuse.
@@ -220,41 +240,52 @@ impl Auth {
                 )
             })?;
         let claims = self.inner.keys.verify(token)?;
-        match self.session_viewer(&claims.sid).await? {
-            Some(viewer) if viewer.user_uuid == claims.sub => Ok(Some(viewer)),
-            _ => Err(AppError::rejected(
-                StatusCode::UNAUTHORIZED,
-                "SESSION_REVOKED",
-                "the session of this token has ended; sign in again",
-            )),
+        match self.session_state(&claims.sid).await? {
+            SessionState::Live(viewer) if viewer.user_uuid == claims.sub => Ok(Some(viewer)),
+            SessionState::Disabled => Err(account_disabled()),
+            SessionState::Live(_) | SessionState::Ended => Err(session_revoked()),
         }
     }
 
-    /// The viewer of a live session. The role comes from the database, so a role change applies within the
-    /// cache's lifetime without waiting for the access token to expire.
-    async fn session_viewer(&self, session_id: &str) -> AppResult<Option<Viewer>> {
+    /// What a session is now. The role comes from the database, so a role change applies within the cache's
+    /// lifetime without waiting for the access token to expire.
+    async fn session_state(&self, session_id: &str) -> AppResult<SessionState> {
         let cache = &self.inner.cache;
-        if let Some(viewer) = cache.get(session_id) {
-            return Ok(viewer);
+        if let Some(state) = cache.get(session_id) {
+            return Ok(state);
         }
         let mut conn = self.inner.db.conn().await?;
-        let row = sessions::live_session_user(&mut conn, session_id, now()).await?;
-        let viewer = row.map(|(user_id, user_uuid, role)| Viewer {
-            user_id,
-            user_uuid,
-            role,
-            session_id: session_id.to_string(),
-        });
-        cache.put(session_id, viewer.clone());
-        Ok(viewer)
+        let owner = sessions::session_owner(&mut conn, session_id).await?;
+        let state = match owner {
+            Some(owner) if owner.user_disabled_at.is_some() => SessionState::Disabled,
+            Some(owner) if owner.revoked_at.is_none() && owner.expires_at > now() => SessionState::Live(Viewer {
+                user_id: owner.user_id,
+                user_uuid: owner.user_uuid,
+                role: owner.role,
+                session_id: session_id.to_string(),
+            }),
+            _ => SessionState::Ended,
+        };
+        cache.put(session_id, state.clone());
+        Ok(state)
     }
+}
+
+/// A session as the check of an access token sees it.
+#[derive(Debug, Clone)]
+enum SessionState {
+    Live(Viewer),
+    /// Revoked, expired or unknown.
+    Ended,
+    /// Its user was disabled by an admin.
+    Disabled,
 }
 
 /// Short-lived memory of session checks, so that an authenticated request does not always cost a query.
 /// A revocation made by this instance is seen at once; one made by another instance within `ttl`.
 struct SessionCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Option<Viewer>)>>,
+    entries: Mutex<HashMap<String, (Instant, SessionState)>>,
 }
 
 /// Past this many entries, expired ones are dropped before another is added.
@@ -268,32 +299,38 @@ impl SessionCache {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Viewer>)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, SessionState)>> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Some(answer) while a recent check is remembered.
-    fn get(&self, session_id: &str) -> Option<Option<Viewer>> {
+    /// The remembered state while a recent check is remembered.
+    fn get(&self, session_id: &str) -> Option<SessionState> {
         let entries = self.entries();
-        let (checked, viewer) = entries.get(session_id)?;
-        (checked.elapsed() < self.ttl).then(|| viewer.clone())
+        let (checked, state) = entries.get(session_id)?;
+        (checked.elapsed() < self.ttl).then(|| state.clone())
     }
 
-    fn put(&self, session_id: &str, viewer: Option<Viewer>) {
+    fn put(&self, session_id: &str, state: SessionState) {
         let mut entries = self.entries();
         if entries.len() > SESSION_CACHE_SWEEP_AT {
             let ttl = self.ttl;
             entries.retain(|_, (checked, _)| checked.elapsed() < ttl);
         }
-        entries.insert(session_id.to_string(), (Instant::now(), viewer));
+        entries.insert(session_id.to_string(), (Instant::now(), state));
     }
 
     fn forget_session(&self, session_id: &str) {
-        self.entries().insert(session_id.to_string(), (Instant::now(), None));
+        self.entries()
+            .insert(session_id.to_string(), (Instant::now(), SessionState::Ended));
     }
 
+    /// Drops every remembered state of a user's sessions (and the remembered bans, which name no user: the
+    /// next check of such a session reads the database again).
     fn forget_user(&self, user_id: i64) {
-        self.entries()
-            .retain(|_, (_, viewer)| viewer.as_ref().is_none_or(|v| v.user_id != user_id));
+        self.entries().retain(|_, (_, state)| match state {
+            SessionState::Live(viewer) => viewer.user_id != user_id,
+            SessionState::Disabled => false,
+            SessionState::Ended => true,
+        });
     }
 }

@@ -51,7 +51,7 @@ pub struct PresentedToken {
     pub token_expires: NaiveDateTime,
     pub user_uuid: String,
     pub role: Role,
-    pub active: bool,
+    pub user_disabled_at: Option<NaiveDateTime>,
 }
 
 pub async fn insert_session(conn: &mut DbConn, session: &NewSession<'_>) -> QueryResult<()> {
@@ -84,7 +84,7 @@ pub async fn presented_token(conn: &mut DbConn, token_hash: &str) -> QueryResult
                 refresh_tokens::expires_at,
                 users::uuid,
                 users::role,
-                users::is_active,
+                users::disabled_at,
             ))
             .first(c)
             .await
@@ -158,20 +158,31 @@ pub async fn revoke_all_of_user(
     })
 }
 
-/// The user of a live session (not revoked, not expired, its user active): (id, public id, role).
-pub async fn live_session_user(
-    conn: &mut DbConn,
-    session_id: &str,
-    at: NaiveDateTime,
-) -> QueryResult<Option<(i64, String, Role)>> {
+/// A session with its user, as the check of an access token needs them.
+#[derive(Debug, Queryable)]
+pub struct SessionOwner {
+    pub revoked_at: Option<NaiveDateTime>,
+    pub expires_at: NaiveDateTime,
+    pub user_id: i64,
+    pub user_uuid: String,
+    pub role: Role,
+    pub user_disabled_at: Option<NaiveDateTime>,
+}
+
+/// The session `session_id` and its user, whatever state they are in.
+pub async fn session_owner(conn: &mut DbConn, session_id: &str) -> QueryResult<Option<SessionOwner>> {
     crate::per_backend!(conn, |c| {
         sessions::table
             .inner_join(users::table)
             .filter(sessions::id.eq(session_id))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(at))
-            .filter(users::is_active.eq(true))
-            .select((users::id, users::uuid, users::role))
+            .select((
+                sessions::revoked_at,
+                sessions::expires_at,
+                users::id,
+                users::uuid,
+                users::role,
+                users::disabled_at,
+            ))
             .first(c)
             .await
             .optional()

@@ -8,9 +8,10 @@ diesel::table! {
         email -> Text,
         password_hash -> Text,
         role -> Text,
-        is_active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_verified -> Bool,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 

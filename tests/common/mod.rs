@@ -374,7 +374,7 @@ pub const PASSWORD: &str = "Str0ng!pass";
 #[diesel(table_name = cinema::db::schema::users)]
 pub struct UserPatch {
     pub role: Option<cinema::db::Role>,
-    pub is_active: Option<bool>,
+    pub email_verified: Option<bool>,
 }
 
 impl TestApp {
@@ -466,7 +466,7 @@ impl TestApp {
         self.patch_user(
             email,
             UserPatch {
-                is_active: Some(true),
+                email_verified: Some(true),
                 ..UserPatch::default()
             },
         )
