@@ -23,6 +23,7 @@ backend_tests!(
     concurrent_registrations_of_one_email_create_one_account,
     concurrent_uses_of_one_activation_token_succeed_once,
     unreadable_emails_get_the_same_answer_as_unknown_ones,
+    rate_limits_key_on_the_normalised_account_and_stay_small,
 );
 
 const ME: &str = "{ me { id email role isActive createdAt } }";
@@ -728,7 +729,7 @@ async fn malformed_bodies_never_answer_500(backend: Backend) {
             }
         }
     }
-    let huge = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(4 * 1024 * 1024));
+    let huge = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(64 * 1024));
     let response = app
         .client
         .post(app.url("/api/v1/auth/login"))
@@ -785,4 +786,44 @@ async fn unreadable_emails_get_the_same_answer_as_unknown_ones(backend: Backend)
         assert_eq!((status, &body), (unknown_status, &unknown), "{path}");
         assert_eq!(status, 202);
     }
+}
+
+/// A12, H1: the per-account limit counts an address however it is written; text that is not an address is
+/// counted against the client only, so it adds no key; and the sign-in endpoints read at most a few KiB.
+/// Before, the limiter kept every raw email as a key (up to the 3 MiB body limit) until it held 100,000.
+async fn rate_limits_key_on_the_normalised_account_and_stay_small(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RATE_LIMIT_PER_ACCOUNT", "3")]).await;
+    let login = |email: String| {
+        app.post_json(
+            "/api/v1/auth/login",
+            json!({ "email": email, "password": "Wr0ng!pass" }),
+            None,
+        )
+    };
+    for email in ["bob@example.com", "  Bob@Example.COM ", "BOB@example.com"] {
+        let (status, body) = login(email.to_string()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("INVALID_CREDENTIALS")),
+            "{email}"
+        );
+    }
+    let (status, body) = login("bob@EXAMPLE.com".to_string()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("RATE_LIMITED")),
+        "one account, however written"
+    );
+
+    let keys = app.state.rate_limits.tracked_keys();
+    for i in 0..20 {
+        let junk = format!("{}{i}", "x".repeat(5000));
+        let (status, _) = login(junk).await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(app.state.rate_limits.tracked_keys(), keys, "non-addresses add no key");
+
+    let oversized = json!({ "email": "a".repeat(20 * 1024), "password": "x" });
+    let (status, body) = app.post_json("/api/v1/auth/login", oversized, None).await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::Accounts;
+use crate::accounts::service::normalize_email;
 use crate::auth::sessions::RevokeReason;
 use crate::auth::{Auth, RateLimits, TokenPair};
 use crate::error::{AppResult, Problem};
@@ -73,6 +74,12 @@ pub struct Accepted {
     pub message: String,
 }
 
+/// The account a request names, as the rate limits count it: the normalised address, or none for text that
+/// is not an address (the client's own limit still counts it).
+fn account_key(email: &str) -> Option<String> {
+    normalize_email(email).ok()
+}
+
 /// Register
 ///
 /// Creates an inactive USER account and emails a single-use activation link valid 24 hours (A1). The email is
@@ -92,7 +99,7 @@ pub async fn register(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Response> {
-    limits.hit("register", &client, Some(&body.email))?;
+    limits.hit("register", &client, account_key(&body.email).as_deref())?;
     let registered = accounts.register(&body.email, &body.password).await?;
     let user = RegisteredUser {
         is_active: registered.is_active(),
@@ -136,7 +143,7 @@ pub async fn resend_activation(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limits.hit("resend", &client, Some(&body.email))?;
+    limits.hit("resend", &client, account_key(&body.email).as_deref())?;
     accounts.resend_activation(&body.email).await?;
     let message = "if this email has an inactive account, a new activation link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
@@ -162,7 +169,7 @@ pub async fn login(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Json<TokenPair>> {
-    limits.hit("login", &client, Some(&body.email))?;
+    limits.hit("login", &client, account_key(&body.email).as_deref())?;
     Ok(Json(accounts.login(&body.email, &body.password).await?))
 }
 
@@ -246,7 +253,7 @@ pub async fn request_password_reset(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limits.hit("reset", &client, Some(&body.email))?;
+    limits.hit("reset", &client, account_key(&body.email).as_deref())?;
     accounts.request_password_reset(&body.email).await?;
     let message = "if this email has an active account, a reset link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())

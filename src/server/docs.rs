@@ -2,7 +2,7 @@
 //! both behind the `DOCS_ACCESS` gate (G4).
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,8 @@ use crate::error::{AppError, Problem};
 use crate::server::{AppState, health, metrics};
 
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
+/// Largest body the authentication endpoints read.
+pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
 pub const SWAGGER_PATH: &str = "/api/docs";
 
 #[derive(OpenApi)]
@@ -62,7 +64,9 @@ impl utoipa::Modify for BearerScheme {
 
 /// Every documented REST route, with its OpenAPI description attached.
 pub fn rest_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    // The sign-in family takes small JSON bodies: a few KiB is room for any email, password or token, and
+    // keeps a client from making the server read megabytes before the first check (H1).
+    let auth = OpenApiRouter::new()
         .routes(routes!(rest::register))
         .routes(routes!(rest::activate))
         .routes(routes!(rest::resend_activation))
@@ -72,6 +76,9 @@ pub fn rest_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rest::change_password))
         .routes(routes!(rest::request_password_reset))
         .routes(routes!(rest::complete_password_reset))
+        .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth)
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(metrics::render))
