@@ -147,8 +147,8 @@ mod tests {
     #[test]
     fn memory_stays_bounded_under_a_flood_of_distinct_keys() {
         let limiter = RateLimiter::new(Duration::from_secs(60), 1_000);
-        let big = "x".repeat(64 * 1024);
-        for i in 0..50_000 {
+        let big = "x".repeat(4 * 1024);
+        for i in 0..5_000 {
             limiter.hit(&["login", "account", &format!("{big}{i}")], 5).unwrap();
             assert!(limiter.len() <= 1_000, "{} keys after {i}", limiter.len());
         }
