@@ -12,7 +12,7 @@ use crate::auth::{Auth, RateLimits};
 use crate::catalog::{Catalog, seed};
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions, migrate};
-use crate::http::extract::TrustForwardedFor;
+use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
 use crate::notify::{Email, Mailer};
 use crate::server::schema::{Domains, build_schema};
@@ -81,7 +81,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     );
     Ok(AppState {
         metrics: settings.metrics.then(metrics::recorder),
-        trust_forwarded_for: TrustForwardedFor(settings.http.trust_forwarded_for),
+        trusted_proxy_hops: TrustedProxyHops(settings.http.trusted_proxy_hops),
         settings: Arc::new(settings),
         db,
         schema,

@@ -676,11 +676,48 @@ async fn registration_resend_and_reset_are_rate_limited(backend: Backend) {
     assert_eq!(reset(1, "198.51.100.7").await, 400);
     assert_eq!(reset(2, "198.51.100.7").await, 400);
     assert_eq!(reset(3, "198.51.100.7").await, 429, "a third guess from one client");
+    assert_eq!(reset(4, "198.51.100.8").await, 400, "another client has its own count");
+    // H5: the client writes the left of the header, the proxy appends the right: rotating the left changes
+    // nothing, and what the proxy appended is the client.
+    for spoofed in ["1.1.1.1", "2.2.2.2", "3.3.3.3"] {
+        let header = format!("{spoofed}, 198.51.100.8");
+        let status = strict
+            .client
+            .post(strict.url("/api/v1/auth/password/reset/complete"))
+            .header("x-forwarded-for", header)
+            .json(&json!({ "token": "unknown", "newPassword": PASSWORD }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        let expected = if spoofed == "1.1.1.1" { 400 } else { 429 };
+        assert_eq!(status, expected, "{spoofed}");
+    }
+    // Two proxies: the entry the outer one appended; a malformed one falls back to the peer.
+    let two = TestApp::start_with(backend, &[("RATE_LIMIT_PER_CLIENT", "1"), ("TRUSTED_PROXY_HOPS", "2")]).await;
+    let guess = |header: &'static str| {
+        let app = &two;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/password/reset/complete"))
+                .header("x-forwarded-for", header)
+                .json(&json!({ "token": "unknown", "newPassword": PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(guess("9.9.9.9, 198.51.100.20, 10.0.0.2").await, 400);
     assert_eq!(
-        reset(4, "198.51.100.8, 10.0.0.1").await,
-        400,
-        "another client has its own count"
+        guess("8.8.8.8, 198.51.100.20, 10.0.0.3").await,
+        429,
+        "same client behind the proxies"
     );
+    assert_eq!(guess("not-an-ip, 10.0.0.2").await, 400, "peer 127.0.0.1, first guess");
+    assert_eq!(guess("x").await, 429, "too few entries: the peer again");
 }
 
 async fn malformed_bodies_never_answer_500(backend: Backend) {

@@ -90,8 +90,10 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     pub request_body_limit: usize,
     pub request_timeout: Duration,
-    /// Use the first X-Forwarded-For address as the client address (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// How many proxies of the deployment's own stand in front of the server and append to X-Forwarded-For;
+    /// the client address is the entry the outermost of them appended (0: the socket peer, X-Forwarded-For
+    /// ignored).
+    pub trusted_proxy_hops: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -310,7 +312,15 @@ impl HttpSettings {
             // Room for an avatar upload (AVATAR_MAX_BYTES) in a multipart GraphQL request.
             request_body_limit: vars.get("REQUEST_BODY_LIMIT", 3 * 1024 * 1024)?,
             request_timeout: vars.get("REQUEST_TIMEOUT_SECS", Secs(Duration::from_secs(30)))?.0,
-            trust_forwarded_for: vars.get("TRUST_FORWARDED_FOR", false)?,
+            trusted_proxy_hops: match vars.text("TRUSTED_PROXY_HOPS") {
+                Some(text) => text.parse::<usize>().ok().filter(|hops| *hops <= 10).ok_or_else(|| {
+                    ConfigError(format!(
+                        "TRUSTED_PROXY_HOPS must be a whole number from 0 to 10 (got {text:?})"
+                    ))
+                })?,
+                // The older switch: one proxy.
+                None => usize::from(vars.get("TRUST_FORWARDED_FOR", false)?),
+            },
         })
     }
 }
@@ -584,6 +594,8 @@ mod tests {
             ("REFRESH_TOKEN_TTL_DAYS", "0"),
             ("WORKER_POLL_MS", "soon"),
             ("REQUEST_TIMEOUT_SECS", "-1"),
+            ("TRUSTED_PROXY_HOPS", "11"),
+            ("TRUST_FORWARDED_FOR", "sometimes"),
         ] {
             let err = Settings::from_vars(vars(&[(name, value), ("JWT_SECRET", "x".repeat(40).as_str())])).unwrap_err();
             assert!(err.0.contains(name), "{name}: {err}");

@@ -1,7 +1,7 @@
 //! Request extractors shared by the REST handlers. Each is written against any router state that provides what
 //! it reads (`FromRef`), so that this module names no application type and sits below the domains that use it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
@@ -31,27 +31,29 @@ where
     }
 }
 
-/// Whether the first X-Forwarded-For entry names the client (only behind a proxy the deployment trusts).
+/// How many proxies of the deployment's own append to X-Forwarded-For in front of the server (0: none).
 #[derive(Debug, Clone, Copy)]
-pub struct TrustForwardedFor(pub bool);
+pub struct TrustedProxyHops(pub usize);
 
-/// The client's address for rate limits: the socket peer, or the first X-Forwarded-For entry when the server
-/// is configured to trust its proxy.
+/// The client's address for rate limits (H5): the socket peer, or — behind `hops` proxies the deployment
+/// trusts — the X-Forwarded-For entry the outermost of them appended, counted from the right. Entries to the
+/// left of it are whatever the client wrote, so they are never used; a missing or malformed entry falls back
+/// to the peer.
 pub struct ClientAddress(pub String);
 
 impl<S> FromRequestParts<S> for ClientAddress
 where
-    TrustForwardedFor: FromRef<S>,
+    TrustedProxyHops: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if TrustForwardedFor::from_ref(state).0
-            && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-            && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+        let hops = TrustedProxyHops::from_ref(state).0;
+        if hops > 0
+            && let Some(client) = forwarded_client(&parts.headers, hops)
         {
-            return Ok(ClientAddress(first.to_string()));
+            return Ok(ClientAddress(client.to_string()));
         }
         let peer = parts
             .extensions
@@ -59,6 +61,16 @@ where
             .map(|ConnectInfo(peer)| peer.ip().to_string());
         Ok(ClientAddress(peer.unwrap_or_else(|| "unknown".into())))
     }
+}
+
+/// The address `hops` entries from the right of every X-Forwarded-For header together, if it is an address.
+fn forwarded_client(headers: &axum::http::HeaderMap, hops: usize) -> Option<IpAddr> {
+    let mut entries = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        entries.extend(value.to_str().ok()?.split(',').map(str::trim));
+    }
+    let index = entries.len().checked_sub(hops)?;
+    entries[index].parse::<IpAddr>().ok()
 }
 
 /// A JSON body whose refusals are problem documents with a stable code, never axum's plain text.

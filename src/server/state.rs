@@ -11,7 +11,7 @@ use crate::auth::{Auth, RateLimits};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::http::extract::TrustForwardedFor;
+use crate::http::extract::TrustedProxyHops;
 use crate::jobs::Jobs;
 use crate::notify::Mailer;
 use crate::server::schema::CinemaSchema;
@@ -26,7 +26,7 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub auth: Auth,
     pub rate_limits: RateLimits,
-    pub trust_forwarded_for: TrustForwardedFor,
+    pub trusted_proxy_hops: TrustedProxyHops,
     pub accounts: Accounts,
     pub catalog: Catalog,
     pub jobs: Jobs,
