@@ -24,6 +24,7 @@ backend_tests!(
     concurrent_uses_of_one_activation_token_succeed_once,
     unreadable_emails_get_the_same_answer_as_unknown_ones,
     rate_limits_key_on_the_normalised_account_and_stay_small,
+    password_change_is_rate_limited,
 );
 
 const ME: &str = "{ me { id email role isActive createdAt } }";
@@ -863,4 +864,20 @@ async fn rate_limits_key_on_the_normalised_account_and_stay_small(backend: Backe
     let oversized = json!({ "email": "a".repeat(20 * 1024), "password": "x" });
     let (status, body) = app.post_json("/api/v1/auth/login", oversized, None).await;
     assert_eq!((status, body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
+}
+
+/// A12: every password change attempt costs a bcrypt verify; a stolen access token buys few guesses.
+async fn password_change_is_rate_limited(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RATE_LIMIT_PER_ACCOUNT", "2")]).await;
+    let tokens = app.signed_in_user("guess@example.com").await;
+    let access = tokens["accessToken"].as_str().unwrap();
+    let guess = json!({ "oldPassword": "Wr0ng!guess", "newPassword": "N3w!password" });
+    for _ in 0..2 {
+        let (status, body) = app
+            .post_json("/api/v1/auth/password/change", guess.clone(), Some(access))
+            .await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("WRONG_PASSWORD")));
+    }
+    let (status, body) = app.post_json("/api/v1/auth/password/change", guess, Some(access)).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("RATE_LIMITED")));
 }

@@ -209,7 +209,7 @@ pub async fn logout(State(auth): State<Auth>, SignedIn(viewer): SignedIn) -> App
 /// Change password
 ///
 /// Sets a new password given the current one (A8, A9). The user's other sessions end; this one stays. A notice
-/// is emailed. Needs a signed-in user (any role).
+/// is emailed. Needs a signed-in user (any role); rate limited per user and per client.
 #[utoipa::path(
     post, path = "/api/v1/auth/password/change", tag = "auth", request_body = PasswordChange,
     security(("bearer" = [])),
@@ -217,14 +217,19 @@ pub async fn logout(State(auth): State<Auth>, SignedIn(viewer): SignedIn) -> App
         (status = 204, description = "Password changed."),
         (status = 400, description = "`WRONG_PASSWORD`: the current password is wrong.", body = Problem),
         (status = 401, description = "Not signed in.", body = Problem),
-        (status = 422, description = "`BAD_USER_INPUT`: the new password breaks a rule.", body = Problem)
+        (status = 422, description = "`BAD_USER_INPUT`: the new password breaks a rule.", body = Problem),
+        (status = 429, description = "`RATE_LIMITED`, with Retry-After.", body = Problem)
     )
 )]
 pub async fn change_password(
     State(accounts): State<Accounts>,
+    State(limits): State<RateLimits>,
+    ClientAddress(client): ClientAddress,
     SignedIn(viewer): SignedIn,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> AppResult<StatusCode> {
+    // Each attempt costs a bcrypt verify, and a stolen access token must not buy unlimited guesses.
+    limits.hit("password-change", &client, Some(&viewer.user_uuid))?;
     accounts
         .change_password(
             viewer.user_id,
