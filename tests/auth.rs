@@ -25,6 +25,7 @@ backend_tests!(
     unreadable_emails_get_the_same_answer_as_unknown_ones,
     rate_limits_key_on_the_normalised_account_and_stay_small,
     password_change_is_rate_limited,
+    token_answers_are_not_cached_and_bodies_not_logged,
 );
 
 const ME: &str = "{ me { id email role isActive createdAt } }";
@@ -880,4 +881,49 @@ async fn password_change_is_rate_limited(backend: Backend) {
     }
     let (status, body) = app.post_json("/api/v1/auth/password/change", guess, Some(access)).await;
     assert_eq!((status, body["code"].as_str()), (429, Some("RATE_LIMITED")));
+}
+
+/// H7: token answers say no-store; every answer says nosniff and no-referrer; the docs pages refuse framing;
+/// request bodies holding secrets print redacted.
+async fn token_answers_are_not_cached_and_bodies_not_logged(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.signed_in_user("cache@example.com").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": "cache@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    let tokens: Value = response.json().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({ "refreshToken": tokens["refreshToken"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let docs = app.get("/api/docs/").await;
+    assert!(
+        docs.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"),
+        "{:?}",
+        docs.headers()
+    );
+    assert_eq!(docs.headers()["x-frame-options"], "DENY");
+
+    let body: cinema::accounts::rest::PasswordChange =
+        serde_json::from_value(json!({ "oldPassword": "Old!pass1", "newPassword": "N3w!secret" })).unwrap();
+    let printed = format!("{body:?}");
+    assert!(
+        !printed.contains("Old!pass1") && !printed.contains("N3w!secret"),
+        "{printed}"
+    );
 }

@@ -15,7 +15,7 @@ use crate::auth::{Auth, RateLimits, TokenPair};
 use crate::error::{AppResult, Problem};
 use crate::http::extract::{ApiJson, ClientAddress, SignedIn};
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Credentials {
     #[schema(example = "ann@example.com")]
@@ -34,7 +34,7 @@ pub struct RegisteredUser {
     pub is_active: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
     /// The token from the emailed link.
@@ -48,20 +48,20 @@ pub struct EmailRequest {
     pub email: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordChange {
     pub old_password: String,
     pub new_password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordReset {
     pub token: String,
@@ -73,6 +73,27 @@ pub struct Accepted {
     /// What happens next, the same whatever the email.
     pub message: String,
 }
+
+crate::redacted_debug!(Credentials {
+    shown: [email],
+    secret: [password]
+});
+crate::redacted_debug!(TokenRequest {
+    shown: [],
+    secret: [token]
+});
+crate::redacted_debug!(RefreshRequest {
+    shown: [],
+    secret: [refresh_token]
+});
+crate::redacted_debug!(PasswordChange {
+    shown: [],
+    secret: [old_password, new_password]
+});
+crate::redacted_debug!(PasswordReset {
+    shown: [],
+    secret: [token, new_password]
+});
 
 /// The account a request names, as the rate limits count it: the normalised address, or none for text that
 /// is not an address (the client's own limit still counts it).

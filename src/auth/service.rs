@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::util::{random_token, sha256_hex};
 
 /// What a successful sign-in or refresh answers.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
     /// Short-lived JWT for `Authorization: Bearer …`.
@@ -30,6 +30,11 @@ pub struct TokenPair {
     #[schema(example = 900)]
     pub expires_in: u64,
 }
+
+crate::redacted_debug!(TokenPair {
+    shown: [token_type, expires_in],
+    secret: [access_token, refresh_token]
+});
 
 /// The identity handle: cheap to clone, shared by REST handlers, the GraphQL handler and the docs gate.
 #[derive(Clone)]

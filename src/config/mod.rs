@@ -113,7 +113,7 @@ pub struct GraphqlLimits {
     pub introspection: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuthSettings {
     pub jwt_secret: String,
     /// bcrypt work factor for password hashes (tests lower it).
@@ -129,8 +129,21 @@ pub struct AuthSettings {
     pub rate_limit_window: Duration,
 }
 
+crate::redacted_debug!(AuthSettings {
+    shown: [
+        bcrypt_cost,
+        access_token_ttl,
+        refresh_token_ttl,
+        session_cache_ttl,
+        rate_limit_per_client,
+        rate_limit_per_account,
+        rate_limit_window,
+    ],
+    secret: [jwt_secret],
+});
+
 /// Where uploaded files go (G8).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum StorageSettings {
     Local {
         dir: PathBuf,
@@ -144,12 +157,57 @@ pub enum StorageSettings {
     },
 }
 
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for StorageSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageSettings::Local { dir } => f.debug_struct("Local").field("dir", dir).finish(),
+            StorageSettings::S3 {
+                bucket,
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key,
+            } => f
+                .debug_struct("S3")
+                .field("bucket", bucket)
+                .field("endpoint", endpoint)
+                .field("region", region)
+                .field("access_key_id", access_key_id)
+                .field(
+                    "secret_access_key",
+                    &secret_access_key.as_ref().map(|_| crate::util::Redacted),
+                )
+                .finish(),
+        }
+    }
+}
+
+#[derive(Clone)]
 pub struct MailSettings {
     /// `smtp://host:port` (or `smtps://`, with credentials as `smtp://user:pass@host`); none writes .eml files.
     pub smtp_url: Option<String>,
     pub outbox_dir: PathBuf,
     pub from: String,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // An SMTP URL may carry a user and password: show where it points, not who signs in.
+        let smtp = self.smtp_url.as_deref().map(|url| match url::Url::parse(url) {
+            Ok(parsed) => format!(
+                "{}://{}:{}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or_default(),
+                parsed.port().unwrap_or_default()
+            ),
+            Err(_) => "<unreadable>".to_string(),
+        });
+        f.debug_struct("MailSettings")
+            .field("smtp", &smtp)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -162,10 +220,19 @@ pub struct JobSettings {
     pub backoff_base: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PaymentSettings {
     /// None runs payments in mock mode.
     pub stripe_secret_key: Option<String>,
+}
+
+impl std::fmt::Debug for PaymentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = self.stripe_secret_key.as_ref().map(|_| crate::util::Redacted);
+        f.debug_struct("PaymentSettings")
+            .field("stripe_secret_key", &key)
+            .finish()
+    }
 }
 
 /// Secrets that appear in examples and must never guard a production server.
@@ -600,6 +667,26 @@ mod tests {
             let err = Settings::from_vars(vars(&[(name, value), ("JWT_SECRET", "x".repeat(40).as_str())])).unwrap_err();
             assert!(err.0.contains(name), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let s = production(&[
+            ("SMTP_URL", "smtp://mailer:smtp-pass-123@mail.example:587"),
+            ("STORAGE_URL", "s3://media"),
+            ("S3_SECRET_ACCESS_KEY", "s3-secret-456"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        for secret in [
+            "0123456789abcdef0123456789abcdef",
+            "smtp-pass-123",
+            "s3-secret-456",
+            "sk_live_example",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("mail.example"), "{printed}");
     }
 
     #[test]

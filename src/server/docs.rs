@@ -6,6 +6,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa_axum::router::OpenApiRouter;
@@ -76,7 +77,12 @@ pub fn rest_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rest::change_password))
         .routes(routes!(rest::request_password_reset))
         .routes(routes!(rest::complete_password_reset))
-        .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT))
+        // Tokens must not rest in a browser's or a proxy's cache (H7).
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth)
         .routes(routes!(health::live))
@@ -99,7 +105,17 @@ pub fn docs_router(document: OpenApiDocument, state: AppState) -> Router<AppStat
         .url(OPENAPI_PATH, document)
         .config(config)
         .into();
-    swagger.layer(middleware::from_fn_with_state(state, gate))
+    swagger
+        .layer(middleware::from_fn_with_state(state, gate))
+        // The docs pages are not to be framed by another site (clickjacking of "Try it out").
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
 }
 
 /// `public` lets everyone in; `off` answers 404 as if there were no docs; `authenticated` needs the bearer token
