@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::accounts::cleanup::{Cleanup, DeleteExpired};
+use crate::accounts::links::{LinkMailer, SendLink};
 use crate::accounts::{AccountSettings, Accounts};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::{Auth, RateLimits};
@@ -64,7 +65,6 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         storage.clone(),
         AccountSettings {
             bcrypt_cost: settings.auth.bcrypt_cost,
-            frontend_url: settings.http.frontend_url.clone(),
             public_url: settings.http.public_url.clone(),
             avatar_max_bytes: settings.avatar_max_bytes,
         },
@@ -96,9 +96,10 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
 }
 
 /// The job kinds the worker runs, with their handlers, and the periodic ones it schedules.
-pub fn job_handlers(db: &Db, mailer: &Mailer) -> Handlers {
+pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str) -> Handlers {
     Handlers::default()
         .on::<Email, _>(mailer.clone())
+        .on::<SendLink, _>(LinkMailer::new(db.clone(), mailer.clone(), frontend_url.to_string()))
         .on::<DeleteExpired, _>(Cleanup::new(db.clone()))
         .hourly(DeleteExpired::default())
 }
@@ -116,7 +117,7 @@ pub async fn serve(
         let settings = &state.settings;
         let worker = Worker::new(
             state.db.clone(),
-            job_handlers(&state.db, &state.mailer),
+            job_handlers(&state.db, &state.mailer, &settings.http.frontend_url),
             settings.jobs.poll,
             settings.jobs.backoff_base,
         );

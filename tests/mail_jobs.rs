@@ -25,6 +25,7 @@ backend_tests!(
     jobs_out_of_attempts_are_kept_as_failed,
     cleanup_deletes_only_what_expired_once_per_period,
     the_running_worker_schedules_and_runs_the_hourly_cleanup,
+    links_rest_nowhere_but_in_the_email,
 );
 
 /// The newest jobs of one status, or of all.
@@ -136,7 +137,7 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
         .map(|_| {
             let worker = Worker::new(
                 db.clone(),
-                job_handlers(&db, &mailer),
+                job_handlers(&db, &mailer, "http://front.example"),
                 Duration::from_millis(10),
                 Duration::from_millis(100),
             );
@@ -185,7 +186,7 @@ async fn jobs_out_of_attempts_are_kept_as_failed(backend: Backend) {
         .unwrap();
     let worker = Worker::new(
         db.clone(),
-        job_handlers(&db, &app.state.mailer),
+        job_handlers(&db, &app.state.mailer, "http://front.example"),
         Duration::from_millis(10),
         Duration::from_millis(50),
     );
@@ -206,6 +207,7 @@ async fn jobs_out_of_attempts_are_kept_as_failed(backend: Backend) {
     let failed = jobs_of(&app, Some(JobStatus::Failed)).await;
     assert_eq!(failed.len(), 1, "kept, visible");
     assert_eq!(failed[0].attempts, 2);
+    assert_eq!(failed[0].payload, "{}", "a job that failed for good keeps no payload");
     assert!(failed[0].last_error.as_deref().unwrap().contains("unknown job kind"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -227,6 +229,14 @@ async fn cleanup_deletes_only_what_expired_once_per_period(backend: Backend) {
         .await;
     }
     let tokens = app.signed_in_user_without_worker("kept@example.com").await;
+    // Send the activation links (their tokens are issued as they go out).
+    let worker = Worker::new(
+        db.clone(),
+        job_handlers(&db, &app.state.mailer, "http://front.example"),
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    );
+    worker.run_due().await.map_err(|e| e.public_message()).unwrap();
     let past = cinema::db::now() - chrono::Duration::days(2);
     let mut conn = app.conn().await;
     let old_user = users::table
@@ -246,7 +256,7 @@ async fn cleanup_deletes_only_what_expired_once_per_period(backend: Backend) {
         .unwrap();
     assert_eq!(removed, 1, "only the expired token");
     let left = cinema::per_backend!(&mut conn, |c| one_time_tokens::table.count().get_result::<i64>(c).await);
-    assert_eq!(left, Ok(2), "the live activation tokens of new@ and kept@ stay");
+    assert_eq!(left, Ok(1), "the live activation token of new@ stays");
     // The live session still works.
     let (status, _) = app
         .graphql_as(tokens["accessToken"].as_str().unwrap(), "{ me { email } }", json!({}))
@@ -290,7 +300,7 @@ async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backe
     // A second worker on the same database does not schedule the same hour again.
     let second = Worker::new(
         db.clone(),
-        job_handlers(&db, &app.state.mailer),
+        job_handlers(&db, &app.state.mailer, "http://front.example"),
         Duration::from_millis(10),
         Duration::from_millis(50),
     );
@@ -305,4 +315,46 @@ async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backe
         1,
         "once per period"
     );
+}
+
+/// H7: an activation or reset link is issued when its email goes out, so the jobs table never holds one —
+/// not while the email waits, and not after. A retry would issue a fresh link (the old one dies).
+async fn links_rest_nowhere_but_in_the_email(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
+    app.post_json("/api/v1/auth/register", json!({ "email": "link@example.com", "password": PASSWORD }), None)
+        .await;
+    app.post_json("/api/v1/auth/activation/resend", json!({ "email": "link@example.com" }), None)
+        .await;
+    let queued = jobs_of(&app, Some(JobStatus::Queued)).await;
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    for job in &queued {
+        assert_eq!(job.kind, "email.link");
+        assert!(!job.payload.contains("token"), "{}", job.payload);
+        assert!(
+            !job.payload.as_bytes().windows(64).any(|w| w.iter().all(u8::is_ascii_hexdigit)),
+            "no token in {}",
+            job.payload
+        );
+    }
+    let db = app.db().clone();
+    let worker = Worker::new(
+        db.clone(),
+        job_handlers(&db, &app.state.mailer, &app.settings().http.frontend_url),
+        Duration::from_millis(10),
+        Duration::from_millis(50),
+    );
+    assert_eq!(worker.run_due().await.map_err(|e| e.public_message()).unwrap(), 2);
+    let mails = app.wait_for_mail("link@example.com", "Activate", 2).await;
+    // Two emails, two links; only the newer works (each sending issued a fresh one and voided the last).
+    let links = [token_in(&mails[0]), token_in(&mails[1])];
+    assert_ne!(links[0], links[1]);
+    let mut answers = Vec::new();
+    for link in &links {
+        answers.push(app.post_json("/api/v1/auth/activate", json!({ "token": link }), None).await.0);
+    }
+    answers.sort_unstable();
+    assert_eq!(answers, [204, 400]);
+    for job in jobs_of(&app, None).await {
+        assert!(links.iter().all(|link| !job.payload.contains(link.as_str())), "{job:?}");
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod cleanup;
 pub mod graphql;
+pub mod links;
 pub mod models;
 pub mod repo;
 pub mod rest;

@@ -58,6 +58,8 @@ pub struct NewOneTimeToken {
 
 crate::text_enum! {
     /// What a single-use emailed token is for.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
     pub enum TokenPurpose {
         Activation => "ACTIVATION",
         PasswordReset => "PASSWORD_RESET",

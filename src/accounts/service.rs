@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 
+use crate::accounts::links::{self, SendLink};
 use crate::accounts::models::{NewUser, ProfileChanges, ProfileRow, TokenPurpose, UserFilter, UserRow};
 use crate::accounts::repo;
 use crate::accounts::tokens::{self, Presented};
@@ -14,21 +15,15 @@ use crate::auth::{Auth, TokenPair, password};
 use crate::db::{Db, Role, now};
 use crate::error::{AppError, AppResult};
 use crate::jobs;
-use crate::notify::templates::{self, Email};
+use crate::notify::templates;
 use crate::storage::Storage;
 use crate::util::random_token;
-
-/// Activation links live 24 hours (A1); reset links one hour.
-const ACTIVATION_TTL: chrono::Duration = chrono::Duration::hours(24);
-const RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
 
 /// What the account rules need to know of the configuration.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
     /// bcrypt work factor for new password hashes.
     pub bcrypt_cost: u32,
-    /// Where emailed links point (the front end calls the API).
-    pub frontend_url: String,
     /// This server's own address, for avatar URLs.
     pub public_url: String,
     /// Largest avatar accepted, in bytes.
@@ -140,7 +135,6 @@ impl Accounts {
             created_at: at,
             updated_at: at,
         };
-        let frontend = self.settings().frontend_url.as_str();
         self.db()
             .transaction(async |conn| {
                 if repo::user_by_email(conn, &email).await?.is_some() {
@@ -153,8 +147,7 @@ impl Accounts {
                         AppError::Conflict(_) => email_taken(),
                         other => other,
                     })?;
-                let token = tokens::issue(conn, user.id, TokenPurpose::Activation, ACTIVATION_TTL).await?;
-                jobs::enqueue(conn, &templates::activation(&email, frontend, &token)).await?;
+                jobs::enqueue(conn, &SendLink::activation(user.id)).await?;
                 Ok(user)
             })
             .await
@@ -181,50 +174,33 @@ impl Accounts {
     /// A3: a fresh activation email for an unverified account that is not disabled; silent otherwise, so the
     /// answer reveals nothing about which emails have accounts.
     pub async fn resend_activation(&self, email: &str) -> AppResult<()> {
-        let unverified = |user: &UserRow| !user.email_verified && user.disabled_at.is_none();
-        self.mail_link_if(
-            email,
-            unverified,
-            TokenPurpose::Activation,
-            ACTIVATION_TTL,
-            templates::activation,
-        )
-        .await
+        self.mail_link_if(email, TokenPurpose::Activation).await
     }
 
     /// A8: a reset link for an active account; silent otherwise (no account enumeration).
     pub async fn request_password_reset(&self, email: &str) -> AppResult<()> {
-        let active = |user: &UserRow| user.is_active();
-        self.mail_link_if(
-            email,
-            active,
-            TokenPurpose::PasswordReset,
-            RESET_TTL,
-            templates::password_reset,
-        )
-        .await
+        self.mail_link_if(email, TokenPurpose::PasswordReset).await
     }
 
-    /// Emails a fresh single-use link to the account of `email` when `eligible` says so; does nothing
-    /// otherwise, and the caller answers the same either way (no account enumeration, A3 and A8).
-    async fn mail_link_if(
-        &self,
-        email: &str,
-        eligible: fn(&UserRow) -> bool,
-        purpose: TokenPurpose,
-        ttl: chrono::Duration,
-        template: fn(&str, &str, &str) -> Email,
-    ) -> AppResult<()> {
+    /// Queues an email with a fresh single-use link for `purpose` to the account of `email` when it may have
+    /// one (`links::eligible`); does nothing otherwise, and the caller answers the same either way (no account
+    /// enumeration, A3 and A8). The link itself is issued when the email goes out (see `links`).
+    async fn mail_link_if(&self, email: &str, purpose: TokenPurpose) -> AppResult<()> {
         let Ok(email) = normalize_email(email) else {
             return Ok(());
         };
-        let frontend = self.settings().frontend_url.as_str();
         self.db()
             .transaction(async |conn| {
                 let user = repo::user_by_email(conn, &email).await?;
-                if let Some(user) = user.filter(eligible) {
-                    let token = tokens::issue(conn, user.id, purpose, ttl).await?;
-                    jobs::enqueue(conn, &template(&email, frontend, &token)).await?;
+                if let Some(user) = user.filter(|user| links::eligible(user, purpose)) {
+                    jobs::enqueue(
+                        conn,
+                        &SendLink {
+                            user_id: user.id,
+                            purpose,
+                        },
+                    )
+                    .await?;
                 }
                 Ok(())
             })

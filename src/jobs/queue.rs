@@ -185,7 +185,8 @@ pub async fn complete(conn: &mut DbConn, job_id: i64) -> QueryResult<()> {
     Ok(())
 }
 
-/// Records a failed attempt: the job is due again at `retry_at`, or kept as FAILED once out of attempts.
+/// Records a failed attempt: the job is due again at `retry_at`, or kept as FAILED (without its payload) once
+/// out of attempts.
 /// Returns the job's new status.
 pub async fn fail(conn: &mut DbConn, job: &JobRow, error: &str, retry_at: NaiveDateTime) -> QueryResult<JobStatus> {
     let status = if job.attempts >= job.max_attempts {
@@ -195,9 +196,16 @@ pub async fn fail(conn: &mut DbConn, job: &JobRow, error: &str, retry_at: NaiveD
     };
     let error: String = error.chars().take(2000).collect();
     let at = now();
+    // A job that failed for good keeps its error for admins, not its payload (an email's text).
+    let payload = if status == JobStatus::Failed {
+        "{}"
+    } else {
+        job.payload.as_str()
+    };
     crate::per_backend!(conn, |c| {
         diesel::update(jobs::table.find(job.id))
             .set((
+                jobs::payload.eq(payload),
                 jobs::status.eq(status),
                 jobs::run_at.eq(retry_at),
                 jobs::last_error.eq(&error),
