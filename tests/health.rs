@@ -13,6 +13,7 @@ backend_tests!(
     responses_carry_request_ids,
     metrics_count_requests_by_route,
     unknown_paths_are_problem_documents,
+    metrics_can_require_a_scraper_token,
 );
 
 async fn liveness_answers_ok(backend: Backend) {
@@ -127,4 +128,27 @@ async fn unknown_paths_are_problem_documents(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "NOT_FOUND");
     assert_eq!(body["status"], 404);
+}
+
+/// G7 with H2's production rule: with METRICS_TOKEN set, only a scraper sending it reads /metrics.
+async fn metrics_can_require_a_scraper_token(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("METRICS", "on"), ("METRICS_TOKEN", "scraper-secret")]).await;
+    assert_eq!(app.get("/metrics").await.status(), 401);
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scraper-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.unwrap().contains("http_requests_total"));
 }

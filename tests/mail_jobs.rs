@@ -321,17 +321,28 @@ async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backe
 /// not while the email waits, and not after. A retry would issue a fresh link (the old one dies).
 async fn links_rest_nowhere_but_in_the_email(backend: Backend) {
     let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
-    app.post_json("/api/v1/auth/register", json!({ "email": "link@example.com", "password": PASSWORD }), None)
-        .await;
-    app.post_json("/api/v1/auth/activation/resend", json!({ "email": "link@example.com" }), None)
-        .await;
+    app.post_json(
+        "/api/v1/auth/register",
+        json!({ "email": "link@example.com", "password": PASSWORD }),
+        None,
+    )
+    .await;
+    app.post_json(
+        "/api/v1/auth/activation/resend",
+        json!({ "email": "link@example.com" }),
+        None,
+    )
+    .await;
     let queued = jobs_of(&app, Some(JobStatus::Queued)).await;
     assert_eq!(queued.len(), 2, "{queued:?}");
     for job in &queued {
         assert_eq!(job.kind, "email.link");
         assert!(!job.payload.contains("token"), "{}", job.payload);
         assert!(
-            !job.payload.as_bytes().windows(64).any(|w| w.iter().all(u8::is_ascii_hexdigit)),
+            !job.payload
+                .as_bytes()
+                .windows(64)
+                .any(|w| w.iter().all(u8::is_ascii_hexdigit)),
             "no token in {}",
             job.payload
         );
@@ -350,7 +361,11 @@ async fn links_rest_nowhere_but_in_the_email(backend: Backend) {
     assert_ne!(links[0], links[1]);
     let mut answers = Vec::new();
     for link in &links {
-        answers.push(app.post_json("/api/v1/auth/activate", json!({ "token": link }), None).await.0);
+        answers.push(
+            app.post_json("/api/v1/auth/activate", json!({ "token": link }), None)
+                .await
+                .0,
+        );
     }
     answers.sort_unstable();
     assert_eq!(answers, [204, 400]);

@@ -72,6 +72,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Serve Prometheus metrics at /metrics.
     pub metrics: bool,
+    /// When set, /metrics answers only requests with `Authorization: Bearer <this token>` (a scraper's).
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -236,7 +238,17 @@ impl std::fmt::Debug for PaymentSettings {
 }
 
 /// Secrets that appear in examples and must never guard a production server.
-const KNOWN_DEFAULT_SECRETS: &[&str] = &["change-me", "changeme", "secret", "dev-secret", "please-change-me"];
+const KNOWN_DEFAULT_SECRETS: &[&str] = &[
+    "change-me",
+    "changeme",
+    "secret",
+    "dev-secret",
+    "please-change-me",
+    // The fallback in compose.yaml's history: public, so never a production secret.
+    "compose-local-only-secret-0123456789abcdef",
+];
+/// The lowest bcrypt cost production accepts (OWASP's floor; each step doubles an attacker's work).
+const MIN_PRODUCTION_BCRYPT_COST: u32 = 10;
 const MIN_SECRET_LEN: usize = 32;
 
 /// A reason the server refuses its configuration, naming the variable to change.
@@ -261,7 +273,7 @@ impl Settings {
             database: DatabaseSettings::read(&vars, &var_dir)?,
             http: HttpSettings::read(&vars)?,
             docs: DocsSettings::read(&vars, production)?,
-            graphql: GraphqlLimits::read(&vars)?,
+            graphql: GraphqlLimits::read(&vars, production)?,
             auth: AuthSettings::read(&vars, production, &var_dir)?,
             mail: MailSettings::read(&vars, &var_dir)?,
             storage: StorageSettings::read(&vars, &var_dir)?,
@@ -276,7 +288,8 @@ impl Settings {
             },
             seed_demo: vars.get("SEED_DEMO", !production)?,
             log_format: vars.get("LOG_FORMAT", if production { LogFormat::Json } else { LogFormat::Text })?,
-            metrics: vars.get("METRICS", true)?,
+            metrics: vars.get("METRICS", !production)?,
+            metrics_token: vars.text("METRICS_TOKEN"),
             app_env,
             var_dir,
         };
@@ -323,8 +336,59 @@ impl Settings {
                 "CORS_ORIGINS=* in production; list the front-end origins".into(),
             ));
         }
+        if self.auth.bcrypt_cost < MIN_PRODUCTION_BCRYPT_COST {
+            return Err(ConfigError(format!(
+                "BCRYPT_COST={} in production; use at least {MIN_PRODUCTION_BCRYPT_COST}",
+                self.auth.bcrypt_cost
+            )));
+        }
+        if self.mail.smtp_url.is_none() && !vars.allows("ALLOW_OUTBOX_IN_PRODUCTION") {
+            return Err(ConfigError(
+                "no SMTP_URL in production: emails (with their reset links) would be written to disk; set SMTP_URL \
+                 (or ALLOW_OUTBOX_IN_PRODUCTION=true)"
+                    .into(),
+            ));
+        }
+        for (name, value) in [
+            ("PUBLIC_URL", &self.http.public_url),
+            ("FRONTEND_URL", &self.http.frontend_url),
+        ] {
+            if plain_http_off_this_machine(value) && !vars.allows("ALLOW_HTTP_IN_PRODUCTION") {
+                return Err(ConfigError(format!(
+                    "{name} is plain http in production: tokens and links would travel unencrypted; use https \
+                     (or ALLOW_HTTP_IN_PRODUCTION=true behind a TLS-terminating proxy that rewrites it)"
+                )));
+            }
+        }
+        if self.graphql.introspection && !vars.allows("ALLOW_INTROSPECTION_IN_PRODUCTION") {
+            return Err(ConfigError(
+                "GRAPHQL_INTROSPECTION=on in production; turn it off (or ALLOW_INTROSPECTION_IN_PRODUCTION=true)"
+                    .into(),
+            ));
+        }
+        if self.metrics && self.metrics_token.is_none() {
+            return Err(ConfigError(
+                "METRICS=on in production without METRICS_TOKEN: /metrics would be public; set METRICS_TOKEN \
+                 (the bearer token your scraper sends)"
+                    .into(),
+            ));
+        }
         Ok(())
     }
+}
+
+/// An `http://` URL whose host is not this machine.
+fn plain_http_off_this_machine(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    parsed.scheme() == "http" && !loopback
 }
 
 impl DatabaseSettings {
@@ -414,12 +478,13 @@ impl DocsSettings {
 }
 
 impl GraphqlLimits {
-    fn read(vars: &Vars) -> Result<GraphqlLimits, ConfigError> {
+    fn read(vars: &Vars, production: bool) -> Result<GraphqlLimits, ConfigError> {
         Ok(GraphqlLimits {
             max_depth: vars.get("GRAPHQL_MAX_DEPTH", 12)?,
             max_complexity: vars.get("GRAPHQL_MAX_COMPLEXITY", 5000)?,
             max_aliases: vars.get("GRAPHQL_MAX_ALIASES", 30)?,
-            introspection: vars.get("GRAPHQL_INTROSPECTION", true)?,
+            // Tools want it while the API is built; a public production API need not describe itself.
+            introspection: vars.get("GRAPHQL_INTROSPECTION", !production)?,
         })
     }
 }
@@ -565,6 +630,8 @@ mod tests {
             ("DATABASE_URL", "postgres://cinema@db/cinema"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
             ("STRIPE_SECRET_KEY", "sk_live_example"),
+            ("SMTP_URL", "smtps://mail.example"),
+            ("PUBLIC_URL", "https://api.example"),
         ];
         all.extend_from_slice(extra);
         // Later pairs override earlier ones, as in a real environment.
@@ -609,6 +676,8 @@ mod tests {
         let all = vars(&[
             ("APP_ENV", "production"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
+            ("SMTP_URL", "smtps://mail.example"),
+            ("PUBLIC_URL", "https://api.example"),
         ]);
         let err = Settings::from_vars(all.clone()).unwrap_err();
         assert!(err.0.contains("STRIPE_SECRET_KEY"), "{err}");
@@ -667,6 +736,61 @@ mod tests {
             let err = Settings::from_vars(vars(&[(name, value), ("JWT_SECRET", "x".repeat(40).as_str())])).unwrap_err();
             assert!(err.0.contains(name), "{name}: {err}");
         }
+    }
+
+    /// Each unsafe production setting is refused with its name, and each has its explicit way out.
+    #[test]
+    fn production_refuses_each_unsafe_setting_by_name() {
+        for (pairs, name) in [
+            (vec![("BCRYPT_COST", "8")], "BCRYPT_COST"),
+            (vec![("PUBLIC_URL", "http://api.example")], "PUBLIC_URL"),
+            (vec![("FRONTEND_URL", "http://app.example")], "FRONTEND_URL"),
+            (vec![("GRAPHQL_INTROSPECTION", "on")], "GRAPHQL_INTROSPECTION"),
+            (vec![("METRICS", "on")], "METRICS_TOKEN"),
+            (
+                vec![("JWT_SECRET", "compose-local-only-secret-0123456789abcdef")],
+                "JWT_SECRET",
+            ),
+        ] {
+            let refused = production(&pairs).unwrap_err();
+            assert!(refused.0.contains(name), "{pairs:?}: {refused}");
+        }
+        for pairs in [
+            vec![
+                ("PUBLIC_URL", "http://api.example"),
+                ("ALLOW_HTTP_IN_PRODUCTION", "true"),
+            ],
+            vec![
+                ("PUBLIC_URL", "http://localhost:8080"),
+                ("FRONTEND_URL", "http://127.0.0.1:5173"),
+            ],
+            vec![
+                ("GRAPHQL_INTROSPECTION", "on"),
+                ("ALLOW_INTROSPECTION_IN_PRODUCTION", "true"),
+            ],
+            vec![("METRICS", "on"), ("METRICS_TOKEN", "scraper-token")],
+            vec![("BCRYPT_COST", "10")],
+        ] {
+            assert!(production(&pairs).is_ok(), "{pairs:?}");
+        }
+        let defaults = production(&[]).unwrap();
+        // No SMTP server: the outbox would keep reset links on disk.
+        let no_smtp = |extra: &[(&str, &str)]| {
+            let mut all = vec![
+                ("APP_ENV", "production"),
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
+                ("STRIPE_SECRET_KEY", "sk_live_example"),
+                ("PUBLIC_URL", "https://api.example"),
+            ];
+            all.extend_from_slice(extra);
+            Settings::from_vars(vars(&all))
+        };
+        assert!(no_smtp(&[]).unwrap_err().0.contains("SMTP_URL"));
+        assert!(no_smtp(&[("ALLOW_OUTBOX_IN_PRODUCTION", "true")]).is_ok());
+        assert!(
+            !defaults.graphql.introspection && !defaults.metrics,
+            "off by default in production"
+        );
     }
 
     #[test]

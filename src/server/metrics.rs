@@ -30,6 +30,11 @@ pub fn recorder() -> PrometheusHandle {
         .clone()
 }
 
+/// Compares without stopping at the first difference, so the time taken tells nothing about the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 /// Counts and times every request under its route pattern (not its raw path, which would explode the labels).
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -50,21 +55,32 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// Metrics
 ///
 /// Prometheus text format: `http_requests_total`, `http_request_duration_seconds`, `cinema_db_statements_total`
-/// and the pool gauges `cinema_db_pool_*`. Public (scrape it from inside the network; put it behind the proxy
-/// otherwise). 404 when `METRICS=off`.
+/// and the pool gauges `cinema_db_pool_*`. With `METRICS_TOKEN` set (required in production), only a scraper
+/// sending `Authorization: Bearer <METRICS_TOKEN>` may read it; public otherwise (development). 404 when
+/// `METRICS=off`. Public in development; a scraper's role in production.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "health",
     responses(
         (status = 200, description = "Metrics in the Prometheus text format.", content_type = "text/plain"),
+        (status = 401, description = "`UNAUTHENTICATED`: METRICS_TOKEN is set and the request does not carry it.", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Metrics are turned off.")
     )
 )]
-pub async fn render(State(state): State<AppState>) -> Response {
+pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let Some(handle) = &state.metrics else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if let Some(token) = &state.settings.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if !presented.is_some_and(|presented| constant_time_eq(presented.as_bytes(), token.as_bytes())) {
+            return crate::error::AppError::Unauthenticated.into_response();
+        }
+    }
     let status = state.db.pool_status();
     metrics::gauge!("cinema_db_pool_size").set(status.size as f64);
     metrics::gauge!("cinema_db_pool_available").set(status.available as f64);
