@@ -155,10 +155,14 @@ impl From<diesel::result::Error> for AppError {
                 tracing::debug!(detail = info.message(), "foreign key violation");
                 AppError::Conflict("still referenced by other records".into())
             }
-            Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => AppError::BadInput {
-                message: format!("value out of range ({})", info.message()),
-                field: None,
-            },
+            Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                // The constraint's name and text describe the schema: they go to the log, not to the client.
+                tracing::debug!(detail = info.message(), "check violation");
+                AppError::BadInput {
+                    message: "a value is out of its allowed range".into(),
+                    field: None,
+                }
+            }
             other => AppError::Internal(other.into()),
         }
     }
@@ -166,7 +170,9 @@ impl From<diesel::result::Error> for AppError {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        AppError::Unavailable(format!("database unavailable: {error}"))
+        // The pool's own words (host names, timeouts) are for the log.
+        tracing::warn!(%error, "database connection unavailable");
+        AppError::Unavailable("the database is unavailable; try again later".into())
     }
 }
 
@@ -356,10 +362,9 @@ mod tests {
             AppError::from(database(DatabaseErrorKind::ForeignKeyViolation)).code(),
             "CONFLICT"
         );
-        assert_eq!(
-            AppError::from(database(DatabaseErrorKind::CheckViolation)).code(),
-            "BAD_USER_INPUT"
-        );
+        let check = AppError::from(database(DatabaseErrorKind::CheckViolation));
+        assert_eq!(check.code(), "BAD_USER_INPUT");
+        assert!(!check.public_message().contains("detail"), "{}", check.public_message());
         let other = AppError::from(database(DatabaseErrorKind::SerializationFailure));
         assert_eq!(other.code(), "INTERNAL_SERVER_ERROR");
         assert!(!other.public_message().contains("detail"));

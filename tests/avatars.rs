@@ -212,6 +212,10 @@ async fn a_storage_outage_answers_503_quickly_and_keeps_the_profile(backend: Bac
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "the storage's address stays in the log: {body}"
+    );
     let (_, me) = app
         .graphql_as(&token, "{ me { profile { avatarUrl } } }", json!({}))
         .await;
@@ -220,4 +224,5 @@ async fn a_storage_outage_answers_503_quickly_and_keeps_the_profile(backend: Bac
     assert_eq!(response.status(), 503);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "SERVICE_UNAVAILABLE");
+    assert!(!problem.to_string().contains("127.0.0.1"), "{problem}");
 }

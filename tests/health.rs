@@ -84,6 +84,10 @@ async fn readiness_is_503_when_the_database_is_gone(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
     assert!(body["database"].as_str().unwrap().starts_with("error"), "{body}");
+    assert!(
+        !body.to_string().contains("pool") && !body.to_string().contains("5432"),
+        "no internals: {body}"
+    );
     // Liveness does not depend on the database.
     assert_eq!(app.get("/health/live").await.status(), 200);
 }

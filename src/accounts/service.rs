@@ -79,24 +79,45 @@ fn no_such_user() -> AppError {
     AppError::not_found("no user has this id")
 }
 
-/// Email as stored: trimmed and case-folded, so uniqueness is case-insensitive (A1). Refuses what cannot be
-/// an address.
+/// Email as stored: trimmed and case-folded, so uniqueness is case-insensitive (A1). Only a bare address is
+/// taken — a dot-atom local part and a domain of letter, digit and hyphen labels — so that what is stored is
+/// exactly where mail goes: a display name or trailing text (`x<me@mail.example>`, `me@mail.example;a.io`),
+/// which a mail library could read as another recipient, is refused (H8).
 pub fn normalize_email(email: &str) -> AppResult<String> {
     let email = email.trim().to_lowercase();
     let invalid = || AppError::bad_input("email", "email is not a valid address");
-    if email.len() < 3 || email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.len() < 3 || email.len() > 254 {
         return Err(invalid());
     }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-    let domain_ok = !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..");
-    if local.is_empty() || local.len() > 64 || !domain_ok {
+    if !local_part_ok(local) || !domain_ok(domain) {
         return Err(invalid());
     }
     Ok(email)
+}
+
+/// RFC 5322 dot-atom: atext runs (letters, digits, `!#$%&'*+/=?^_`{|}~-`, and non-ASCII letters for
+/// internationalised mail) joined by single dots.
+fn local_part_ok(local: &str) -> bool {
+    const SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-";
+    !local.is_empty()
+        && local.len() <= 64
+        && local
+            .split('.')
+            .all(|run| !run.is_empty() && run.chars().all(|c| c.is_alphanumeric() || SPECIALS.contains(c)))
+}
+
+/// At least two labels of letters, digits and inner hyphens, each 1 to 63 bytes.
+fn domain_ok(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
 }
 
 impl Accounts {
@@ -422,11 +443,10 @@ impl Accounts {
             ));
         };
         let key = format!("avatars/{user_uuid}/{}.{extension}", random_token(8));
-        self.inner
-            .storage
-            .put(&key, bytes)
-            .await
-            .map_err(|e| AppError::Unavailable(format!("storage unavailable: {e}")))?;
+        self.inner.storage.put(&key, bytes).await.map_err(|error| {
+            tracing::warn!(error = format!("{error:#}"), "could not store an avatar");
+            AppError::Unavailable("file storage is unavailable; try again later".into())
+        })?;
         self.replace_avatar(user_id, Some(&key)).await
     }
 
@@ -491,6 +511,13 @@ mod tests {
     #[test]
     fn emails_are_case_folded_and_checked() {
         assert_eq!(normalize_email("  Ann@Example.COM ").unwrap(), "ann@example.com");
+        for good in [
+            "o'brien+films@mail.example",
+            "a.b-c@sub.mail-host.example",
+            "zoë@exämple.de",
+        ] {
+            assert_eq!(normalize_email(good).unwrap(), good.to_lowercase(), "{good}");
+        }
         for bad in [
             "",
             "ann",
@@ -500,6 +527,15 @@ mod tests {
             "ann@@example.com",
             "a b@example.com",
             "ann@.com",
+            "x<me@mail.example>",
+            "me@mail.example;a.io",
+            "me@mail.example,other@x.io",
+            "\"quoted\"@mail.example",
+            "me@mail.example (comment)",
+            "a..b@mail.example",
+            ".a@mail.example",
+            "me@-mail.example",
+            "me@mail_example.com",
         ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }

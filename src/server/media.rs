@@ -31,6 +31,9 @@ pub async fn serve(State(state): State<AppState>, Path(key): Path<String>) -> Re
             response
         }
         Ok(None) => not_found(),
-        Err(error) => AppError::Unavailable(format!("storage unavailable: {error}")).into_response(),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), %key, "could not read a stored file");
+            AppError::Unavailable("file storage is unavailable; try again later".into()).into_response()
+        }
     }
 }
