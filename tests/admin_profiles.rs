@@ -13,6 +13,7 @@ backend_tests!(
     users_edit_their_profile,
     the_first_admin_is_created_or_promoted,
     a_ban_sticks,
+    the_last_admin_stays_and_admin_actions_are_recorded,
 );
 
 const USERS: &str = "query($email: String, $role: Role, $active: Boolean, $first: Int, $after: String) {
@@ -428,4 +429,88 @@ async fn a_ban_sticks(backend: Backend) {
         me["data"]["users"]["nodes"][0],
         json!({ "emailVerified": true, "disabledAt": null })
     );
+}
+
+/// A10: two admins demoting (or disabling) each other at once leave one admin, never none; every role change
+/// and (de)activation is recorded for admins to read.
+async fn the_last_admin_stays_and_admin_actions_are_recorded(backend: Backend) {
+    let (app, first_admin, _, user) = staffed(backend).await;
+    app.signed_in_user("second@example.com").await;
+    app.set_role("second@example.com", Role::Admin).await;
+    let second_admin = app.login("second@example.com", PASSWORD).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first_id = id_of(&app, &first_admin, "admin@example.com").await;
+    let second_id = id_of(&app, &first_admin, "second@example.com").await;
+    let demote = |token: String, id: String| {
+        let app = &app;
+        async move {
+            app.graphql_as(&token, SET_ROLE, json!({ "id": id, "role": "USER" }))
+                .await
+        }
+    };
+    let (a, b) = tokio::join!(
+        demote(first_admin.clone(), second_id.clone()),
+        demote(second_admin.clone(), first_id.clone())
+    );
+    let codes: Vec<Option<&str>> = [&a.1, &b.1]
+        .iter()
+        .map(|body| body["errors"][0]["extensions"]["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| c.is_none()).count(),
+        1,
+        "one demotion went through: {a:?} {b:?}"
+    );
+    assert!(codes.contains(&Some("LAST_ADMIN")), "{a:?} {b:?}");
+    let (_, admins) = app
+        .graphql_as(
+            if codes[0].is_none() {
+                &first_admin
+            } else {
+                &second_admin
+            },
+            USERS,
+            json!({ "role": "ADMIN", "active": true }),
+        )
+        .await;
+    assert_eq!(admins["data"]["users"]["totalCount"], 1, "{admins}");
+
+    // The remaining admin cannot be disabled by the demoted one (no longer an admin), and is the last.
+    let remaining = if codes[0].is_none() {
+        &first_admin
+    } else {
+        &second_admin
+    };
+    let (_, body) = app
+        .graphql_as(&user, "{ adminActions { totalCount } }", json!({}))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let target = id_of(&app, remaining, "user@example.com").await;
+    app.graphql_as(remaining, SET_ACTIVE, json!({ "id": target, "active": false }))
+        .await;
+    app.graphql_as(remaining, SET_ACTIVE, json!({ "id": target, "active": true }))
+        .await;
+    let (_, body) = app
+        .graphql_as(
+            remaining,
+            "{ adminActions(first: 10) { totalCount nodes { action adminEmail userEmail detail at } } }",
+            json!({}),
+        )
+        .await;
+    let actions = &body["data"]["adminActions"];
+    assert_eq!(actions["totalCount"], 3, "{body}");
+    let nodes = actions["nodes"].as_array().unwrap();
+    let listed: Vec<(&str, &str)> = nodes
+        .iter()
+        .map(|n| (n["action"].as_str().unwrap(), n["userEmail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed[..2],
+        [("ENABLE", "user@example.com"), ("DISABLE", "user@example.com")],
+        "newest first: {body}"
+    );
+    assert_eq!(nodes[2]["action"], "SET_ROLE");
+    assert_eq!(nodes[2]["detail"], "ADMIN -> USER");
 }

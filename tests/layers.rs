@@ -85,6 +85,7 @@ fn per_backend_is_used_only_where_repositories_are_defined() {
             || relative.ends_with("/repo.rs")
             || [
                 "accounts/tokens.rs",
+                "accounts/audit.rs",
                 "auth/sessions.rs",
                 "jobs/queue.rs",
                 "catalog/seed.rs",

@@ -4,7 +4,9 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Up
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::accounts::Accounts;
+use crate::accounts::audit::AdminAction;
 use crate::accounts::models::{Gender, ProfileChanges, ProfileRow, UserFilter, UserRow};
+use crate::accounts::service::AdminActionEntry;
 use crate::db::Role;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
@@ -54,10 +56,75 @@ impl AccountQuery {
             .await?;
         Ok(Page::from_rows(rows, window, filter, User))
     }
+
+    /// What admins did to accounts, newest first (A10).
+    #[graphql(
+        guard = "RoleGuard::role(Role::Admin)",
+        directive = requires_role::apply(Role::Admin),
+        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
+    )]
+    async fn admin_actions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<AdminActionRecord, AllAdminActions>> {
+        let window = pagination::window(first, after.as_deref())?;
+        let rows = ctx
+            .data::<Accounts>()?
+            .admin_actions(window.offset, window.limit + 1)
+            .await?;
+        Ok(Page::from_rows(rows, window, AllAdminActions, AdminActionRecord))
+    }
 }
 
 #[derive(Default)]
 pub struct AccountMutation;
+
+/// Every admin action (the list `adminActions` counts).
+pub struct AllAdminActions;
+
+impl Counted for AllAdminActions {
+    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(ctx.data::<Accounts>()?.count_admin_actions().await?)
+    }
+}
+
+/// Something an admin did to an account (A10).
+#[derive(Clone)]
+pub struct AdminActionRecord(AdminActionEntry);
+
+impl PageNode for AdminActionRecord {
+    const CONNECTION: &'static str = "AdminActionConnection";
+    const EDGE: &'static str = "AdminActionEdge";
+}
+
+#[Object]
+impl AdminActionRecord {
+    async fn action(&self) -> AdminAction {
+        self.0.row.action
+    }
+
+    /// The admin's email (null for an account deleted since).
+    async fn admin_email(&self) -> Option<&str> {
+        self.0.admin_email.as_deref()
+    }
+
+    /// The account's email (null for an account deleted since).
+    async fn user_email(&self) -> Option<&str> {
+        self.0.target_email.as_deref()
+    }
+
+    /// For a role change, `OLD -> NEW`.
+    async fn detail(&self) -> &str {
+        &self.0.row.detail
+    }
+
+    /// When it was done (UTC).
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.row.created_at.and_utc()
+    }
+}
 
 #[Object]
 impl AccountMutation {

@@ -1,6 +1,7 @@
 //! Users, roles and profiles: the REST sign-in endpoints, the GraphQL account fields, and the rules behind
 //! both.
 
+pub mod audit;
 pub mod cleanup;
 pub mod graphql;
 pub mod links;

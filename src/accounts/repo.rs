@@ -182,6 +182,21 @@ pub async fn promote_to_admin(
     Ok(updated > 0)
 }
 
+/// The ids of the active admins, locked until the caller's transaction ends, so that two admins demoting or
+/// disabling each other at once are decided one after the other (on SQLite the write transaction already
+/// serialises them; row locks exist only on PostgreSQL, hence the two arms).
+pub async fn active_admin_ids_locked(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+    let active_admins = users::table
+        .filter(users::role.eq(Role::Admin))
+        .filter(users::email_verified.eq(true))
+        .filter(users::disabled_at.is_null())
+        .select(users::id);
+    match conn {
+        DbConn::Postgres(c) => active_admins.for_update().load(&mut **c).await,
+        DbConn::Sqlite(c) => active_admins.load(&mut **c).await,
+    }
+}
+
 pub async fn profile_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<ProfileRow>> {
     crate::per_backend!(conn, |c| {
         profiles::table

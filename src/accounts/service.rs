@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 
+use crate::accounts::audit::{self, AdminAction, AdminActionRow};
 use crate::accounts::links::{self, SendLink};
 use crate::accounts::models::{NewUser, ProfileChanges, ProfileRow, TokenPurpose, UserFilter, UserRow};
 use crate::accounts::repo;
@@ -12,7 +13,7 @@ use crate::accounts::tokens::{self, Presented};
 use crate::auth::service::account_disabled;
 use crate::auth::sessions::{self, RevokeReason};
 use crate::auth::{Auth, TokenPair, password};
-use crate::db::{Db, Role, now};
+use crate::db::{Db, DbConn, Role, now};
 use crate::error::{AppError, AppResult};
 use crate::jobs;
 use crate::notify::templates;
@@ -73,6 +74,29 @@ fn email_taken() -> AppError {
         "EMAIL_TAKEN",
         "an account with this email already exists",
     )
+}
+
+/// An admin action, with the emails of the admin and the account (None for an account deleted since).
+#[derive(Debug, Clone)]
+pub struct AdminActionEntry {
+    pub row: AdminActionRow,
+    pub admin_email: Option<String>,
+    pub target_email: Option<String>,
+}
+
+/// Refuses a change that would leave no active admin (two admins demoting each other at once included: the
+/// active admins are locked until the transaction ends).
+async fn keep_an_admin(conn: &mut DbConn, losing_admin: i64) -> AppResult<()> {
+    let admins = repo::active_admin_ids_locked(conn).await?;
+    if admins.iter().any(|id| *id != losing_admin) {
+        Ok(())
+    } else {
+        Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "LAST_ADMIN",
+            "this would leave no active admin; make another admin first",
+        ))
+    }
 }
 
 fn no_such_user() -> AppError {
@@ -345,7 +369,13 @@ impl Accounts {
                 if user.id == admin_id && role != user.role {
                     return Err(AppError::Conflict("admins cannot change their own role".into()));
                 }
-                Ok(repo::set_role(conn, user.id, role, at).await?)
+                if user.role == Role::Admin && role != Role::Admin {
+                    keep_an_admin(conn, user.id).await?;
+                }
+                let updated = repo::set_role(conn, user.id, role, at).await?;
+                let detail = format!("{} -> {}", user.role, role);
+                audit::record(conn, admin_id, AdminAction::SetRole, user.id, &detail, at).await?;
+                Ok(updated)
             })
             .await?;
         self.inner.auth.forget_user(updated.id);
@@ -367,17 +397,45 @@ impl Accounts {
                 if active {
                     repo::verify_email(conn, user.id, at).await?;
                     tokens::delete_for_user(conn, user.id, TokenPurpose::Activation).await?;
-                    Ok(repo::set_disabled(conn, user.id, None, at).await?)
+                    let updated = repo::set_disabled(conn, user.id, None, at).await?;
+                    audit::record(conn, admin_id, AdminAction::Enable, user.id, "", at).await?;
+                    Ok(updated)
                 } else {
+                    if user.role == Role::Admin {
+                        keep_an_admin(conn, user.id).await?;
+                    }
                     sessions::revoke_all_of_user(conn, user.id, None, RevokeReason::Deactivated, at).await?;
                     tokens::delete_all_of_user(conn, user.id).await?;
                     let disabled_at = user.disabled_at.unwrap_or(at);
-                    Ok(repo::set_disabled(conn, user.id, Some(disabled_at), at).await?)
+                    let updated = repo::set_disabled(conn, user.id, Some(disabled_at), at).await?;
+                    audit::record(conn, admin_id, AdminAction::Disable, user.id, "", at).await?;
+                    Ok(updated)
                 }
             })
             .await?;
         self.inner.auth.forget_user(updated.id);
         Ok(updated)
+    }
+
+    /// A10: what admins did to accounts, newest first, with the emails of the admin and the account.
+    pub async fn admin_actions(&self, offset: i64, limit: i64) -> AppResult<Vec<AdminActionEntry>> {
+        let mut conn = self.db().conn().await?;
+        let rows = audit::list(&mut conn, offset, limit).await?;
+        let ids: Vec<i64> = rows.iter().flat_map(|r| [r.admin_id, r.target_user_id]).collect();
+        let emails = audit::emails_of(&mut conn, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| AdminActionEntry {
+                admin_email: emails.get(&row.admin_id).cloned(),
+                target_email: emails.get(&row.target_user_id).cloned(),
+                row,
+            })
+            .collect())
+    }
+
+    pub async fn count_admin_actions(&self) -> AppResult<i64> {
+        let mut conn = self.db().conn().await?;
+        Ok(audit::count(&mut conn).await?)
     }
 
     pub async fn profile(&self, user_id: i64) -> AppResult<ProfileRow> {

@@ -361,6 +361,17 @@ diesel::joinable!(payment_items -> order_items (order_item_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(refunds -> users (requested_by));
 
+diesel::table! {
+    admin_actions (id) {
+        id -> BigInt,
+        admin_id -> BigInt,
+        action -> Text,
+        target_user_id -> BigInt,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -390,4 +401,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     stripe_events,
     jobs,
+    admin_actions,
 );
