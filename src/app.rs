@@ -9,7 +9,7 @@ use crate::accounts::cleanup::{Cleanup, DeleteExpired};
 use crate::accounts::links::{LinkMailer, SendLink};
 use crate::accounts::{AccountSettings, Accounts};
 use crate::auth::jwt::JwtKeys;
-use crate::auth::{Auth, RateLimits};
+use crate::auth::{Auth, RateLimits, SessionRules};
 use crate::catalog::{Catalog, seed};
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions, migrate};
@@ -49,8 +49,12 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     let auth = Auth::new(
         db.clone(),
         JwtKeys::new(&auth_settings.jwt_secret, auth_settings.access_token_ttl),
-        auth_settings.session_cache_ttl,
-        auth_settings.refresh_token_ttl,
+        SessionRules {
+            refresh_ttl: auth_settings.refresh_token_ttl,
+            max_age: auth_settings.session_max_age,
+            reuse_window: auth_settings.refresh_reuse_window,
+            cache_ttl: auth_settings.session_cache_ttl,
+        },
     );
     let rate_limits = RateLimits::new(
         auth_settings.rate_limit_window,

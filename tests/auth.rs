@@ -26,6 +26,8 @@ backend_tests!(
     rate_limits_key_on_the_normalised_account_and_stay_small,
     password_change_is_rate_limited,
     token_answers_are_not_cached_and_bodies_not_logged,
+    two_tabs_refreshing_at_once_stay_signed_in,
+    sessions_end_at_their_maximum_age,
 );
 
 const ME: &str = "{ me { id email role isActive createdAt } }";
@@ -259,7 +261,7 @@ async fn wrong_email_and_wrong_password_answer_alike(backend: Backend) {
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_session(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("REFRESH_REUSE_WINDOW_SECS", "1")]).await;
     let first = app.signed_in_user("gus@example.com").await;
     let (status, second) = app
         .post_json(
@@ -275,7 +277,8 @@ async fn refresh_rotates_and_reuse_revokes_the_session(backend: Backend) {
         .await;
     assert_eq!(status, 200);
 
-    // The rotated token again: theft is assumed, the whole session ends.
+    // The rotated token again, past the reuse window: theft is assumed, the whole session ends.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let (status, body) = app
         .post_json(
             "/api/v1/auth/refresh",
@@ -934,5 +937,66 @@ async fn token_answers_are_not_cached_and_bodies_not_logged(backend: Backend) {
     assert!(
         !printed.contains("Old!pass1") && !printed.contains("N3w!secret"),
         "{printed}"
+    );
+}
+
+/// H6: a single-page app open in two tabs (or retrying) that refreshes with one token at the same moment stays
+/// signed in: within the reuse window every use gets a fresh pair of the same session. Before, one request won
+/// and the others revoked the whole session, signing the user out.
+async fn two_tabs_refreshing_at_once_stay_signed_in(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let tokens = app.signed_in_user("tabs@example.com").await;
+    let uses = (0..10).map(|_| {
+        app.post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": tokens["refreshToken"] }),
+            None,
+        )
+    });
+    let answers = futures_util::future::join_all(uses).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    for (_, pair) in &answers {
+        let (status, _) = app
+            .graphql_as(pair["accessToken"].as_str().unwrap(), ME, json!({}))
+            .await;
+        assert_eq!(status, 200, "the session lives");
+    }
+    let (status, _) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": answers[3].1["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "each tab's new refresh token works");
+}
+
+/// H6: however often it is refreshed, a session ends SESSION_MAX_AGE_DAYS after its sign-in.
+async fn sessions_end_at_their_maximum_age(backend: Backend) {
+    use cinema::db::schema::sessions;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::start(backend).await;
+    let tokens = app.signed_in_user("old@example.com").await;
+    let signed_in_long_ago = cinema::db::now() - chrono::Duration::days(31);
+    let mut conn = app.conn().await;
+    let aged = cinema::per_backend!(&mut conn, |c| {
+        diesel::update(sessions::table)
+            .set(sessions::created_at.eq(signed_in_long_ago))
+            .execute(c)
+            .await
+    });
+    assert_eq!(aged, Ok(1));
+    let (status, body) = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            json!({ "refreshToken": tokens["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("INVALID_REFRESH_TOKEN")),
+        "{body}"
     );
 }

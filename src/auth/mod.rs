@@ -9,5 +9,5 @@ pub mod sessions;
 pub mod viewer;
 
 pub use ratelimit::RateLimits;
-pub use service::{Auth, TokenPair};
+pub use service::{Auth, SessionRules, TokenPair};
 pub use viewer::Viewer;

@@ -46,7 +46,20 @@ struct AuthInner {
     db: Db,
     keys: JwtKeys,
     cache: SessionCache,
-    refresh_ttl: Duration,
+    rules: SessionRules,
+}
+
+/// How long sessions and refresh tokens live (A5, A6, H6).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionRules {
+    /// A refresh token's life; each refresh renews the session by this much (up to `max_age`).
+    pub refresh_ttl: Duration,
+    /// No session outlives this from its sign-in.
+    pub max_age: Duration,
+    /// A rotated refresh token presented again within this is a client racing itself, not a thief.
+    pub reuse_window: Duration,
+    /// How long an instance trusts its cached view of a session.
+    pub cache_ttl: Duration,
 }
 
 /// What a disabled account's sign-in, refresh and tokens answer.
@@ -86,13 +99,13 @@ enum Rotation {
 }
 
 impl Auth {
-    pub fn new(db: Db, keys: JwtKeys, session_cache_ttl: Duration, refresh_ttl: Duration) -> Auth {
+    pub fn new(db: Db, keys: JwtKeys, rules: SessionRules) -> Auth {
         Auth {
             inner: Arc::new(AuthInner {
                 db,
                 keys,
-                cache: SessionCache::new(session_cache_ttl),
-                refresh_ttl,
+                cache: SessionCache::new(rules.cache_ttl),
+                rules,
             }),
         }
     }
@@ -108,7 +121,7 @@ impl Auth {
     }
 
     fn refresh_expiry(&self, from: chrono::NaiveDateTime) -> AppResult<chrono::NaiveDateTime> {
-        Ok(from + chrono::Duration::from_std(self.inner.refresh_ttl).map_err(AppError::internal)?)
+        Ok(from + chrono::Duration::from_std(self.inner.rules.refresh_ttl).map_err(AppError::internal)?)
     }
 
     /// Signs a user in on a new device: a session, its first refresh token and an access token.
@@ -142,14 +155,19 @@ impl Auth {
         self.pair(user_uuid, role, &session_id, refresh)
     }
 
-    /// Trades a refresh token for a new pair (A6). The old token dies; presenting it again later revokes the
-    /// whole session, since only a thief or a confused client would hold a rotated token.
+    /// Trades a refresh token for a new pair (A6). The old token dies; presenting it again after the reuse
+    /// window revokes the whole session, since only a thief or a confused client would hold a rotated token.
+    /// Within the window (two tabs of one app refreshing at once) it gets a fresh pair of the same session
+    /// (H6). A session ends at its maximum age, however often it was refreshed.
     pub async fn refresh(&self, token: &str) -> AppResult<TokenPair> {
         let hash = sha256_hex(token);
         let fresh = random_token(32);
         let fresh_hash = sha256_hex(&fresh);
         let at = now();
-        let expires_at = self.refresh_expiry(at)?;
+        let rules = self.inner.rules;
+        let max_age = chrono::Duration::from_std(rules.max_age).map_err(AppError::internal)?;
+        let reuse_window = chrono::Duration::from_std(rules.reuse_window).map_err(AppError::internal)?;
+        let renewed = self.refresh_expiry(at)?;
         let outcome = self
             .inner
             .db
@@ -159,6 +177,7 @@ impl Auth {
                 };
                 let PresentedToken {
                     session_id,
+                    session_created,
                     revoked_at,
                     session_expires,
                     rotated_at,
@@ -170,12 +189,17 @@ impl Auth {
                 if user_disabled_at.is_some() {
                     return Err(account_disabled());
                 }
-                if revoked_at.is_some() || session_expires < at || token_expires < at {
+                let session_end = session_created + max_age;
+                if revoked_at.is_some() || session_expires < at || token_expires < at || session_end <= at {
                     return Err(invalid_refresh());
                 }
-                // Of two concurrent uses of one token exactly one rotates it; the other is a reuse.
+                let expires_at = renewed.min(session_end);
+                // Of concurrent uses of one token exactly one rotates it. A use that finds it rotated within
+                // the reuse window (or loses the race right now) is the same client racing itself; later, a
+                // thief or a confused client: the session ends.
                 let won = rotated_at.is_none() && sessions::mark_rotated(conn, &hash, at).await?;
-                if !won {
+                let racing = rotated_at.is_none_or(|rotated| at - rotated <= reuse_window);
+                if !won && !racing {
                     sessions::revoke(conn, &session_id, RevokeReason::ReuseDetected, at).await?;
                     return Ok(Rotation::Reused { session_id });
                 }
@@ -259,6 +283,7 @@ impl Auth {
         if let Some(state) = cache.get(session_id) {
             return Ok(state);
         }
+        let asked = Instant::now();
         let mut conn = self.inner.db.conn().await?;
         let owner = sessions::session_owner(&mut conn, session_id).await?;
         let state = match owner {
@@ -271,7 +296,7 @@ impl Auth {
             }),
             _ => SessionState::Ended,
         };
-        cache.put(session_id, state.clone());
+        cache.put(session_id, state.clone(), asked);
         Ok(state)
     }
 }
@@ -290,7 +315,15 @@ enum SessionState {
 /// A revocation made by this instance is seen at once; one made by another instance within `ttl`.
 struct SessionCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, SessionState)>>,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    entries: HashMap<String, (Instant, SessionState)>,
+    /// When each user's sessions were last forgotten, so that a lookup that began before then does not write
+    /// its older answer back afterwards.
+    forgotten_users: HashMap<i64, Instant>,
 }
 
 /// Past this many entries, expired ones are dropped before another is added.
@@ -300,42 +333,95 @@ impl SessionCache {
     fn new(ttl: Duration) -> SessionCache {
         SessionCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            inner: Mutex::new(CacheInner::default()),
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, SessionState)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn inner(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The remembered state while a recent check is remembered.
     fn get(&self, session_id: &str) -> Option<SessionState> {
-        let entries = self.entries();
-        let (checked, state) = entries.get(session_id)?;
+        let inner = self.inner();
+        let (checked, state) = inner.entries.get(session_id)?;
         (checked.elapsed() < self.ttl).then(|| state.clone())
     }
 
-    fn put(&self, session_id: &str, state: SessionState) {
-        let mut entries = self.entries();
-        if entries.len() > SESSION_CACHE_SWEEP_AT {
-            let ttl = self.ttl;
-            entries.retain(|_, (checked, _)| checked.elapsed() < ttl);
+    /// Remembers what a lookup that began at `asked` found — unless the session or its user was forgotten
+    /// (logged out, revoked, changed) since: then the lookup's answer may predate that, and is dropped.
+    fn put(&self, session_id: &str, state: SessionState, asked: Instant) {
+        let mut inner = self.inner();
+        let ttl = self.ttl;
+        if inner.entries.len() > SESSION_CACHE_SWEEP_AT {
+            inner.entries.retain(|_, (checked, _)| checked.elapsed() < ttl);
+            inner.forgotten_users.retain(|_, at| at.elapsed() < ttl);
         }
-        entries.insert(session_id.to_string(), (Instant::now(), state));
+        let newer_entry = inner
+            .entries
+            .get(session_id)
+            .is_some_and(|(checked, _)| *checked > asked);
+        let user_forgotten = match &state {
+            SessionState::Live(viewer) => inner.forgotten_users.get(&viewer.user_id).is_some_and(|at| *at > asked),
+            _ => false,
+        };
+        if !newer_entry && !user_forgotten {
+            inner.entries.insert(session_id.to_string(), (Instant::now(), state));
+        }
     }
 
     fn forget_session(&self, session_id: &str) {
-        self.entries()
+        self.inner()
+            .entries
             .insert(session_id.to_string(), (Instant::now(), SessionState::Ended));
     }
 
     /// Drops every remembered state of a user's sessions (and the remembered bans, which name no user: the
     /// next check of such a session reads the database again).
     fn forget_user(&self, user_id: i64) {
-        self.entries().retain(|_, (_, state)| match state {
+        let mut inner = self.inner();
+        inner.entries.retain(|_, (_, state)| match state {
             SessionState::Live(viewer) => viewer.user_id != user_id,
             SessionState::Disabled => false,
             SessionState::Ended => true,
         });
+        inner.forgotten_users.insert(user_id, Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(user_id: i64) -> SessionState {
+        SessionState::Live(Viewer {
+            user_id,
+            user_uuid: "u".into(),
+            role: Role::User,
+            session_id: "s".into(),
+        })
+    }
+
+    /// H6: a lookup that read the database before a logout does not bring the session back afterwards.
+    #[test]
+    fn a_slow_lookup_cannot_undo_a_revocation() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        let asked = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        cache.forget_session("s");
+        cache.put("s", live(1), asked);
+        assert!(matches!(cache.get("s"), Some(SessionState::Ended)));
+
+        let asked = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        cache.forget_user(2);
+        cache.put("t", live(2), asked);
+        assert!(
+            cache.get("t").is_none(),
+            "the user's sessions were forgotten after the lookup began"
+        );
+
+        cache.put("u", live(3), Instant::now());
+        assert!(matches!(cache.get("u"), Some(SessionState::Live(_))));
     }
 }

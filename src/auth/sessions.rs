@@ -45,6 +45,7 @@ pub struct NewRefreshToken<'a> {
 #[derive(Debug, Queryable)]
 pub struct PresentedToken {
     pub session_id: String,
+    pub session_created: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
     pub session_expires: NaiveDateTime,
     pub rotated_at: Option<NaiveDateTime>,
@@ -78,6 +79,7 @@ pub async fn presented_token(conn: &mut DbConn, token_hash: &str) -> QueryResult
             .filter(refresh_tokens::token_hash.eq(token_hash))
             .select((
                 sessions::id,
+                sessions::created_at,
                 sessions::revoked_at,
                 sessions::expires_at,
                 refresh_tokens::rotated_at,

@@ -125,6 +125,11 @@ pub struct AuthSettings {
     /// How long an instance trusts its cached view of a session; a logout on another instance takes at most
     /// this long to reach this one (on the instance that handled it, it is immediate).
     pub session_cache_ttl: Duration,
+    /// No session lives longer than this from its sign-in, however often it is refreshed (H6).
+    pub session_max_age: Duration,
+    /// A refresh token presented again this soon after its rotation is a client racing itself (two tabs of
+    /// one app): it gets a fresh pair in the same session instead of the session's revocation (H6).
+    pub refresh_reuse_window: Duration,
     /// Attempts per client address and per account within `rate_limit_window`.
     pub rate_limit_per_client: u32,
     pub rate_limit_per_account: u32,
@@ -137,6 +142,8 @@ crate::redacted_debug!(AuthSettings {
         access_token_ttl,
         refresh_token_ttl,
         session_cache_ttl,
+        session_max_age,
+        refresh_reuse_window,
         rate_limit_per_client,
         rate_limit_per_account,
         rate_limit_window,
@@ -513,6 +520,10 @@ impl AuthSettings {
                 .get("REFRESH_TOKEN_TTL_DAYS", Days(Duration::from_secs(14 * 86_400)))?
                 .0,
             session_cache_ttl: vars.get("SESSION_CACHE_SECS", Secs(Duration::from_secs(5)))?.0,
+            session_max_age: vars
+                .get("SESSION_MAX_AGE_DAYS", Days(Duration::from_secs(30 * 86_400)))?
+                .0,
+            refresh_reuse_window: vars.get("REFRESH_REUSE_WINDOW_SECS", Secs(Duration::from_secs(10)))?.0,
             rate_limit_per_client: vars.get("RATE_LIMIT_PER_CLIENT", 20u32)?,
             rate_limit_per_account: vars.get("RATE_LIMIT_PER_ACCOUNT", 5u32)?,
             rate_limit_window: vars.get("RATE_LIMIT_WINDOW_SECS", Secs(Duration::from_secs(60)))?.0,
