@@ -16,6 +16,7 @@ use crate::db::{Db, PoolOptions, migrate};
 use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
 use crate::notify::{Email, Mailer};
+use crate::server::listener::{self, ConnectionLimits};
 use crate::server::schema::{Domains, build_schema};
 use crate::server::{AppState, metrics};
 use crate::storage::Storage;
@@ -127,13 +128,12 @@ pub async fn serve(
         );
         tokio::spawn(worker.run(stop_signal))
     });
+    let limits = ConnectionLimits {
+        header_read_timeout: state.settings.http.header_read_timeout,
+        max_connections: state.settings.http.max_connections,
+    };
     let router = crate::server::build_router(state);
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let served = listener::serve(listener, router, limits, shutdown).await;
     let _ = stop_worker.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;

@@ -463,7 +463,12 @@ async fn the_last_admin_stays_and_admin_actions_are_recorded(backend: Backend) {
         1,
         "one demotion went through: {a:?} {b:?}"
     );
-    assert!(codes.contains(&Some("LAST_ADMIN")), "{a:?} {b:?}");
+    // The other is refused: LAST_ADMIN when it got past the role check first, FORBIDDEN when its sender was
+    // already demoted by then (both keep one admin).
+    assert!(
+        codes.contains(&Some("LAST_ADMIN")) || codes.contains(&Some("FORBIDDEN")),
+        "{a:?} {b:?}"
+    );
     let (_, admins) = app
         .graphql_as(
             if codes[0].is_none() {

@@ -92,6 +92,10 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     pub request_body_limit: usize,
     pub request_timeout: Duration,
+    /// A connection that has not sent a whole request header within this is closed (H3).
+    pub header_read_timeout: Duration,
+    /// Connections open at once; past it, new ones wait in the listen backlog (H3).
+    pub max_connections: usize,
     /// How many proxies of the deployment's own stand in front of the server and append to X-Forwarded-For;
     /// the client address is the entry the outermost of them appended (0: the socket peer, X-Forwarded-For
     /// ignored).
@@ -450,6 +454,8 @@ impl HttpSettings {
             // Room for an avatar upload (AVATAR_MAX_BYTES) in a multipart GraphQL request.
             request_body_limit: vars.get("REQUEST_BODY_LIMIT", 3 * 1024 * 1024)?,
             request_timeout: vars.get("REQUEST_TIMEOUT_SECS", Secs(Duration::from_secs(30)))?.0,
+            header_read_timeout: vars.get("HEADER_READ_TIMEOUT_SECS", Secs(Duration::from_secs(10)))?.0,
+            max_connections: vars.get("MAX_CONNECTIONS", 1024)?,
             trusted_proxy_hops: match vars.text("TRUSTED_PROXY_HOPS") {
                 Some(text) => text.parse::<usize>().ok().filter(|hops| *hops <= 10).ok_or_else(|| {
                     ConfigError(format!(

@@ -5,6 +5,7 @@ pub mod docs;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod listener;
 pub mod media;
 pub mod metrics;
 pub mod middleware;
