@@ -17,5 +17,6 @@ mod http_api;
 mod layers;
 mod mail_jobs;
 mod migrations;
+mod openapi_contract;
 mod schema_snapshots;
 mod transactions;

@@ -18,10 +18,10 @@ use crate::http::extract::{ApiJson, ClientAddress, SignedIn};
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Credentials {
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// 8 to 72 bytes, with upper and lower case letters, a digit and a special character.
-    #[schema(example = "Str0ng!pass")]
+    #[schema(example = "Str0ng!pass", min_length = 8, max_length = 72)]
     pub password: String,
 }
 
@@ -37,20 +37,24 @@ pub struct RegisteredUser {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
-    /// The token from the emailed link.
+    /// The token from the emailed link: 64 hexadecimal digits. A well-formed token that was never issued, or
+    /// was used, answers `INVALID_TOKEN`.
+    #[schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)]
     pub token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EmailRequest {
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
     pub email: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
+    /// The refresh token of the last sign-in or refresh: 64 hexadecimal digits.
+    #[schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)]
     pub refresh_token: String,
 }
 
@@ -58,13 +62,19 @@ pub struct RefreshRequest {
 #[serde(rename_all = "camelCase")]
 pub struct PasswordChange {
     pub old_password: String,
+    /// 8 to 72 bytes, with upper and lower case letters, a digit and a special character.
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordReset {
+    /// The token from the emailed link: 64 hexadecimal digits.
+    #[schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)]
     pub token: String,
+    /// 8 to 72 bytes, with upper and lower case letters, a digit and a special character.
+    #[schema(min_length = 8, max_length = 72)]
     pub new_password: String,
 }
 

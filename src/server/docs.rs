@@ -90,9 +90,80 @@ pub fn rest_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics::render))
 }
 
+/// The REST routes and their OpenAPI document, which states every refusal the routes can answer.
+pub fn rest_api() -> (Router<AppState>, OpenApiDocument) {
+    let (router, mut document) = rest_routes().split_for_parts();
+    document_refusals(&mut document);
+    (router, document)
+}
+
 /// The OpenAPI document alone (for `cinema export-openapi` and the snapshot test).
 pub fn openapi() -> OpenApiDocument {
-    rest_routes().split_for_parts().1
+    rest_api().1
+}
+
+/// What every operation that reads a JSON body can also answer, before its own rules run.
+const BODY_REFUSALS: [(&str, &str); 4] = [
+    ("400", "`BAD_REQUEST`: the body is not JSON."),
+    ("413", "`PAYLOAD_TOO_LARGE`: the body is larger than 16 KiB."),
+    (
+        "415",
+        "`UNSUPPORTED_MEDIA_TYPE`: the body is not sent as `application/json`.",
+    ),
+    (
+        "422",
+        "`BAD_USER_INPUT`: a field is missing, of the wrong type, or breaks a rule.",
+    ),
+];
+
+/// Makes the document say what the routes send (H8): refusals are RFC 9457 problem documents
+/// (`application/problem+json`, not `application/json`), and every operation that reads a JSON body lists the
+/// refusals of the body extractor (400, 413, 415, 422) beside its own.
+fn document_refusals(document: &mut OpenApiDocument) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            if operation.request_body.is_some() {
+                for (status, description) in BODY_REFUSALS {
+                    match responses.get_mut(status) {
+                        Some(RefOr::T(response)) if !response.description.contains(description) => {
+                            response.description = format!("{} Also {description}", response.description);
+                        }
+                        Some(_) => {}
+                        None => {
+                            let response = ResponseBuilder::new().description(description).build();
+                            responses.insert(status.to_string(), RefOr::T(response));
+                        }
+                    }
+                }
+            }
+            for (status, response) in responses.iter_mut() {
+                let RefOr::T(response) = response else { continue };
+                let json_problem = response.content.get("application/json").is_some_and(|content| {
+                    matches!(content, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")))
+                });
+                if status.as_str() >= "400" && (json_problem || response.content.is_empty()) {
+                    response.content.shift_remove("application/json");
+                    response
+                        .content
+                        .insert("application/problem+json".to_string(), RefOr::T(problem()));
+                }
+            }
+        }
+    }
 }
 
 /// Swagger UI and the JSON document, behind the gate.

@@ -64,13 +64,14 @@ pub async fn track(request: Request, next: Next) -> Response {
     tag = "health",
     responses(
         (status = 200, description = "Metrics in the Prometheus text format.", content_type = "text/plain"),
-        (status = 401, description = "`UNAUTHENTICATED`: METRICS_TOKEN is set and the request does not carry it.", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`UNAUTHENTICATED`: METRICS_TOKEN is set and the request does not carry it.", body = crate::error::Problem),
         (status = 404, description = "Metrics are turned off.")
     )
 )]
 pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let Some(handle) = &state.metrics else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::error::Problem::new(StatusCode::NOT_FOUND, "NOT_FOUND", "metrics are turned off")
+            .into_response();
     };
     if let Some(token) = &state.settings.metrics_token {
         let presented = headers

@@ -17,7 +17,7 @@ use crate::server::{docs, graphiql, graphql, media, metrics, middleware};
 
 pub fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let (rest, document) = docs::rest_routes().split_for_parts();
+    let (rest, document) = docs::rest_api();
 
     let mut app = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
