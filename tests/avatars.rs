@@ -10,10 +10,32 @@ backend_tests!(
     avatars_in_s3,
     a_file_one_byte_over_the_limit_is_refused_by_the_rules,
     a_storage_outage_answers_503_quickly_and_keeps_the_profile,
+    concurrent_uploads_leave_one_file,
 );
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xff\xd9";
+/// A real 2x2 PNG.
+fn png() -> Vec<u8> {
+    let mut out = Vec::new();
+    image::RgbaImage::from_pixel(2, 2, image::Rgba([200, 30, 30, 255]))
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// A real 2x2 JPEG carrying an EXIF segment with a position, as cameras write it.
+fn jpeg_with_exif() -> Vec<u8> {
+    let mut plain = Vec::new();
+    image::RgbImage::from_pixel(2, 2, image::Rgb([30, 30, 200]))
+        .write_to(&mut std::io::Cursor::new(&mut plain), image::ImageFormat::Jpeg)
+        .unwrap();
+    let payload = b"Exif\0\0GPS 48.8584N 2.2945E secret-location";
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
 
 async fn upload(app: &TestApp, token: Option<&str>, bytes: &[u8], name: &str) -> (u16, Value) {
     let operations = json!({
@@ -43,7 +65,7 @@ async fn round_trip(app: &TestApp) {
     let tokens = app.signed_in_user("pic@example.com").await;
     let token = tokens["accessToken"].as_str().unwrap();
 
-    let (status, body) = upload(app, Some(token), PNG, "me.png").await;
+    let (status, body) = upload(app, Some(token), &png(), "me.png").await;
     assert_eq!(status, 200, "{body}");
     let first_url = body["data"]["uploadAvatar"]["avatarUrl"].as_str().unwrap().to_string();
     assert!(
@@ -57,13 +79,22 @@ async fn round_trip(app: &TestApp) {
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["content-type"], "image/png");
     assert_eq!(served.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+    let served = served.bytes().await.unwrap();
+    let decoded = image::load_from_memory(&served).expect("a PNG comes back");
+    assert_eq!((decoded.width(), decoded.height()), (2, 2));
 
     // A new avatar replaces the old, whose file goes.
-    let (_, body) = upload(app, Some(token), JPEG, "me.jpg").await;
+    let (_, body) = upload(app, Some(token), &jpeg_with_exif(), "me.jpg").await;
     let second_url = body["data"]["uploadAvatar"]["avatarUrl"].as_str().unwrap().to_string();
     assert!(second_url.ends_with(".jpg"), "{second_url}");
     assert_eq!(app.get(&path).await.status(), 404);
+    // Re-encoded: the camera's EXIF (a position) is gone from what is stored and served.
+    let second_path = second_url
+        .trim_start_matches(&app.settings().http.public_url)
+        .to_string();
+    let served = app.get(&second_path).await.bytes().await.unwrap();
+    assert!(served.starts_with(&[0xFF, 0xD8, 0xFF]));
+    assert!(!served.windows(15).any(|w| w == b"secret-location"), "EXIF survived");
     let (_, me) = app
         .graphql_as(token, "{ me { profile { avatarUrl } } }", json!({}))
         .await;
@@ -76,7 +107,7 @@ async fn round_trip(app: &TestApp) {
         (200, Some("file")),
         "{body}"
     );
-    let big = [PNG, &vec![0u8; 3000]].concat();
+    let big = [png(), vec![0u8; 3000]].concat();
     let (status, body) = upload(app, Some(token), &big, "big.png").await;
     assert_eq!(
         (status, body["errors"][0]["extensions"]["code"].as_str()),
@@ -84,7 +115,7 @@ async fn round_trip(app: &TestApp) {
         "{body}"
     );
     assert_eq!(body["errors"][0]["extensions"]["field"], "file");
-    let (status, body) = upload(app, None, PNG, "anon.png").await;
+    let (status, body) = upload(app, None, &png(), "anon.png").await;
     assert_eq!(
         (status, body["errors"][0]["extensions"]["code"].as_str()),
         (400, Some("BAD_REQUEST")),
@@ -162,19 +193,19 @@ async fn a_file_one_byte_over_the_limit_is_refused_by_the_rules(backend: Backend
         .as_str()
         .unwrap()
         .to_string();
-    let exactly = [PNG, &vec![0u8; 1024 - PNG.len()]].concat();
+    let exactly = [png(), vec![0u8; 1024 - png().len()]].concat();
     let (status, body) = upload(&app, Some(&token), &exactly, "max.png").await;
     assert_eq!(status, 200, "{body}");
     assert!(
         body["data"]["uploadAvatar"]["avatarUrl"].is_string(),
         "the limit itself is allowed: {body}"
     );
-    let over = [PNG, &vec![0u8; 1025 - PNG.len()]].concat();
+    let over = [png(), vec![0u8; 1025 - png().len()]].concat();
     let (status, body) = upload(&app, Some(&token), &over, "over.png").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "file", "{body}");
-    let huge = [PNG, &vec![0u8; 64 * 1024]].concat();
+    let huge = [png(), vec![0u8; 64 * 1024]].concat();
     let (status, body) = upload(&app, Some(&token), &huge, "huge.png").await;
     assert_eq!(
         (status, body["errors"][0]["extensions"]["code"].as_str()),
@@ -204,7 +235,7 @@ async fn a_storage_outage_answers_503_quickly_and_keeps_the_profile(backend: Bac
         .unwrap()
         .to_string();
     let started = std::time::Instant::now();
-    let (status, body) = upload(&app, Some(&token), PNG, "me.png").await;
+    let (status, body) = upload(&app, Some(&token), &png(), "me.png").await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "took {:?}",
@@ -225,4 +256,47 @@ async fn a_storage_outage_answers_503_quickly_and_keeps_the_profile(backend: Bac
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "SERVICE_UNAVAILABLE");
     assert!(!problem.to_string().contains("127.0.0.1"), "{problem}");
+}
+
+/// A11: several uploads at once leave one avatar and one file: each replaces the one before it in turn.
+async fn concurrent_uploads_leave_one_file(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let token = app.signed_in_user("many@example.com").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let picture = png();
+    let uploads = (0..5).map(|i| {
+        let (app, token, picture) = (&app, token.clone(), picture.clone());
+        async move { upload(app, Some(&token), &picture, &format!("{i}.png")).await }
+    });
+    let answers = futures_util::future::join_all(uploads).await;
+    assert!(
+        answers
+            .iter()
+            .all(|(status, body)| *status == 200 && body.get("errors").is_none()),
+        "{answers:?}"
+    );
+    let dir = app.settings().var_dir.join("uploads");
+    let mut files = Vec::new();
+    let mut folders = vec![dir];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert_eq!(files.len(), 1, "{files:?}");
+    let (_, me) = app
+        .graphql_as(&token, "{ me { profile { avatarUrl } } }", json!({}))
+        .await;
+    let url = me["data"]["me"]["profile"]["avatarUrl"].as_str().unwrap();
+    assert!(
+        url.ends_with(files[0].file_name().unwrap().to_str().unwrap()),
+        "{url} {files:?}"
+    );
 }

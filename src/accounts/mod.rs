@@ -2,6 +2,7 @@
 //! both.
 
 pub mod audit;
+pub mod avatar;
 pub mod cleanup;
 pub mod graphql;
 pub mod links;

@@ -208,6 +208,17 @@ pub async fn profile_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<P
     })
 }
 
+/// The profile's avatar key, the row locked until the caller's transaction ends (PostgreSQL; SQLite's write
+/// transaction already serialises), so that two uploads at once replace each other in turn.
+pub async fn avatar_key_locked(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<String>> {
+    let key = profiles::table.find(user_id).select(profiles::avatar_key);
+    let found: Option<Option<String>> = match conn {
+        DbConn::Postgres(c) => key.for_update().first(&mut **c).await.optional()?,
+        DbConn::Sqlite(c) => key.first(&mut **c).await.optional()?,
+    };
+    Ok(found.flatten())
+}
+
 pub async fn update_profile(conn: &mut DbConn, user_id: i64, changes: &ProfileChanges) -> QueryResult<ProfileRow> {
     crate::per_backend!(conn, |c| {
         diesel::update(profiles::table.find(user_id))

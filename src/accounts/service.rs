@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 
 use crate::accounts::audit::{self, AdminAction, AdminActionRow};
+use crate::accounts::avatar;
 use crate::accounts::links::{self, SendLink};
 use crate::accounts::models::{NewUser, ProfileChanges, ProfileRow, TokenPurpose, UserFilter, UserRow};
 use crate::accounts::repo;
@@ -494,12 +495,8 @@ impl Accounts {
                 format!("the avatar is larger than {} KiB", max / 1024),
             ));
         }
-        let Some((extension, _)) = crate::storage::image_type(&bytes) else {
-            return Err(AppError::bad_input(
-                "file",
-                "the avatar must be a PNG, JPEG or WebP image",
-            ));
-        };
+        // Re-encoded: metadata (EXIF positions, text chunks) and trailing bytes do not survive.
+        let (bytes, extension) = avatar::clean(bytes).await?;
         let key = format!("avatars/{user_uuid}/{}.{extension}", random_token(8));
         self.inner.storage.put(&key, bytes).await.map_err(|error| {
             tracing::warn!(error = format!("{error:#}"), "could not store an avatar");
@@ -519,7 +516,8 @@ impl Accounts {
         let (previous, updated) = self
             .db()
             .transaction(async |conn| {
-                let previous = repo::profile_of(conn, user_id).await?.and_then(|p| p.avatar_key);
+                // Locked: of two uploads at once, the second sees the first's file and deletes it.
+                let previous = repo::avatar_key_locked(conn, user_id).await?;
                 let updated = repo::set_avatar_key(conn, user_id, key, at).await?;
                 Ok((previous, updated))
             })
