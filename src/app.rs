@@ -92,6 +92,10 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         schema,
         auth,
         rate_limits,
+        graphql_budget: Arc::new(crate::auth::ratelimit::RateLimiter::new(
+            std::time::Duration::from_secs(60),
+            crate::auth::ratelimit::DEFAULT_CAPACITY,
+        )),
         accounts,
         catalog,
         jobs,

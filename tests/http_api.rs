@@ -17,6 +17,8 @@ backend_tests!(
     docs_follow_docs_access,
     graphiql_is_self_hosted,
     get_requests_are_checked_like_posts,
+    the_cost_of_a_request_is_bounded_before_it_runs,
+    each_client_has_a_request_budget,
 );
 
 async fn get_runs_queries_and_refuses_mutations(backend: Backend) {
@@ -528,4 +530,69 @@ async fn get_requests_are_checked_like_posts(backend: Backend) {
     assert_eq!(response.status(), 401);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "INVALID_TOKEN");
+}
+
+/// H2: the outside review's request — `genres { movies(first: 0, search: "zz") { totalCount } }` repeated
+/// 2,400 times, no alias — ran 22,334 SQL statements. Now the text is capped, fields are counted where
+/// fragments are spread, and every field that reads the database costs a query even for `first: 0`.
+async fn the_cost_of_a_request_is_bounded_before_it_runs(backend: Backend) {
+    // No background worker: its polling would count in the same pool.
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("RUN_WORKER", "off")]).await;
+    let repeat = |n: usize| {
+        format!(
+            "{{ {} }}",
+            "genres { movies(first: 0, search: \"zz\") { totalCount } } ".repeat(n)
+        )
+    };
+    let refused = |query: String, code: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.statements();
+            let (status, body) = app.graphql(&query, json!({})).await;
+            assert_eq!(
+                (status, body["errors"][0]["extensions"]["code"].as_str()),
+                (400, Some(code)),
+                "{body}"
+            );
+            assert_eq!(app.statements(), before, "refused before any SQL ran");
+        }
+    };
+    refused(repeat(2400), "QUERY_TOO_LARGE").await;
+    refused(repeat(150), "QUERY_TOO_COMPLEX").await;
+    // Fragments spread into each other describe more fields than can be counted: refused.
+    let mut bomb = String::from("{ genres { ...F0 } }");
+    for i in 0..40 {
+        bomb.push_str(&format!(
+            " fragment F{i} on Genre {{ name ...F{} ...F{} }}",
+            i + 1,
+            i + 1
+        ));
+    }
+    bomb.push_str(" fragment F40 on Genre { name }");
+    refused(bomb, "QUERY_TOO_COMPLEX").await;
+    // A few repetitions stay within the budget, and cost what the model says they may.
+    let before = app.statements();
+    app.query_ok(&repeat(3), json!({})).await;
+    let statements = app.statements() - before;
+    assert!(statements < 200, "{statements} statements");
+}
+
+/// H2: one client address gets GRAPHQL_REQUESTS_PER_MINUTE requests a minute on /graphql, then 429 with
+/// Retry-After.
+async fn each_client_has_a_request_budget(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("GRAPHQL_REQUESTS_PER_MINUTE", "3")]).await;
+    for _ in 0..3 {
+        app.query_ok("{ certifications { name } }", json!({})).await;
+    }
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ certifications { name } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
 }

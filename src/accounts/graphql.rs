@@ -33,7 +33,7 @@ impl AccountQuery {
     #[graphql(
         guard = "RoleGuard::role(Role::Admin)",
         directive = requires_role::apply(Role::Admin),
-        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity, false)"
     )]
     async fn users(
         &self,
@@ -61,7 +61,7 @@ impl AccountQuery {
     #[graphql(
         guard = "RoleGuard::role(Role::Admin)",
         directive = requires_role::apply(Role::Admin),
-        complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1"
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity, false)"
     )]
     async fn admin_actions(
         &self,

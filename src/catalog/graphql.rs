@@ -19,7 +19,7 @@ pub struct CatalogQuery;
 #[Object]
 impl CatalogQuery {
     /// Browse the catalog (B2–B5): filters, search and sorting combine; pages are Relay cursor connections.
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())")]
     async fn movies(
         &self,
         ctx: &Context<'_>,
@@ -37,11 +37,15 @@ impl CatalogQuery {
     }
 
     /// One movie by id; a NOT_FOUND error when there is none.
+    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
     async fn movie(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Movie>> {
         Ok(Some(Movie(ctx.data::<Catalog>()?.movie(&id).await?)))
     }
 
     /// Every genre, by name, with the number of movies in each (B6).
+    #[graphql(
+        complexity = "crate::graphql::limits::QUERY_COST + crate::graphql::limits::GENRES_LIST_SIZE * child_complexity"
+    )]
     async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
         let rows = ctx.data::<Catalog>()?.genres_with_counts().await?;
         Ok(rows
@@ -54,18 +58,21 @@ impl CatalogQuery {
     }
 
     /// One genre by id; a NOT_FOUND error when there is none.
+    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
     async fn genre(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Genre>> {
         let row = ctx.data::<Catalog>()?.genre(parse_id("id", &id)?).await?;
         Ok(Some(Genre { row, movie_count: None }))
     }
 
     /// One person (director or star) by id; a NOT_FOUND error when there is none.
+    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
     async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
         let row = ctx.data::<Catalog>()?.person(parse_id("id", &id)?).await?;
         Ok(Some(Person(row)))
     }
 
     /// Every certification (age rating), by name.
+    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
     async fn certifications(&self, ctx: &Context<'_>) -> Result<Vec<Certification>> {
         let rows = ctx.data::<Catalog>()?.certifications().await?;
         Ok(rows.into_iter().map(Certification).collect())
@@ -223,7 +230,7 @@ impl Genre {
     }
 
     /// The genre's movies, with the catalog's filters, search and sorting (B6).
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())")]
     async fn movies(
         &self,
         ctx: &Context<'_>,

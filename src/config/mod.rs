@@ -116,6 +116,12 @@ pub struct GraphqlLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub max_aliases: usize,
+    /// Field selections per document, fragments counted where spread.
+    pub max_fields: usize,
+    /// Bytes of query text.
+    pub max_query_bytes: usize,
+    /// Requests per client address per minute on /graphql (429 past it).
+    pub requests_per_minute: u32,
     pub introspection: bool,
 }
 
@@ -496,6 +502,10 @@ impl GraphqlLimits {
             max_depth: vars.get("GRAPHQL_MAX_DEPTH", 12)?,
             max_complexity: vars.get("GRAPHQL_MAX_COMPLEXITY", 5000)?,
             max_aliases: vars.get("GRAPHQL_MAX_ALIASES", 30)?,
+            max_fields: vars.get("GRAPHQL_MAX_FIELDS", 500)?,
+            max_query_bytes: vars.get("GRAPHQL_MAX_QUERY_BYTES", 32 * 1024)?,
+            // Generous: one client on loopback driving a benchmark is not throttled.
+            requests_per_minute: vars.get("GRAPHQL_REQUESTS_PER_MINUTE", 120_000u32)?,
             // Tools want it while the API is built; a public production API need not describe itself.
             introspection: vars.get("GRAPHQL_INTROSPECTION", !production)?,
         })

@@ -26,9 +26,25 @@ pub const INTROSPECTION_MAX_LISTS: usize = 2;
 /// Introspection fields whose answers are lists of a type's members.
 const MEMBER_LISTS: [&str; 4] = ["fields", "inputFields", "interfaces", "possibleTypes"];
 
+/// What a list that reads the database costs before its items (a query runs even for `first: 0`).
+pub const QUERY_COST: usize = 10;
+/// What a count (`totalCount`) or a search costs: a statement of its own.
+pub const COUNT_COST: usize = 10;
+/// How many genres the complexity counts the `genres` list as (it is not paged).
+pub const GENRES_LIST_SIZE: usize = 30;
+
+/// The complexity of a page of a list: a query that runs even for `first: 0`, a search when there is one,
+/// and the page's items (the default page size when `first` is not given). Stated in docs/security.md.
+pub fn page_cost(first: Option<i32>, child_complexity: usize, search: bool) -> usize {
+    let items = first.unwrap_or(20).clamp(0, 100) as usize;
+    QUERY_COST + if search { COUNT_COST } else { 0 } + items.saturating_mul(child_complexity)
+}
+
 pub struct DocumentLimits {
     pub max_depth: usize,
     pub max_aliases: usize,
+    /// Field selections in the whole document, each fragment counted wherever it is spread.
+    pub max_fields: usize,
 }
 
 impl ExtensionFactory for DocumentLimits {
@@ -36,6 +52,7 @@ impl ExtensionFactory for DocumentLimits {
         Arc::new(DocumentLimitsExtension {
             max_depth: self.max_depth,
             max_aliases: self.max_aliases,
+            max_fields: self.max_fields,
         })
     }
 }
@@ -43,6 +60,57 @@ impl ExtensionFactory for DocumentLimits {
 struct DocumentLimitsExtension {
     max_depth: usize,
     max_aliases: usize,
+    max_fields: usize,
+}
+
+impl DocumentLimitsExtension {
+    fn check(&self, document: &ExecutableDocument) -> Result<(), String> {
+        DocumentLimits {
+            max_depth: self.max_depth,
+            max_aliases: self.max_aliases,
+            max_fields: self.max_fields,
+        }
+        .check(document)
+    }
+}
+
+impl DocumentLimits {
+    /// Refuses a document past a limit, with the reason. In time linear in the document's text whatever its
+    /// fragments: the HTTP handler calls this before the schema sees the document, because async-graphql's
+    /// own recursion check expands fragment spreads without memory and takes exponential time on fragments
+    /// spread into each other (a few hundred bytes kept a core busy for good).
+    pub fn check(&self, document: &ExecutableDocument) -> Result<(), String> {
+        let aliases = count_aliases(document);
+        if aliases > self.max_aliases {
+            return Err(format!(
+                "Query uses {aliases} aliases; at most {} are allowed.",
+                self.max_aliases
+            ));
+        }
+        let fields = count_fields(document);
+        if fields > self.max_fields {
+            return Err(format!(
+                "Query selects {fields} fields (fragments counted where they are spread); at most {} are allowed.",
+                self.max_fields
+            ));
+        }
+        let shape = measure(document);
+        if shape.depth > self.max_depth {
+            return Err("Query is nested too deep.".to_string());
+        }
+        if shape.introspection_depth > INTROSPECTION_MAX_DEPTH {
+            return Err(format!(
+                "Introspection query is nested too deep (at most {INTROSPECTION_MAX_DEPTH} levels)."
+            ));
+        }
+        if shape.introspection_lists > INTROSPECTION_MAX_LISTS {
+            return Err(format!(
+                "Introspection query nests fields, inputFields, interfaces or possibleTypes more than \
+                 {INTROSPECTION_MAX_LISTS} deep."
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -55,28 +123,7 @@ impl Extension for DocumentLimitsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
-        if aliases > self.max_aliases {
-            return Err(too_complex(format!(
-                "Query uses {aliases} aliases; at most {} are allowed.",
-                self.max_aliases
-            )));
-        }
-        let shape = measure(&document);
-        if shape.depth > self.max_depth {
-            return Err(too_complex("Query is nested too deep.".to_string()));
-        }
-        if shape.introspection_depth > INTROSPECTION_MAX_DEPTH {
-            return Err(too_complex(format!(
-                "Introspection query is nested too deep (at most {INTROSPECTION_MAX_DEPTH} levels)."
-            )));
-        }
-        if shape.introspection_lists > INTROSPECTION_MAX_LISTS {
-            return Err(too_complex(format!(
-                "Introspection query nests fields, inputFields, interfaces or possibleTypes more than \
-                 {INTROSPECTION_MAX_LISTS} deep."
-            )));
-        }
+        self.check(&document).map_err(too_complex)?;
         Ok(document)
     }
 }
@@ -114,6 +161,51 @@ fn count_in_set(set: &SelectionSet) -> usize {
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
+}
+
+/// Field selections in every operation, a fragment counted each time it is spread (saturating: a document
+/// that spreads fragments into each other can describe more fields than fit in a number).
+pub fn count_fields(document: &ExecutableDocument) -> usize {
+    fn in_set<'d>(
+        document: &'d ExecutableDocument,
+        set: &'d SelectionSet,
+        memo: &mut HashMap<&'d Name, usize>,
+        visiting: &mut HashSet<&'d Name>,
+    ) -> usize {
+        set.items.iter().fold(0usize, |total, item| {
+            let here = match &item.node {
+                Selection::Field(field) => {
+                    1usize.saturating_add(in_set(document, &field.node.selection_set.node, memo, visiting))
+                }
+                Selection::InlineFragment(fragment) => {
+                    in_set(document, &fragment.node.selection_set.node, memo, visiting)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    if let Some(count) = memo.get(name) {
+                        *count
+                    } else if let Some(fragment) = document.fragments.get(name)
+                        && visiting.insert(name)
+                    {
+                        let count = in_set(document, &fragment.node.selection_set.node, memo, visiting);
+                        visiting.remove(name);
+                        memo.insert(name, count);
+                        count
+                    } else {
+                        0
+                    }
+                }
+            };
+            total.saturating_add(here)
+        })
+    }
+    let mut memo = HashMap::new();
+    let mut visiting = HashSet::new();
+    document
+        .operations
+        .iter()
+        .map(|(_, op)| in_set(document, &op.node.selection_set.node, &mut memo, &mut visiting))
+        .fold(0usize, usize::saturating_add)
 }
 
 /// How deep a document nests, split as the module comment explains.
@@ -253,6 +345,20 @@ mod tests {
             async_graphql::parser::parse_query("{ a: x ... on T { b: y } ...F } fragment F on T { c: z d: w }")
                 .unwrap();
         assert_eq!(count_aliases(&document), 4);
+    }
+
+    #[test]
+    fn fields_count_fragments_where_they_are_spread() {
+        let count = |q: &str| count_fields(&async_graphql::parser::parse_query(q).unwrap());
+        assert_eq!(count("{ a b { c } }"), 3);
+        assert_eq!(count("{ a { ...F } b { ...F } } fragment F on T { x y }"), 6);
+        // Fragments spread into each other: counted, not walked exponentially, and saturating.
+        let mut bomb = String::from("{ ...F0 }");
+        for i in 0..80 {
+            bomb.push_str(&format!(" fragment F{i} on T {{ a: x ...F{} ...F{} }}", i + 1, i + 1));
+        }
+        bomb.push_str(" fragment F80 on T { x }");
+        assert_eq!(count(&bomb), usize::MAX);
     }
 
     #[test]

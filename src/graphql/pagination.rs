@@ -73,6 +73,7 @@ impl<N: PageNode, F: Counted> Page<N, F> {
     }
 
     /// Number of items matching the filter, on every page (counted only when asked for).
+    #[graphql(complexity = "crate::graphql::limits::COUNT_COST")]
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         self.filter.count(ctx).await
     }

@@ -13,6 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::error::AppError;
+use crate::graphql::limits::DocumentLimits;
+use crate::http::extract::ClientAddress;
 use crate::server::AppState;
 use crate::server::schema::request_data;
 
@@ -69,7 +72,12 @@ fn request_error(status: StatusCode, media: Media, code: &str, message: &str) ->
     response
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -84,7 +92,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
             );
         }
     };
-    execute(state, &headers, media, request, true).await
+    execute(state, &client, &headers, media, request, true).await
 }
 
 /// A GET request's parameters as GraphQL over HTTP names them: `query`, `operationName`, and `variables` and
@@ -111,7 +119,12 @@ fn get_request(query_string: &str) -> Result<async_graphql::Request, String> {
     Ok(request)
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -184,7 +197,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
             "POST /graphql takes Content-Type: application/json (or multipart/form-data for uploads)",
         );
     };
-    execute(state, &headers, media, request, false).await
+    execute(state, &client, &headers, media, request, false).await
 }
 
 fn not_acceptable() -> Response {
@@ -198,11 +211,29 @@ fn not_acceptable() -> Response {
 
 async fn execute(
     state: AppState,
+    client: &str,
     headers: &HeaderMap,
     media: Media,
     request: async_graphql::Request,
     via_get: bool,
 ) -> Response {
+    // A per-client budget (H2): one address cannot keep the pool busy with request after request.
+    let limits = &state.settings.graphql;
+    if let Err(AppError::RateLimited { retry_after_secs }) = state
+        .graphql_budget
+        .hit(&["graphql", client], limits.requests_per_minute)
+    {
+        let message = format!("too many requests; retry after {retry_after_secs} seconds");
+        let mut response = request_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        return response;
+    }
+    if request.query.len() > limits.max_query_bytes {
+        let message = format!("the query text is longer than {} bytes", limits.max_query_bytes);
+        return request_error(bad_request_status(media), media, "QUERY_TOO_LARGE", &message);
+    }
     if request.query.trim().is_empty() {
         return request_error(
             StatusCode::BAD_REQUEST,
@@ -220,6 +251,10 @@ async fn execute(
                 "GRAPHQL_PARSE_FAILED",
                 &error.to_string(),
             );
+        }
+        // The document limits run here, before the schema sees the document (see `DocumentLimits::check`).
+        Ok(document) if let Err(reason) = document_limits(&state).check(&document) => {
+            return request_error(bad_request_status(media), media, "QUERY_TOO_COMPLEX", &reason);
         }
         Ok(document) if via_get => {
             // Without a name, a document of several operations is refused by the executor; with one operation,
@@ -294,6 +329,15 @@ async fn execute(
     http.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
     http
+}
+
+fn document_limits(state: &AppState) -> DocumentLimits {
+    let limits = &state.settings.graphql;
+    DocumentLimits {
+        max_depth: limits.max_depth,
+        max_aliases: limits.max_aliases,
+        max_fields: limits.max_fields,
+    }
 }
 
 /// With the new media type a request that cannot run is a 400; legacy JSON clients expect 200.

@@ -43,6 +43,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
         .extension(DocumentLimits {
             max_depth: limits.max_depth,
             max_aliases: limits.max_aliases,
+            max_fields: limits.max_fields,
         });
     if !limits.introspection {
         builder = builder.disable_introspection();

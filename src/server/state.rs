@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::accounts::Accounts;
+use crate::auth::ratelimit::RateLimiter;
 use crate::auth::{Auth, RateLimits};
 use crate::catalog::Catalog;
 use crate::config::Settings;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub auth: Auth,
     pub rate_limits: RateLimits,
+    /// Requests per client address on /graphql (H2).
+    pub graphql_budget: Arc<RateLimiter>,
     pub trusted_proxy_hops: TrustedProxyHops,
     pub accounts: Accounts,
     pub catalog: Catalog,
