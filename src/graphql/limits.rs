@@ -1,6 +1,6 @@
 //! Limits checked on the parsed document, before validation or execution (see docs/architecture.md, "GraphQL
-//! limits"): how many aliases a request uses, how deep its selections nest, and how deep an introspection query
-//! goes.
+//! limits"): how many aliases and fields a request uses, how deep its selections nest, and how deep an
+//! introspection query goes; and the cost constants the resolvers' complexity uses.
 //!
 //! Depth is counted apart for the two kinds of selection. Data selections (`movies { nodes { genres … } } }`)
 //! are held to `max_depth`, the limit that protects the database. Introspection selections (under `__schema`
@@ -12,11 +12,9 @@
 //! Fragments are followed wherever they are spread, so a fragment cannot hide depth.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::Name;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, ServerError, ServerResult, Variables};
 
 /// The standard introspection query (graphql-js `getIntrospectionQuery` with every option) nests 15 levels
 /// below `__schema`; 20 leaves room for clients that ask a few more `ofType` levels.
@@ -47,38 +45,12 @@ pub struct DocumentLimits {
     pub max_fields: usize,
 }
 
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitsExtension {
-            max_depth: self.max_depth,
-            max_aliases: self.max_aliases,
-            max_fields: self.max_fields,
-        })
-    }
-}
-
-struct DocumentLimitsExtension {
-    max_depth: usize,
-    max_aliases: usize,
-    max_fields: usize,
-}
-
-impl DocumentLimitsExtension {
-    fn check(&self, document: &ExecutableDocument) -> Result<(), String> {
-        DocumentLimits {
-            max_depth: self.max_depth,
-            max_aliases: self.max_aliases,
-            max_fields: self.max_fields,
-        }
-        .check(document)
-    }
-}
-
 impl DocumentLimits {
     /// Refuses a document past a limit, with the reason. In time linear in the document's text whatever its
-    /// fragments: the HTTP handler calls this before the schema sees the document, because async-graphql's
-    /// own recursion check expands fragment spreads without memory and takes exponential time on fragments
-    /// spread into each other (a few hundred bytes kept a core busy for good).
+    /// fragments. The HTTP handler calls it on the document it parsed, before the schema sees the document:
+    /// async-graphql's own recursion check expands fragment spreads without memory and takes exponential time
+    /// on fragments spread into each other (a few hundred bytes kept a core busy for good), so these limits
+    /// cannot wait for an extension's hook, which runs after that check.
     pub fn check(&self, document: &ExecutableDocument) -> Result<(), String> {
         let aliases = count_aliases(document);
         if aliases > self.max_aliases {
@@ -111,29 +83,6 @@ impl DocumentLimits {
         }
         Ok(())
     }
-}
-
-#[async_trait::async_trait]
-impl Extension for DocumentLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        self.check(&document).map_err(too_complex)?;
-        Ok(document)
-    }
-}
-
-fn too_complex(message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "QUERY_TOO_COMPLEX");
-    error.extensions = Some(extensions);
-    error
 }
 
 fn count_aliases(document: &ExecutableDocument) -> usize {

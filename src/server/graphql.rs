@@ -242,8 +242,11 @@ async fn execute(
             "the request has no query",
         );
     }
-    // Parsing first gives a precise error code, and tells a GET that would mutate (refused: GET must be safe).
-    match async_graphql::parser::parse_query(&request.query) {
+    // Parsed once, here: a parse error gets its own code, the document limits run before the schema sees the
+    // document (see `DocumentLimits::check`), a GET that would mutate is refused (GET must be safe), and the
+    // schema executes this parsed document instead of parsing the text again.
+    let document = match async_graphql::parser::parse_query(&request.query) {
+        Ok(document) => document,
         Err(error) => {
             return request_error(
                 bad_request_status(media),
@@ -252,34 +255,34 @@ async fn execute(
                 &error.to_string(),
             );
         }
-        // The document limits run here, before the schema sees the document (see `DocumentLimits::check`).
-        Ok(document) if let Err(reason) = document_limits(&state).check(&document) => {
-            return request_error(bad_request_status(media), media, "QUERY_TOO_COMPLEX", &reason);
-        }
-        Ok(document) if via_get => {
-            // Without a name, a document of several operations is refused by the executor; with one operation,
-            // that one runs.
-            let mut operations = document.operations.iter();
-            let operation = match &request.operation_name {
-                Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-                None if operations.len() == 1 => operations.next(),
-                None => None,
-            };
-            if operation.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
-                let mut response = request_error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    media,
-                    "METHOD_NOT_ALLOWED",
-                    "only queries may be sent with GET; use POST for mutations",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                return response;
-            }
-        }
-        Ok(_) => {}
+    };
+    if let Err(reason) = document_limits(&state).check(&document) {
+        return request_error(bad_request_status(media), media, "QUERY_TOO_COMPLEX", &reason);
     }
+    if via_get {
+        // Without a name, a document of several operations is refused by the executor; with one operation,
+        // that one runs.
+        let mut operations = document.operations.iter();
+        let operation = match &request.operation_name {
+            Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+            None if operations.len() == 1 => operations.next(),
+            None => None,
+        };
+        if operation.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
+            let mut response = request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "METHOD_NOT_ALLOWED",
+                "only queries may be sent with GET; use POST for mutations",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    let mut request = request;
+    request.set_parsed_query(document);
 
     // A token that does not authenticate is refused outright (401), so the client knows to refresh it, rather
     // than answered as if anonymous.

@@ -7,7 +7,6 @@ use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::{Catalog, loader};
 use crate::config::GraphqlLimits;
-use crate::graphql::limits::DocumentLimits;
 use crate::jobs::Jobs;
 use crate::jobs::graphql::JobQuery;
 
@@ -37,14 +36,10 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
         .data(domains.jobs)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
-        .limit_directives(10)
-        // Depth is measured by DocumentLimits rather than async-graphql's `limit_depth`, which would count the
-        // standard introspection query's type-reference chain against the data limit (see graphql/limits.rs).
-        .extension(DocumentLimits {
-            max_depth: limits.max_depth,
-            max_aliases: limits.max_aliases,
-            max_fields: limits.max_fields,
-        });
+        // Depth, aliases and fields are checked by `graphql::limits::DocumentLimits` in the HTTP handler, not
+        // by async-graphql's `limit_depth`, which would count the standard introspection query's type-reference
+        // chain against the data limit.
+        .limit_directives(10);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
