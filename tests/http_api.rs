@@ -571,9 +571,14 @@ async fn the_cost_of_a_request_is_bounded_before_it_runs(backend: Backend) {
     bomb.push_str(" fragment F40 on Genre { name }");
     refused(bomb, "QUERY_TOO_COMPLEX").await;
     // Plain repetition of one cheap field, no alias and no fragment: the field count holds it.
-    let (status, body) = app.graphql(&format!("{{ genres {{ {} }} }}", "name ".repeat(600)), json!({})).await;
+    let (status, body) = app
+        .graphql(&format!("{{ genres {{ {} }} }}", "name ".repeat(600)), json!({}))
+        .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("601 fields"), "{body}");
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("601 fields"),
+        "{body}"
+    );
     // A few repetitions stay within the budget, and cost what the model says they may.
     let before = app.statements();
     app.query_ok(&repeat(3), json!({})).await;
