@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::accounts::cleanup::{Cleanup, DeleteExpired};
-use crate::accounts::links::{LinkMailer, SendLink};
+use crate::accounts::links::{LinkMail, LinkMailer, MailBudget};
 use crate::accounts::{AccountSettings, Accounts};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::{Auth, RateLimits, SessionRules};
@@ -105,10 +105,15 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
 }
 
 /// The job kinds the worker runs, with their handlers, and the periodic ones it schedules.
-pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str) -> Handlers {
+pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str, budget: MailBudget) -> Handlers {
     Handlers::default()
         .on::<Email, _>(mailer.clone())
-        .on::<SendLink, _>(LinkMailer::new(db.clone(), mailer.clone(), frontend_url.to_string()))
+        .on::<LinkMail, _>(LinkMailer::new(
+            db.clone(),
+            mailer.clone(),
+            frontend_url.to_string(),
+            budget,
+        ))
         .on::<DeleteExpired, _>(Cleanup::new(db.clone()))
         .hourly(DeleteExpired::default())
 }
@@ -126,7 +131,12 @@ pub async fn serve(
         let settings = &state.settings;
         let worker = Worker::new(
             state.db.clone(),
-            job_handlers(&state.db, &state.mailer, &settings.http.frontend_url),
+            job_handlers(
+                &state.db,
+                &state.mailer,
+                &settings.http.frontend_url,
+                MailBudget::per_hour(settings.auth.account_emails_per_hour),
+            ),
             settings.jobs.poll,
             settings.jobs.backoff_base,
         );

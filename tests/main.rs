@@ -16,6 +16,7 @@ mod health;
 mod http_api;
 mod layers;
 mod mail_jobs;
+mod mailbox_owner;
 mod migrations;
 mod openapi_contract;
 mod schema_snapshots;

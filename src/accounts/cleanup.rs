@@ -1,9 +1,11 @@
-//! The hourly cleanup (A4): expired activation and reset tokens, expired sessions and refresh tokens, and
-//! finished jobs past their keeping time, deleted in one transaction by the job queue's worker.
+//! The hourly cleanup (A4): expired activation and reset tokens, registrations nobody confirmed (H4), expired
+//! sessions and refresh tokens, and finished jobs past their keeping time, deleted in one transaction by the
+//! job queue's worker.
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::tokens;
+use crate::accounts::links::ACTIVATION_TTL;
+use crate::accounts::{repo, tokens};
 use crate::auth::sessions;
 use crate::db::{Db, now};
 use crate::error::AppResult;
@@ -36,6 +38,8 @@ impl Cleanup {
         self.db
             .transaction(async |conn| {
                 let mut removed = tokens::delete_expired(conn, at).await?;
+                // After the tokens: an account is abandoned once no link can activate it any more.
+                removed += repo::delete_abandoned_registrations(conn, at - ACTIVATION_TTL).await?;
                 removed += sessions::delete_expired(conn, at).await?;
                 removed += queue::delete_succeeded_before(conn, at - KEEP_SUCCEEDED_JOBS).await?;
                 Ok(removed)
@@ -47,7 +51,10 @@ impl Cleanup {
 impl JobHandler<DeleteExpired> for Cleanup {
     async fn run(&self, _job: DeleteExpired) -> anyhow::Result<()> {
         let removed = self.run_now().await.map_err(|error| anyhow::anyhow!("{error:?}"))?;
-        tracing::info!(removed, "deleted expired tokens, sessions and old jobs");
+        tracing::info!(
+            removed,
+            "deleted expired tokens, abandoned registrations, sessions and old jobs"
+        );
         Ok(())
     }
 }

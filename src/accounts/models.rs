@@ -54,6 +54,8 @@ pub struct NewOneTimeToken {
     pub token_hash: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The password a registration chose, for its activation link only.
+    pub password_hash: Option<String>,
 }
 
 crate::text_enum! {

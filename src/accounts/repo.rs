@@ -243,3 +243,65 @@ pub async fn set_avatar_key(
             .await
     })
 }
+
+/// Counts one email anyone could have triggered (a link, an "account exists" notice) against the account's
+/// budget of `budget` such emails per `window`; false, and nothing counted, once the budget is spent. Each
+/// statement is one atomic update, so concurrent workers cannot overspend it.
+pub async fn spend_mail_budget(
+    conn: &mut DbConn,
+    user_id: i64,
+    at: NaiveDateTime,
+    window: chrono::Duration,
+    budget: i32,
+) -> QueryResult<bool> {
+    let window_start = at - window;
+    let fresh_window = crate::per_backend!(conn, |c| {
+        diesel::update(
+            users::table.find(user_id).filter(
+                users::mail_window_started_at
+                    .is_null()
+                    .or(users::mail_window_started_at.le(window_start)),
+            ),
+        )
+        .set((users::mail_window_started_at.eq(at), users::mails_in_window.eq(1)))
+        .execute(c)
+        .await
+    })?;
+    if fresh_window == 1 {
+        return Ok(budget >= 1);
+    }
+    let counted = crate::per_backend!(conn, |c| {
+        diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::mails_in_window.lt(budget))
+                .filter(users::mail_window_started_at.gt(window_start)),
+        )
+        .set(users::mails_in_window.eq(users::mails_in_window + 1))
+        .execute(c)
+        .await
+    })?;
+    Ok(counted == 1)
+}
+
+/// Deletes the USER accounts whose address was never verified, created before `created_before`, that have no
+/// token left (so no link in anyone's mailbox can still activate them): a registration nobody confirmed frees
+/// its address (H4). Returns how many.
+pub async fn delete_abandoned_registrations(conn: &mut DbConn, created_before: NaiveDateTime) -> QueryResult<usize> {
+    use crate::db::schema::one_time_tokens;
+    use diesel::dsl::{exists, not};
+    crate::per_backend!(conn, |c| {
+        diesel::delete(
+            users::table
+                .filter(users::email_verified.eq(false))
+                .filter(users::disabled_at.is_null())
+                .filter(users::role.eq(Role::User))
+                .filter(users::created_at.lt(created_before))
+                .filter(not(exists(
+                    one_time_tokens::table.filter(one_time_tokens::user_id.eq(users::id)),
+                ))),
+        )
+        .execute(c)
+        .await
+    })
+}

@@ -28,19 +28,12 @@ pub struct Credentials {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredUser {
+    /// The new account's id. The answer is the same for an address that already has an account (whose owner is
+    /// emailed instead), so this id then names nothing.
     pub id: String,
     pub email: String,
-    /// False until the account is activated from the emailed link.
+    /// Always false: an account becomes active from the emailed link.
     pub is_active: bool,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenRequest {
-    /// The token from the emailed link: 64 hexadecimal digits. A well-formed token that was never issued, or
-    /// was used, answers `INVALID_TOKEN`.
-    #[schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)]
-    pub token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -88,9 +81,22 @@ crate::redacted_debug!(Credentials {
     shown: [email],
     secret: [password]
 });
-crate::redacted_debug!(TokenRequest {
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivationRequest {
+    /// The token from the emailed link: 64 hexadecimal digits. A well-formed token that was never issued, or
+    /// was used, answers `INVALID_TOKEN`.
+    #[schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)]
+    pub token: String,
+    /// The account's password from now on. Needed for a link sent on request (`choosePassword=true` in the
+    /// link); optional for the link of a registration, which otherwise activates the password chosen then.
+    #[schema(min_length = 8, max_length = 72)]
+    pub password: Option<String>,
+}
+
+crate::redacted_debug!(ActivationRequest {
     shown: [],
-    secret: [token]
+    secret: [token, password]
 });
 crate::redacted_debug!(RefreshRequest {
     shown: [],
@@ -114,12 +120,13 @@ fn account_key(email: &str) -> Option<String> {
 /// Register
 ///
 /// Creates an inactive USER account and emails a single-use activation link valid 24 hours (A1). The email is
-/// case-insensitively unique. Public; rate limited per client and per email.
+/// case-insensitively unique, but the answer does not say whether it was taken: the owner of a taken address
+/// is emailed instead, and a second registration of an address not yet verified gets a link of its own (the
+/// link followed decides the password). Public; rate limited per client and per email.
 #[utoipa::path(
     post, path = "/api/v1/auth/register", tag = "auth", request_body = Credentials,
     responses(
-        (status = 201, description = "Account created; activation email queued.", body = RegisteredUser),
-        (status = 409, description = "`EMAIL_TAKEN`: an account with this email exists.", body = Problem),
+        (status = 201, description = "Registered; an email is on its way to the address.", body = RegisteredUser),
         (status = 422, description = "`BAD_USER_INPUT`: invalid email, or a password that breaks a rule.", body = Problem),
         (status = 429, description = "`RATE_LIMITED`, with Retry-After.", body = Problem)
     )
@@ -133,34 +140,40 @@ pub async fn register(
     limits.hit("register", &client, account_key(&body.email).as_deref())?;
     let registered = accounts.register(&body.email, &body.password).await?;
     let user = RegisteredUser {
-        is_active: registered.is_active(),
-        id: registered.uuid,
+        id: registered.id,
         email: registered.email,
+        is_active: false,
     };
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
 /// Activate
 ///
-/// Activates the account of an activation token (A2). Unknown or already used tokens answer `INVALID_TOKEN`,
-/// expired ones `TOKEN_EXPIRED`. Public.
+/// Activates the account of an activation token (A2) with the password given, or the one its registration
+/// chose. Every other activation link of the account stops working. Unknown or already used tokens answer
+/// `INVALID_TOKEN`, expired ones `TOKEN_EXPIRED`. Public.
 #[utoipa::path(
-    post, path = "/api/v1/auth/activate", tag = "auth", request_body = TokenRequest,
+    post, path = "/api/v1/auth/activate", tag = "auth", request_body = ActivationRequest,
     responses(
         (status = 204, description = "The account is active."),
         (status = 400, description = "`INVALID_TOKEN` or `TOKEN_EXPIRED`.", body = Problem),
-        (status = 403, description = "`ACCOUNT_DISABLED`: an admin disabled the account.", body = Problem)
+        (status = 403, description = "`ACCOUNT_DISABLED`: an admin disabled the account.", body = Problem),
+        (status = 422, description = "`BAD_USER_INPUT`: a password that breaks a rule, or none for a link that needs one.", body = Problem)
     )
 )]
-pub async fn activate(State(accounts): State<Accounts>, ApiJson(body): ApiJson<TokenRequest>) -> AppResult<StatusCode> {
-    accounts.activate(&body.token).await?;
+pub async fn activate(
+    State(accounts): State<Accounts>,
+    ApiJson(body): ApiJson<ActivationRequest>,
+) -> AppResult<StatusCode> {
+    accounts.activate(&body.token, body.password.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Resend activation
 ///
-/// Emails a fresh activation link (the previous one stops working) when the email belongs to an inactive
-/// account (A3). The answer is the same for every email. Public; rate limited.
+/// Emails a fresh activation link (the previous such link stops working) when the email belongs to an account
+/// not yet verified (A3); whoever follows it chooses the password. The answer is the same for every email, and
+/// an address gets at most ACCOUNT_EMAILS_PER_HOUR such emails. Public; rate limited.
 #[utoipa::path(
     post, path = "/api/v1/auth/activation/resend", tag = "auth", request_body = EmailRequest,
     responses(
@@ -176,7 +189,7 @@ pub async fn resend_activation(
 ) -> AppResult<Response> {
     limits.hit("resend", &client, account_key(&body.email).as_deref())?;
     accounts.resend_activation(&body.email).await?;
-    let message = "if this email has an inactive account, a new activation link is on its way".into();
+    let message = "if this email has an account waiting for activation, a new activation link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
 }
 
@@ -184,7 +197,8 @@ pub async fn resend_activation(
 ///
 /// Trades email and password for an access token (JWT, short-lived) and a refresh token (A5). A wrong email and
 /// a wrong password answer alike (`INVALID_CREDENTIALS`); an inactive account answers `ACCOUNT_INACTIVE`.
-/// Public; rate limited per client and per email.
+/// Public; rate limited per client, and failures for one account from one client back off exponentially (so
+/// nobody can lock an account's owner out from elsewhere).
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials,
     responses(
@@ -200,8 +214,15 @@ pub async fn login(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Json<TokenPair>> {
-    limits.hit("login", &client, account_key(&body.email).as_deref())?;
-    Ok(Json(accounts.login(&body.email, &body.password).await?))
+    let account = account_key(&body.email);
+    limits.login_allowed(&client, account.as_deref())?;
+    let signed_in = accounts.login(&body.email, &body.password).await;
+    match &signed_in {
+        Ok(_) => limits.login_succeeded(&client, account.as_deref()),
+        Err(error) if error.code() == "INVALID_CREDENTIALS" => limits.login_failed(&client, account.as_deref()),
+        Err(_) => {}
+    }
+    Ok(Json(signed_in?))
 }
 
 /// Refresh
@@ -274,8 +295,9 @@ pub async fn change_password(
 
 /// Request a password reset
 ///
-/// Emails a single-use reset link (valid one hour) when the email belongs to an active account (A8). The answer
-/// is the same for every email. Public; rate limited.
+/// Emails a single-use reset link (valid one hour) when the email belongs to an account that is not disabled
+/// (A8); completing it also verifies an address not yet verified. The answer is the same for every email, and
+/// an address gets at most ACCOUNT_EMAILS_PER_HOUR such emails. Public; rate limited.
 #[utoipa::path(
     post, path = "/api/v1/auth/password/reset/request", tag = "auth", request_body = EmailRequest,
     responses(
@@ -291,7 +313,7 @@ pub async fn request_password_reset(
 ) -> AppResult<Response> {
     limits.hit("reset", &client, account_key(&body.email).as_deref())?;
     accounts.request_password_reset(&body.email).await?;
-    let message = "if this email has an active account, a reset link is on its way".into();
+    let message = "if this email has an account, a reset link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
 }
 

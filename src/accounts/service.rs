@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 
 use crate::accounts::audit::{self, AdminAction, AdminActionRow};
 use crate::accounts::avatar;
-use crate::accounts::links::{self, SendLink};
+use crate::accounts::links::{ACTIVATION_TTL, LinkMail};
 use crate::accounts::models::{NewUser, ProfileChanges, ProfileRow, TokenPurpose, UserFilter, UserRow};
 use crate::accounts::repo;
 use crate::accounts::tokens::{self, Presented};
@@ -69,12 +69,17 @@ fn link_refused(presented: Presented) -> AppError {
     }
 }
 
-fn email_taken() -> AppError {
-    AppError::rejected(
-        StatusCode::CONFLICT,
-        "EMAIL_TAKEN",
-        "an account with this email already exists",
-    )
+/// Registrations of one unverified address that may wait for their links at once; more are answered alike and
+/// dropped (the owner can still ask for a link of their own, or reset the password).
+const MAX_PENDING_REGISTRATIONS: i64 = 5;
+
+/// What a registration answers, whatever the address: the id is the new account's when the registration
+/// created one, a fresh random one otherwise, so the answer tells nobody whether the address had an account
+/// (H8).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub id: String,
+    pub email: String,
 }
 
 /// An admin action, with the emails of the admin and the account (None for an account deleted since).
@@ -98,6 +103,40 @@ async fn keep_an_admin(conn: &mut DbConn, losing_admin: i64) -> AppResult<()> {
             "this would leave no active admin; make another admin first",
         ))
     }
+}
+
+/// The work of one registration (see `Accounts::register`); returns the id to answer.
+async fn register_in(conn: &mut DbConn, email: &str, new_user: &NewUser) -> AppResult<String> {
+    let Some(existing) = repo::user_by_email(conn, email).await? else {
+        let user = repo::insert_user(conn, new_user).await?;
+        let reservation =
+            tokens::reserve_for_registration(conn, user.id, &new_user.password_hash, ACTIVATION_TTL).await?;
+        jobs::enqueue(
+            conn,
+            &LinkMail::Registration {
+                user_id: user.id,
+                reservation,
+            },
+        )
+        .await?;
+        return Ok(user.uuid);
+    };
+    if existing.disabled_at.is_some() {
+        // Nothing: a disabled account gets no links (H4), and its owner knows of the ban.
+    } else if !existing.email_verified {
+        if tokens::pending_registrations(conn, existing.id).await? < MAX_PENDING_REGISTRATIONS {
+            let reservation =
+                tokens::reserve_for_registration(conn, existing.id, &new_user.password_hash, ACTIVATION_TTL).await?;
+            let mail = LinkMail::Registration {
+                user_id: existing.id,
+                reservation,
+            };
+            jobs::enqueue(conn, &mail).await?;
+        }
+    } else {
+        jobs::enqueue(conn, &LinkMail::AccountExists { user_id: existing.id }).await?;
+    }
+    Ok(uuid::Uuid::new_v4().to_string())
 }
 
 fn no_such_user() -> AppError {
@@ -165,9 +204,14 @@ impl Accounts {
         &self.inner.settings
     }
 
-    /// A1: a new, inactive USER account with its profile, an activation token and the email that carries it,
-    /// in one transaction.
-    pub async fn register(&self, email: &str, plain_password: &str) -> AppResult<UserRow> {
+    /// A1: registers `email`. The answer is the same whether or not the address has an account (H8); what
+    /// happens differs, in one transaction:
+    /// - a new address: an unverified USER account, and an activation link bound to this password;
+    /// - an unverified address: another activation link, bound to this password — the link the mailbox owner
+    ///   follows decides the password, not whoever registered first (H4);
+    /// - a verified address: its owner is emailed that someone tried; nothing changes;
+    /// - a disabled address: nothing.
+    pub async fn register(&self, email: &str, plain_password: &str) -> AppResult<Registration> {
         let email = normalize_email(email)?;
         password::check_complexity("password", plain_password)?;
         let password_hash = password::hash(plain_password, self.settings().bcrypt_cost).await?;
@@ -181,76 +225,73 @@ impl Accounts {
             created_at: at,
             updated_at: at,
         };
-        self.db()
-            .transaction(async |conn| {
-                if repo::user_by_email(conn, &email).await?.is_some() {
-                    return Err(email_taken());
-                }
-                let user = repo::insert_user(conn, &new_user)
-                    .await
-                    .map_err(|error| match AppError::from(error) {
-                        // Two registrations racing for one address: the unique index decides.
-                        AppError::Conflict(_) => email_taken(),
-                        other => other,
-                    })?;
-                jobs::enqueue(conn, &SendLink::activation(user.id)).await?;
-                Ok(user)
-            })
-            .await
+        let register = async |conn: &mut DbConn| register_in(conn, &email, &new_user).await;
+        let id = match self.db().transaction(register).await {
+            // Two registrations racing for a new address: the unique index decided, and the loser now finds
+            // the winner's account.
+            Err(AppError::Conflict(_)) => self.db().transaction(register).await?,
+            other => other?,
+        };
+        Ok(Registration { id, email })
     }
 
-    /// A2: verifies the address of a valid activation token. A disabled account stays disabled (H4).
-    pub async fn activate(&self, token: &str) -> AppResult<()> {
+    /// A2: verifies the address of a valid activation token and sets the account's password: `password` when
+    /// given, else the one the token's registration chose; a link sent without one (a resend) needs
+    /// `password`. Every other activation link of the account dies. A disabled account stays disabled (H4).
+    pub async fn activate(&self, token: &str, password: Option<&str>) -> AppResult<()> {
+        let chosen = match password {
+            Some(plain) => {
+                password::check_complexity("password", plain)?;
+                Some(password::hash(plain, self.settings().bcrypt_cost).await?)
+            }
+            None => None,
+        };
+        let at = now();
         self.db()
             .transaction(async |conn| {
                 let presented = tokens::take(conn, token, TokenPurpose::Activation).await?;
-                let Presented::Taken { user_id } = presented else {
+                let Presented::Taken { user_id, password_hash } = presented else {
                     return Err(link_refused(presented));
                 };
                 let user = repo::user_by_id(conn, user_id).await?.ok_or_else(no_such_user)?;
                 if user.disabled_at.is_some() {
                     return Err(account_disabled());
                 }
-                repo::verify_email(conn, user_id, now()).await?;
+                let Some(password_hash) = chosen.clone().or(password_hash) else {
+                    return Err(AppError::bad_input(
+                        "password",
+                        "this link was sent without a password: choose one to activate the account",
+                    ));
+                };
+                repo::set_password(conn, user_id, &password_hash, at).await?;
+                repo::verify_email(conn, user_id, at).await?;
+                tokens::delete_for_user(conn, user_id, TokenPurpose::Activation).await?;
                 Ok(())
             })
             .await
     }
 
-    /// A3: a fresh activation email for an unverified account that is not disabled; silent otherwise, so the
-    /// answer reveals nothing about which emails have accounts.
+    /// A3: a fresh activation link for an unverified account that is not disabled. Whoever follows it chooses
+    /// the password (H4). Silent otherwise (no account enumeration).
     pub async fn resend_activation(&self, email: &str) -> AppResult<()> {
-        self.mail_link_if(email, TokenPurpose::Activation).await
+        self.request_link(email, TokenPurpose::Activation).await
     }
 
-    /// A8: a reset link for an active account; silent otherwise (no account enumeration).
+    /// A8: a reset link for any account that is not disabled (completing it verifies an unverified address,
+    /// H4); silent otherwise (no account enumeration).
     pub async fn request_password_reset(&self, email: &str) -> AppResult<()> {
-        self.mail_link_if(email, TokenPurpose::PasswordReset).await
+        self.request_link(email, TokenPurpose::PasswordReset).await
     }
 
-    /// Queues an email with a fresh single-use link for `purpose` to the account of `email` when it may have
-    /// one (`links::eligible`); does nothing otherwise, and the caller answers the same either way (no account
-    /// enumeration, A3 and A8). The link itself is issued when the email goes out (see `links`).
-    async fn mail_link_if(&self, email: &str, purpose: TokenPurpose) -> AppResult<()> {
+    /// Queues the request for the worker, which decides whether the address gets an email (see `links`): the
+    /// request itself does the same work for every valid address, account or not (H8).
+    async fn request_link(&self, email: &str, purpose: TokenPurpose) -> AppResult<()> {
         let Ok(email) = normalize_email(email) else {
             return Ok(());
         };
-        self.db()
-            .transaction(async |conn| {
-                let user = repo::user_by_email(conn, &email).await?;
-                if let Some(user) = user.filter(|user| links::eligible(user, purpose)) {
-                    jobs::enqueue(
-                        conn,
-                        &SendLink {
-                            user_id: user.id,
-                            purpose,
-                        },
-                    )
-                    .await?;
-                }
-                Ok(())
-            })
-            .await
+        let mut conn = self.db().conn().await?;
+        jobs::enqueue(&mut conn, &LinkMail::Requested { email, purpose }).await?;
+        Ok(())
     }
 
     /// A5: email and password to a new session. Wrong email and wrong password answer alike; an inactive
@@ -316,7 +357,8 @@ impl Accounts {
         Ok(())
     }
 
-    /// A8: a new password from a reset link. Every session of the account ends; a notice is mailed.
+    /// A8: a new password from a reset link. Every session of the account ends; a notice is mailed. The link
+    /// proves the mailbox, so an unverified account is verified by it (H4).
     pub async fn complete_password_reset(&self, token: &str, new_password: &str) -> AppResult<()> {
         password::check_complexity("newPassword", new_password)?;
         let new_hash = password::hash(new_password, self.settings().bcrypt_cost).await?;
@@ -325,7 +367,7 @@ impl Accounts {
             .db()
             .transaction(async |conn| {
                 let presented = tokens::take(conn, token, TokenPurpose::PasswordReset).await?;
-                let Presented::Taken { user_id } = presented else {
+                let Presented::Taken { user_id, .. } = presented else {
                     return Err(link_refused(presented));
                 };
                 let user = repo::user_by_id(conn, user_id).await?.ok_or_else(no_such_user)?;
@@ -333,6 +375,11 @@ impl Accounts {
                     return Err(account_disabled());
                 }
                 repo::set_password(conn, user_id, &new_hash, at).await?;
+                if !user.email_verified {
+                    // The link reached the mailbox: its owner has spoken, and every registration's link dies.
+                    repo::verify_email(conn, user_id, at).await?;
+                    tokens::delete_for_user(conn, user_id, TokenPurpose::Activation).await?;
+                }
                 sessions::revoke_all_of_user(conn, user_id, None, RevokeReason::PasswordReset, at).await?;
                 jobs::enqueue(conn, &templates::password_changed(&user.email)).await?;
                 Ok(user_id)

@@ -1,11 +1,18 @@
-//! Fixed-window rate limits per key (A12): a client address or an account, per endpoint family. In memory, so
-//! each instance counts its own requests; behind several instances the effective limit is multiplied by their
-//! number (a shared store would be needed to be exact).
+//! Rate limits per key (A12): fixed windows per client address or account and endpoint family, and for sign-in
+//! an exponential backoff of failures per (account, client) pair. In memory, so each instance counts its own
+//! requests; behind several instances the effective limit is multiplied by their number (a shared store would
+//! be needed to be exact).
 //!
-//! Memory is bounded by construction (H1): a key is a 16-byte digest whatever the client sent, and the table
+//! Memory is bounded by construction (H1): a key is a 16-byte digest whatever the client sent, and a table
 //! holds at most `capacity` keys in two generations — when the young one fills half the capacity, the old one
 //! is dropped and the young one takes its place. A key survives at least one generation, so any key that is
 //! still counting (seen within the last half-capacity distinct keys) keeps its count.
+//!
+//! Sign-in (H8): a per-account limit would let anyone lock an account's owner out by failing on purpose, so
+//! failures are counted per (account, client): at `per_account` of them in a row the pair waits 1 s, then
+//! 2 s, 4 s… up to `MAX_BACKOFF`, and a success clears it. Across all clients an account takes at most
+//! `ACCOUNT_WIDE_FACTOR` × `per_account` failures per window — the ceiling on guessing from many addresses,
+//! high enough that locking the owner out takes that many addresses.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,10 +25,18 @@ use crate::error::{AppError, AppResult};
 /// Keys the limiter holds at most (about 40 bytes each, so a few MB at this size).
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
+/// Across all clients, an account takes this many times `per_account` failed sign-ins per window.
+pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
+/// The longest a (account, client) pair waits after failed sign-ins.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// A pair's failures are forgotten after this long without one.
+const FORGET_FAILURES_AFTER: Duration = Duration::from_secs(60 * 60);
+
 /// The limits of the sign-in family of endpoints: attempts per client address and per account in a window.
 #[derive(Clone)]
 pub struct RateLimits {
     limiter: Arc<RateLimiter>,
+    login_backoff: Arc<Backoff>,
     per_client: u32,
     per_account: u32,
 }
@@ -30,8 +45,48 @@ impl RateLimits {
     pub fn new(window: Duration, per_client: u32, per_account: u32) -> RateLimits {
         RateLimits {
             limiter: Arc::new(RateLimiter::new(window, DEFAULT_CAPACITY)),
+            login_backoff: Arc::new(Backoff::new(
+                per_account,
+                Duration::from_secs(1),
+                MAX_BACKOFF,
+                DEFAULT_CAPACITY,
+            )),
             per_client,
             per_account,
+        }
+    }
+
+    fn account_wide_failures(&self) -> u32 {
+        self.per_account.saturating_mul(ACCOUNT_WIDE_FACTOR)
+    }
+
+    /// Whether a sign-in attempt may go ahead: counts it against the client's limit, and refuses while the
+    /// (account, client) pair backs off or the account has taken its failures for the window.
+    pub fn login_allowed(&self, client: &str, account: Option<&str>) -> AppResult<()> {
+        self.limiter.hit(&["login", "client", client], self.per_client)?;
+        if let Some(account) = account {
+            self.login_backoff.check(&["login", account, client])?;
+            self.limiter
+                .check(&["login-failures", account], self.account_wide_failures())?;
+        }
+        Ok(())
+    }
+
+    /// A wrong password (or unknown account): the pair backs off, the account counts one failure.
+    pub fn login_failed(&self, client: &str, account: Option<&str>) {
+        if let Some(account) = account {
+            self.login_backoff.failed(&["login", account, client]);
+            // Over the ceiling already means refused at the next attempt; nothing more to do here.
+            let _ = self
+                .limiter
+                .hit(&["login-failures", account], self.account_wide_failures());
+        }
+    }
+
+    /// A successful sign-in clears the pair's failures.
+    pub fn login_succeeded(&self, client: &str, account: Option<&str>) {
+        if let Some(account) = account {
+            self.login_backoff.succeeded(&["login", account, client]);
         }
     }
 
@@ -48,77 +103,194 @@ impl RateLimits {
 
     /// How many keys the limits hold now (for metrics and tests).
     pub fn tracked_keys(&self) -> usize {
-        self.limiter.len()
+        self.limiter.len() + self.login_backoff.len()
     }
 }
 
 type Key = [u8; 16];
 
-pub struct RateLimiter {
-    window: Duration,
-    capacity: usize,
-    table: Mutex<Generations>,
+/// The fixed-size key of `parts` (joined unambiguously).
+fn key(parts: &[&str]) -> Key {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
 }
 
-#[derive(Default)]
-struct Generations {
-    young: HashMap<Key, (Instant, u32)>,
-    old: HashMap<Key, (Instant, u32)>,
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn retry_after(wait: Duration) -> AppError {
+    AppError::RateLimited {
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+    }
+}
+
+/// A map of at most `capacity` fixed-size keys, in two generations (see the module's comment).
+struct Generations<V> {
+    capacity: usize,
+    young: HashMap<Key, V>,
+    old: HashMap<Key, V>,
+}
+
+impl<V: Copy> Generations<V> {
+    fn new(capacity: usize) -> Generations<V> {
+        Generations {
+            capacity: capacity.max(2),
+            young: HashMap::new(),
+            old: HashMap::new(),
+        }
+    }
+
+    fn get(&self, key: &Key) -> Option<V> {
+        self.young.get(key).or_else(|| self.old.get(key)).copied()
+    }
+
+    /// The value of `key` in the young generation (promoted from the old one, or `fresh`), for changing.
+    fn entry(&mut self, key: Key, fresh: V) -> &mut V {
+        let value = match self.old.remove(&key) {
+            // Promote a key still in use, so it lives another generation.
+            Some(value) => value,
+            None => self.young.get(&key).copied().unwrap_or(fresh),
+        };
+        if self.young.len() >= self.capacity / 2 && !self.young.contains_key(&key) {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.entry(key).or_insert(value)
+    }
+
+    fn remove(&mut self, key: &Key) {
+        self.young.remove(key);
+        self.old.remove(key);
+    }
+
+    fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
+}
+
+/// Fixed-window counters.
+pub struct RateLimiter {
+    window: Duration,
+    table: Mutex<Generations<(Instant, u32)>>,
 }
 
 impl RateLimiter {
     pub fn new(window: Duration, capacity: usize) -> RateLimiter {
         RateLimiter {
             window,
-            capacity: capacity.max(2),
-            table: Mutex::new(Generations::default()),
+            table: Mutex::new(Generations::new(capacity)),
         }
-    }
-
-    /// The fixed-size key of `parts` (joined unambiguously).
-    fn key(parts: &[&str]) -> Key {
-        let mut hasher = Sha256::new();
-        for part in parts {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        let digest = hasher.finalize();
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest[..16]);
-        key
     }
 
     /// Counts one attempt for the key of `parts`; RATE_LIMITED with the seconds to wait once `limit` is passed.
     pub fn hit(&self, parts: &[&str], limit: u32) -> AppResult<()> {
-        let key = Self::key(parts);
         let now = Instant::now();
-        let mut table = self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = match table.old.remove(&key) {
-            // Promote a key still in use, so it lives another generation.
-            Some(counted) => counted,
-            None => table.young.get(&key).copied().unwrap_or((now, 0)),
-        };
-        if table.young.len() >= self.capacity / 2 && !table.young.contains_key(&key) {
-            let young = std::mem::take(&mut table.young);
-            table.old = young;
-        }
-        let (start, count) = table.young.entry(key).or_insert(entry);
+        let mut table = lock(&self.table);
+        let (start, count) = table.entry(key(parts), (now, 0));
         if now.duration_since(*start) >= self.window {
             *start = now;
             *count = 0;
         }
         *count += 1;
         if *count > limit {
-            let wait = self.window.saturating_sub(now.duration_since(*start)).as_secs().max(1);
-            return Err(AppError::RateLimited { retry_after_secs: wait });
+            return Err(retry_after(self.window.saturating_sub(now.duration_since(*start))));
         }
         Ok(())
     }
 
+    /// RATE_LIMITED when the key of `parts` has already passed `limit` in this window; counts nothing.
+    pub fn check(&self, parts: &[&str], limit: u32) -> AppResult<()> {
+        let now = Instant::now();
+        match lock(&self.table).get(&key(parts)) {
+            Some((start, count)) if count >= limit && now.duration_since(start) < self.window => {
+                Err(retry_after(self.window.saturating_sub(now.duration_since(start))))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// How many keys the limiter holds now.
     pub fn len(&self) -> usize {
-        let table = self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        table.young.len() + table.old.len()
+        lock(&self.table).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Failures of one key in a row, and until when the key must wait.
+#[derive(Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+    blocked_until: Instant,
+}
+
+/// Exponential backoff after failures: the `allowed`-th failure in a row makes the key wait `base`, each one
+/// after it twice as long as the one before, up to `max`.
+pub struct Backoff {
+    allowed: u32,
+    base: Duration,
+    max: Duration,
+    table: Mutex<Generations<Failures>>,
+}
+
+impl Backoff {
+    pub fn new(allowed: u32, base: Duration, max: Duration, capacity: usize) -> Backoff {
+        Backoff {
+            allowed: allowed.max(1),
+            base,
+            max,
+            table: Mutex::new(Generations::new(capacity)),
+        }
+    }
+
+    /// RATE_LIMITED with the seconds left while the key of `parts` must wait.
+    pub fn check(&self, parts: &[&str]) -> AppResult<()> {
+        let now = Instant::now();
+        match lock(&self.table).get(&key(parts)) {
+            Some(failures) if failures.blocked_until > now => Err(retry_after(failures.blocked_until - now)),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn failed(&self, parts: &[&str]) {
+        let now = Instant::now();
+        let mut table = lock(&self.table);
+        let failures = table.entry(
+            key(parts),
+            Failures {
+                count: 0,
+                last: now,
+                blocked_until: now,
+            },
+        );
+        if now.duration_since(failures.last) > FORGET_FAILURES_AFTER {
+            failures.count = 0;
+        }
+        failures.count = failures.count.saturating_add(1);
+        failures.last = now;
+        if failures.count >= self.allowed {
+            let doublings = (failures.count - self.allowed).min(20);
+            let wait = self.base.saturating_mul(1 << doublings).min(self.max);
+            failures.blocked_until = now + wait;
+        }
+    }
+
+    pub fn succeeded(&self, parts: &[&str]) {
+        lock(&self.table).remove(&key(parts));
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.table).len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,6 +346,40 @@ mod tests {
 
     #[test]
     fn keys_do_not_run_into_each_other() {
-        assert_ne!(RateLimiter::key(&["ab", "c"]), RateLimiter::key(&["a", "bc"]));
+        assert_ne!(key(&["ab", "c"]), key(&["a", "bc"]));
+    }
+
+    /// H8: failures back off exponentially per key, up to the maximum; a success clears them; other keys are
+    /// untouched.
+    #[test]
+    fn failures_back_off_exponentially_and_success_clears_them() {
+        let backoff = Backoff::new(3, Duration::from_secs(1), Duration::from_secs(4), 100);
+        backoff.failed(&["pair"]);
+        backoff.failed(&["pair"]);
+        backoff.check(&["pair"]).expect("two failures cost nothing");
+        let waits: Vec<u64> = (0..4)
+            .map(|_| {
+                backoff.failed(&["pair"]);
+                match backoff.check(&["pair"]).unwrap_err() {
+                    AppError::RateLimited { retry_after_secs } => retry_after_secs,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 4], "doubling, capped");
+        backoff.check(&["other"]).unwrap();
+        backoff.succeeded(&["pair"]);
+        backoff.check(&["pair"]).unwrap();
+        assert!(backoff.is_empty());
+    }
+
+    #[test]
+    fn check_counts_nothing() {
+        let limiter = RateLimiter::new(Duration::from_secs(60), 100);
+        for _ in 0..5 {
+            limiter.check(&["k"], 1).unwrap();
+        }
+        limiter.hit(&["k"], 1).unwrap();
+        assert_eq!(limiter.check(&["k"], 1).unwrap_err().code(), "RATE_LIMITED");
     }
 }

@@ -144,6 +144,9 @@ pub struct AuthSettings {
     pub rate_limit_per_client: u32,
     pub rate_limit_per_account: u32,
     pub rate_limit_window: Duration,
+    /// Account emails anyone can trigger (activation and reset links, "you already have an account") that one
+    /// address receives per hour at most (H8).
+    pub account_emails_per_hour: u32,
 }
 
 crate::redacted_debug!(AuthSettings {
@@ -157,6 +160,7 @@ crate::redacted_debug!(AuthSettings {
         rate_limit_per_client,
         rate_limit_per_account,
         rate_limit_window,
+        account_emails_per_hour,
     ],
     secret: [jwt_secret],
 });
@@ -543,6 +547,7 @@ impl AuthSettings {
             rate_limit_per_client: vars.get("RATE_LIMIT_PER_CLIENT", 20u32)?,
             rate_limit_per_account: vars.get("RATE_LIMIT_PER_ACCOUNT", 5u32)?,
             rate_limit_window: vars.get("RATE_LIMIT_WINDOW_SECS", Secs(Duration::from_secs(60)))?.0,
+            account_emails_per_hour: vars.get("ACCOUNT_EMAILS_PER_HOUR", 5u32)?,
         })
     }
 }

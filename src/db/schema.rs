@@ -12,6 +12,8 @@ diesel::table! {
         updated_at -> Timestamp,
         email_verified -> Bool,
         disabled_at -> Nullable<Timestamp>,
+        mail_window_started_at -> Nullable<Timestamp>,
+        mails_in_window -> Integer,
     }
 }
 
@@ -58,6 +60,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        password_hash -> Nullable<Text>,
     }
 }
 

@@ -49,14 +49,45 @@ fn render(to: &str, subject: &str, lead: &str, action: Option<(&str, &str)>, clo
     }
 }
 
+/// The link of one registration: following it activates the account with the password chosen when signing up.
 pub fn activation(to: &str, frontend_url: &str, token: &str) -> Email {
     let link = format!("{frontend_url}/activate?token={token}");
     render(
         to,
         "Activate your Cinema account",
-        "Welcome to Cinema! Confirm your email address to activate your account.",
+        "Welcome to Cinema! Confirm your email address to activate your account, with the password you chose \
+         when you signed up.",
         Some(("Activate my account", &link)),
-        "The link works once, for 24 hours. If you did not sign up, ignore this email.",
+        "The link works once, for 24 hours. If you did not sign up, ignore this email: without this link nobody \
+         can use an account with your address.",
+    )
+}
+
+/// A new activation link asked for without a password: whoever follows it chooses the password, so that a
+/// stranger who signed up with this address first never gets the account.
+pub fn activation_choose_password(to: &str, frontend_url: &str, token: &str) -> Email {
+    let link = format!("{frontend_url}/activate?token={token}&choosePassword=true");
+    render(
+        to,
+        "Activate your Cinema account",
+        "Someone (we hope you) asked for a new link to activate the Cinema account of this address. Follow it \
+         and choose your password to activate the account.",
+        Some(("Choose my password", &link)),
+        "The link works once, for 24 hours. If you did not ask for it, ignore this email.",
+    )
+}
+
+/// Someone tried to register an address that already has an account: its owner hears of it, the person who
+/// tried learns nothing.
+pub fn account_exists(to: &str, frontend_url: &str) -> Email {
+    let link = format!("{frontend_url}/forgot-password");
+    render(
+        to,
+        "You already have a Cinema account",
+        "Someone (we hope you) tried to create a Cinema account with this address, which already has one. \
+         Nothing was changed. Sign in with your password, or choose a new one if you forgot it.",
+        Some(("Reset my password", &link)),
+        "If it was not you, ignore this email: your account is as it was.",
     )
 }
 

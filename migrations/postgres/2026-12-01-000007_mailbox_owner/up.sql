@@ -1,0 +1,14 @@
+-- The mailbox owner decides an account's password (H4 of docs/security.md):
+-- * each registration keeps the password it chose beside its own activation link, so several registrations of
+--   one unverified address can wait side by side and the link that is followed decides; only unbound links
+--   (resend, reset) stay one per user and purpose;
+-- * each account has an email budget (emails anyone can trigger: links and "you already have an account"),
+--   counted in a window, so that no one can flood an inbox through the API.
+ALTER TABLE one_time_tokens ADD COLUMN password_hash TEXT;
+ALTER TABLE one_time_tokens DROP CONSTRAINT one_time_tokens_user_id_purpose_key;
+CREATE UNIQUE INDEX one_time_tokens_unbound_idx ON one_time_tokens (user_id, purpose) WHERE password_hash IS NULL;
+CREATE INDEX one_time_tokens_user_idx ON one_time_tokens (user_id);
+
+ALTER TABLE users ADD COLUMN mail_window_started_at TIMESTAMP;
+ALTER TABLE users ADD COLUMN mails_in_window INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX users_unverified_idx ON users (created_at) WHERE NOT email_verified;
