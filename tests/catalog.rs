@@ -18,6 +18,7 @@ backend_tests!(
     genres_count_their_movies_and_lead_to_them,
     bad_arguments_are_refused_with_codes,
     a_page_costs_a_fixed_number_of_statements,
+    every_genres_page_is_read_in_one_statement,
     people_by_id_and_a_synthetic_catalog,
 );
 
@@ -458,6 +459,58 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
     }
     // page + count + certifications + genres + genre counts + directors + stars
     assert_eq!(costs, [7, 7, 7], "statements per page for 1, 20 and 100 movies");
+}
+
+/// H2, B6: `Genre.movies` over every genre costs the same few statements as over one — one for the pages of
+/// all genres asked with the same arguments, one for their totals, one per relation — and each genre's page
+/// and total are what `movies` filtered by that genre answers. Before, each genre was its own queries.
+async fn every_genres_page_is_read_in_one_statement(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("RUN_WORKER", "off")]).await;
+    let query = r#"{ genres { id name
+        movies(first: 3, sort: {field: YEAR, direction: DESC}, filter: {imdbMin: 7.5}) {
+            totalCount pageInfo { hasNextPage } nodes { name genres { name } directors { name } } } } }"#;
+    app.query_ok(query, json!({})).await;
+    let before = app.statements();
+    let data = app.query_ok(query, json!({})).await;
+    let statements = app.statements() - before;
+    let genres = data["genres"].as_array().unwrap();
+    assert!(genres.len() > 10, "the demo catalog has many genres");
+    // genres + pages + totals + the movies' genres + their directors
+    assert_eq!(statements, 5, "statements for {} genres", genres.len());
+
+    for genre in genres {
+        let alone = page(
+            &app,
+            json!({ "first": 3, "sort": { "field": "YEAR", "direction": "DESC" },
+                    "filter": { "imdbMin": 7.5, "genreIds": [genre["id"]] } }),
+        )
+        .await;
+        let batched = &genre["movies"];
+        assert_eq!(batched["totalCount"], alone["totalCount"], "{}", genre["name"]);
+        assert_eq!(batched["pageInfo"]["hasNextPage"], alone["pageInfo"]["hasNextPage"]);
+        assert_eq!(names(batched), names(&alone), "{}", genre["name"]);
+        for movie in batched["nodes"].as_array().unwrap() {
+            assert!(
+                movie["genres"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|g| g["name"] == genre["name"]),
+                "{movie}"
+            );
+        }
+    }
+
+    // Two argument sets (aliases) are two page statements, still independent of the number of genres.
+    let two = r#"{ genres { a: movies(first: 2) { nodes { name } } b: movies(first: 2, sort: {field: PRICE}) { nodes { name } } } }"#;
+    app.query_ok(two, json!({})).await;
+    let before = app.statements();
+    app.query_ok(two, json!({})).await;
+    assert_eq!(
+        app.statements() - before,
+        3,
+        "genres + one page statement per argument set"
+    );
 }
 
 /// B1: a director or star by id, and NOT_FOUND for an id nobody has; G10: the synthetic catalog for

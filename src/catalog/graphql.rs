@@ -3,7 +3,10 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::catalog::loader::{CertificationId, DirectorsOf, GenresOf, MovieCountOf, RequestLoader, StarsOf};
+use crate::catalog::loader::{
+    CertificationId, CountInGenre, DirectorsOf, GenrePage, GenresOf, MovieCountOf, MovieListArgs, RequestLoader,
+    StarsOf,
+};
 use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow};
 use crate::catalog::{Catalog, service};
 use crate::error::AppError;
@@ -31,7 +34,7 @@ impl CatalogQuery {
         #[graphql(desc = "Default: by name, ascending. Ties are broken by id, so pages are stable.")] sort: Option<
             MovieSortInput,
         >,
-    ) -> Result<Page<Movie, MovieFilter>> {
+    ) -> Result<Page<Movie, MovieCount>> {
         let filter = filter.unwrap_or_default().into_filter(search)?;
         movie_page(ctx, filter, sort, first, after.as_deref()).await
     }
@@ -229,7 +232,9 @@ impl Genre {
         Ok(loader.load_one(MovieCountOf(self.row.id)).await?.unwrap_or(0))
     }
 
-    /// The genre's movies, with the catalog's filters, search and sorting (B6).
+    /// The genre's movies, with the catalog's filters, search and sorting (B6); `filter.genreIds` is ignored.
+    /// The pages of every genre of a request asked with the same arguments are read in one statement, and
+    /// their totals in another.
     #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())")]
     async fn movies(
         &self,
@@ -239,10 +244,29 @@ impl Genre {
         filter: Option<MovieFilterInput>,
         search: Option<String>,
         sort: Option<MovieSortInput>,
-    ) -> Result<Page<Movie, MovieFilter>> {
-        let mut filter = filter.unwrap_or_default().into_filter(search)?;
-        filter.genre_ids = vec![self.row.id];
-        movie_page(ctx, filter, sort, first, after.as_deref()).await
+    ) -> Result<Page<Movie, MovieCount>> {
+        let filter = filter.unwrap_or_default().into_filter(search)?;
+        let window = pagination::window(first, after.as_deref())?;
+        let sort = sort.map(MovieSort::from).unwrap_or_default();
+        // One row more than asked tells whether a next page exists.
+        let args = MovieListArgs::new(filter, sort, window.offset, window.limit + 1);
+        let loader = ctx.data::<RequestLoader>()?;
+        let genre_id = self.row.id;
+        let rows = loader
+            .load_one(GenrePage {
+                genre_id,
+                args: args.clone(),
+            })
+            .await?
+            .unwrap_or_default();
+        let page = Page::from_rows(
+            rows,
+            window,
+            MovieCount::InGenre(CountInGenre { genre_id, args }),
+            Movie,
+        );
+        prefetch_relations(ctx, page.nodes()).await?;
+        Ok(page)
     }
 }
 
@@ -346,7 +370,7 @@ async fn movie_page(
     sort: Option<MovieSortInput>,
     first: Option<i32>,
     after: Option<&str>,
-) -> Result<Page<Movie, MovieFilter>> {
+) -> Result<Page<Movie, MovieCount>> {
     let window = pagination::window(first, after)?;
     let sort = sort.map(MovieSort::from).unwrap_or_default();
     // One row more than asked tells whether a next page exists without a second query.
@@ -354,14 +378,25 @@ async fn movie_page(
         .data::<Catalog>()?
         .movies(&filter, sort, window.offset, window.limit + 1)
         .await?;
-    let page = Page::from_rows(rows, window, filter, Movie);
+    let page = Page::from_rows(rows, window, MovieCount::Matching(filter), Movie);
     prefetch_relations(ctx, page.nodes()).await?;
     Ok(page)
 }
 
-impl Counted for MovieFilter {
+/// What a movie page's `totalCount` counts.
+pub enum MovieCount {
+    /// The movies matching a filter (`movies`).
+    Matching(MovieFilter),
+    /// The movies of a genre matching a filter (`Genre.movies`), batched over the request's genres.
+    InGenre(CountInGenre),
+}
+
+impl Counted for MovieCount {
     async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.data::<Catalog>()?.count(self).await?)
+        match self {
+            MovieCount::Matching(filter) => Ok(ctx.data::<Catalog>()?.count(filter).await?),
+            MovieCount::InGenre(key) => Ok(ctx.data::<RequestLoader>()?.load_one(key.clone()).await?.unwrap_or(0)),
+        }
     }
 }
 

@@ -2,12 +2,13 @@
 //! fixed number of statements whatever its length: one per relation, batched over the page's movies.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::catalog::Catalog;
-use crate::catalog::models::{CertificationRow, GenreRow, PersonRow};
+use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, PersonRow};
 use crate::catalog::repo;
 use crate::error::AppError;
 
@@ -26,6 +27,79 @@ pub struct CertificationId(pub i64);
 /// The number of movies in a genre (key: the genre's id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MovieCountOf(pub i64);
+
+/// The arguments of a movie list, shared by the keys of every genre listed with them. Keys compare by a
+/// canonical text of the arguments, so that one request's genres batch whatever object they came from.
+#[derive(Debug)]
+pub struct MovieListArgs {
+    identity: String,
+    pub filter: MovieFilter,
+    pub sort: MovieSort,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl MovieListArgs {
+    /// `filter` without its genre list (the key names the genre), `sort`, and the window.
+    pub fn new(mut filter: MovieFilter, sort: MovieSort, offset: i64, limit: i64) -> Arc<MovieListArgs> {
+        filter.genre_ids.clear();
+        Arc::new(MovieListArgs {
+            identity: format!("{filter:?}|{sort:?}|{offset}|{limit}"),
+            filter,
+            sort,
+            offset,
+            limit,
+        })
+    }
+}
+
+/// One page of a genre's movies (`Genre.movies`); the pages of every genre asked with the same arguments are
+/// one statement.
+#[derive(Debug, Clone)]
+pub struct GenrePage {
+    pub genre_id: i64,
+    pub args: Arc<MovieListArgs>,
+}
+
+/// How many movies of a genre match a filter (`Genre.movies { totalCount }`); one statement per filter.
+#[derive(Debug, Clone)]
+pub struct CountInGenre {
+    pub genre_id: i64,
+    pub args: Arc<MovieListArgs>,
+}
+
+macro_rules! keyed_by_genre_and_args {
+    ($key:ty) => {
+        impl PartialEq for $key {
+            fn eq(&self, other: &Self) -> bool {
+                self.genre_id == other.genre_id && self.args.identity == other.args.identity
+            }
+        }
+        impl Eq for $key {}
+        impl Hash for $key {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.genre_id.hash(state);
+                self.args.identity.hash(state);
+            }
+        }
+    };
+}
+keyed_by_genre_and_args!(GenrePage);
+keyed_by_genre_and_args!(CountInGenre);
+
+/// Keys grouped by their arguments: one statement per group.
+fn by_args<K>(keys: &[K], parts: impl Fn(&K) -> (i64, &Arc<MovieListArgs>)) -> Vec<(Arc<MovieListArgs>, Vec<i64>)> {
+    let mut groups: HashMap<&str, (Arc<MovieListArgs>, Vec<i64>)> = HashMap::new();
+    for key in keys {
+        let (genre_id, args) = parts(key);
+        groups
+            .entry(args.identity.as_str())
+            .or_insert_with(|| (args.clone(), Vec::new()))
+            .1
+            .push(genre_id);
+    }
+    groups.into_values().collect()
+}
 
 /// Loads every catalog relation; each key type is one batch query.
 pub struct CatalogLoader {
@@ -125,5 +199,65 @@ impl Loader<MovieCountOf> for CatalogLoader {
                 .map_err(AppError::from)?,
             MovieCountOf,
         ))
+    }
+}
+
+impl Loader<GenrePage> for CatalogLoader {
+    type Value = Vec<MovieRow>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[GenrePage]) -> Loaded<GenrePage, Self::Value> {
+        let mut conn = self.catalog.conn().await?;
+        let mut pages = HashMap::new();
+        for (args, genre_ids) in by_args(keys, |key| (key.genre_id, &key.args)) {
+            let rows =
+                repo::movie_pages_of_genres(&mut conn, &genre_ids, &args.filter, args.sort, args.offset, args.limit)
+                    .await
+                    .map_err(AppError::from)?;
+            for genre_id in &genre_ids {
+                pages.insert(
+                    GenrePage {
+                        genre_id: *genre_id,
+                        args: args.clone(),
+                    },
+                    Vec::new(),
+                );
+            }
+            for (genre_id, movie) in rows {
+                if let Some(page) = pages.get_mut(&GenrePage {
+                    genre_id,
+                    args: args.clone(),
+                }) {
+                    page.push(movie);
+                }
+            }
+        }
+        Ok(pages)
+    }
+}
+
+impl Loader<CountInGenre> for CatalogLoader {
+    type Value = i64;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[CountInGenre]) -> Loaded<CountInGenre, Self::Value> {
+        let mut conn = self.catalog.conn().await?;
+        let mut counts = HashMap::new();
+        for (args, genre_ids) in by_args(keys, |key| (key.genre_id, &key.args)) {
+            let found = repo::movie_counts_in_genres(&mut conn, &genre_ids, &args.filter)
+                .await
+                .map_err(AppError::from)?;
+            for genre_id in genre_ids {
+                let count = found.get(&genre_id).copied().unwrap_or(0);
+                counts.insert(
+                    CountInGenre {
+                        genre_id,
+                        args: args.clone(),
+                    },
+                    count,
+                );
+            }
+        }
+        Ok(counts)
     }
 }

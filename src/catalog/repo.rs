@@ -15,12 +15,74 @@ use crate::db::schema::{certifications, genres, movie_directors, movie_genres, m
 use crate::db::{DbConn, lower};
 use crate::per_backend;
 
+/// Orders a boxed query whose source includes `movies` by a `MovieSort`, after any order it already has. The
+/// id breaks ties, so pages never overlap or skip (B4); it runs in the sort's direction so that one index
+/// (column, id) serves both directions. A macro because the query types differ (movies alone, or joined) and
+/// diesel's ordering traits do not abstract over them; it expands to one expression.
+macro_rules! then_order_by_sort {
+    ($query:expr, $sort:expr) => {{
+        let query = $query;
+        match ($sort.field, $sort.descending) {
+            (MovieSortField::Name, false) => query.then_order_by(movies::name.asc()).then_order_by(movies::id.asc()),
+            (MovieSortField::Name, true) => query
+                .then_order_by(movies::name.desc())
+                .then_order_by(movies::id.desc()),
+            (MovieSortField::Year, false) => query.then_order_by(movies::year.asc()).then_order_by(movies::id.asc()),
+            (MovieSortField::Year, true) => query
+                .then_order_by(movies::year.desc())
+                .then_order_by(movies::id.desc()),
+            (MovieSortField::Imdb, false) => query
+                .then_order_by(movies::imdb_score.asc())
+                .then_order_by(movies::id.asc()),
+            (MovieSortField::Imdb, true) => query
+                .then_order_by(movies::imdb_score.desc())
+                .then_order_by(movies::id.desc()),
+            (MovieSortField::Price, false) => query
+                .then_order_by(movies::price_cents.asc())
+                .then_order_by(movies::id.asc()),
+            (MovieSortField::Price, true) => query
+                .then_order_by(movies::price_cents.desc())
+                .then_order_by(movies::id.desc()),
+            (MovieSortField::Popularity, false) => query
+                .then_order_by(movies::purchases_count.asc())
+                .then_order_by(movies::likes_count.asc())
+                .then_order_by(movies::id.asc()),
+            (MovieSortField::Popularity, true) => query
+                .then_order_by(movies::purchases_count.desc())
+                .then_order_by(movies::likes_count.desc())
+                .then_order_by(movies::id.desc()),
+            (MovieSortField::Rating, descending) => {
+                // Rated movies first in both directions; the average needs no stored column (no index either:
+                // this sort reads every matching row).
+                let unrated_last = sql::<Integer>("CASE WHEN movies.ratings_count = 0 THEN 1 ELSE 0 END");
+                let average = sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
+                if descending {
+                    query
+                        .then_order_by(unrated_last.asc())
+                        .then_order_by(average.desc())
+                        .then_order_by(movies::id.desc())
+                } else {
+                    query
+                        .then_order_by(unrated_last.asc())
+                        .then_order_by(average.asc())
+                        .then_order_by(movies::id.asc())
+                }
+            }
+            (MovieSortField::Added, false) => query
+                .then_order_by(movies::created_at.asc())
+                .then_order_by(movies::id.asc()),
+            (MovieSortField::Added, true) => query
+                .then_order_by(movies::created_at.desc())
+                .then_order_by(movies::id.desc()),
+        }
+    }};
+}
+
 /// Query fragments on movies, for both backends.
 pub trait MovieQueries: Backend {
     /// The movies a `MovieFilter` selects.
     fn movies_matching<'a>(filter: &MovieFilter) -> movies::BoxedQuery<'a, Self>;
-    /// `query` in `sort` order. The id breaks ties, so pages never overlap or skip (B4); it runs in the sort's
-    /// direction so that one index (column, id) serves both directions.
+    /// `query` in `sort` order (see `then_order_by_sort!`).
     fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self>;
 }
 
@@ -106,45 +168,7 @@ crate::for_both_backends! {
         }
 
         fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self> {
-            match (sort.field, sort.descending) {
-                (MovieSortField::Name, false) => query.order_by((movies::name.asc(), movies::id.asc())),
-                (MovieSortField::Name, true) => query.order_by((movies::name.desc(), movies::id.desc())),
-                (MovieSortField::Year, false) => query.order_by((movies::year.asc(), movies::id.asc())),
-                (MovieSortField::Year, true) => query.order_by((movies::year.desc(), movies::id.desc())),
-                (MovieSortField::Imdb, false) => query.order_by((movies::imdb_score.asc(), movies::id.asc())),
-                (MovieSortField::Imdb, true) => query.order_by((movies::imdb_score.desc(), movies::id.desc())),
-                (MovieSortField::Price, false) => query.order_by((movies::price_cents.asc(), movies::id.asc())),
-                (MovieSortField::Price, true) => query.order_by((movies::price_cents.desc(), movies::id.desc())),
-                (MovieSortField::Popularity, false) => query.order_by((
-                    movies::purchases_count.asc(),
-                    movies::likes_count.asc(),
-                    movies::id.asc(),
-                )),
-                (MovieSortField::Popularity, true) => query.order_by((
-                    movies::purchases_count.desc(),
-                    movies::likes_count.desc(),
-                    movies::id.desc(),
-                )),
-                (MovieSortField::Rating, descending) => {
-                    // Rated movies first in both directions; the average needs no stored column (no index either:
-                    // this sort reads every matching row).
-                    let unrated_last = sql::<Integer>("CASE WHEN movies.ratings_count = 0 THEN 1 ELSE 0 END");
-                    let average = sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
-                    if descending {
-                        query
-                            .order_by(unrated_last.asc())
-                            .then_order_by(average.desc())
-                            .then_order_by(movies::id.desc())
-                    } else {
-                        query
-                            .order_by(unrated_last.asc())
-                            .then_order_by(average.asc())
-                            .then_order_by(movies::id.asc())
-                    }
-                }
-                (MovieSortField::Added, false) => query.order_by((movies::created_at.asc(), movies::id.asc())),
-                (MovieSortField::Added, true) => query.order_by((movies::created_at.desc(), movies::id.desc())),
-            }
+            then_order_by_sort!(query, sort)
         }
     }
 }
@@ -176,6 +200,70 @@ pub async fn list_movies(
             .load(c)
             .await
     })
+}
+
+/// One page of each genre's movies in one statement: for each of `genre_ids`, the movies of that genre that
+/// match `filter` (its own genre list ignored), `limit` of them after skipping `offset`, in `sort` order.
+/// Returns (genre id, movie) rows by genre, each genre's in page order. Each genre's page is a subquery of the
+/// same shape as `list_movies`, so it uses the same indexes; a request showing 30 genres' pages costs one
+/// statement, not 30 (H2).
+pub async fn movie_pages_of_genres(
+    conn: &mut DbConn,
+    genre_ids: &[i64],
+    filter: &MovieFilter,
+    sort: MovieSort,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, MovieRow)>> {
+    if genre_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    per_backend!(conn, |c| {
+        let mut query = movie_genres::table
+            .inner_join(movies::table)
+            .select((movie_genres::genre_id, MovieRow::as_select()))
+            .into_boxed();
+        for &genre_id in genre_ids {
+            let in_genre = MovieFilter {
+                genre_ids: vec![genre_id],
+                ..filter.clone()
+            };
+            let page = movies_sorted(movies_matching(&in_genre), sort)
+                .select(movies::id)
+                .offset(offset)
+                .limit(limit);
+            query = query.or_filter(
+                movie_genres::genre_id
+                    .eq(genre_id)
+                    .and(movie_genres::movie_id.eq_any(page)),
+            );
+        }
+        then_order_by_sort!(query.order_by(movie_genres::genre_id.asc()), sort)
+            .load(c)
+            .await
+    })
+}
+
+/// How many movies match `filter` in each of `genre_ids` (its own genre list ignored), in one statement.
+pub async fn movie_counts_in_genres(
+    conn: &mut DbConn,
+    genre_ids: &[i64],
+    filter: &MovieFilter,
+) -> QueryResult<HashMap<i64, i64>> {
+    let unrestricted = MovieFilter {
+        genre_ids: Vec::new(),
+        ..filter.clone()
+    };
+    let rows: Vec<(i64, i64)> = per_backend!(conn, |c| {
+        movie_genres::table
+            .filter(movie_genres::genre_id.eq_any(genre_ids))
+            .filter(movie_genres::movie_id.eq_any(movies_matching(&unrestricted).select(movies::id)))
+            .group_by(movie_genres::genre_id)
+            .select((movie_genres::genre_id, count_star()))
+            .load(c)
+            .await
+    })?;
+    Ok(rows.into_iter().collect())
 }
 
 pub async fn count_movies(conn: &mut DbConn, filter: &MovieFilter) -> QueryResult<i64> {
