@@ -120,6 +120,8 @@ pub struct GraphqlLimits {
     pub max_fields: usize,
     /// Bytes of query text.
     pub max_query_bytes: usize,
+    /// Bytes of a JSON request body (query text, variables, extensions); uploads have REQUEST_BODY_LIMIT (H1).
+    pub max_body_bytes: usize,
     /// Requests per client address per minute on /graphql (429 past it).
     pub requests_per_minute: u32,
     pub introspection: bool,
@@ -502,12 +504,14 @@ impl DocsSettings {
 
 impl GraphqlLimits {
     fn read(vars: &Vars, production: bool) -> Result<GraphqlLimits, ConfigError> {
+        let max_query_bytes = vars.get("GRAPHQL_MAX_QUERY_BYTES", 32 * 1024)?;
         Ok(GraphqlLimits {
             max_depth: vars.get("GRAPHQL_MAX_DEPTH", 12)?,
             max_complexity: vars.get("GRAPHQL_MAX_COMPLEXITY", 5000)?,
             max_aliases: vars.get("GRAPHQL_MAX_ALIASES", 30)?,
             max_fields: vars.get("GRAPHQL_MAX_FIELDS", 500)?,
-            max_query_bytes: vars.get("GRAPHQL_MAX_QUERY_BYTES", 32 * 1024)?,
+            max_query_bytes,
+            max_body_bytes: vars.get("GRAPHQL_MAX_BODY_BYTES", 64 * 1024usize)?.max(max_query_bytes),
             // Generous: one client on loopback driving a benchmark is not throttled.
             requests_per_minute: vars.get("GRAPHQL_REQUESTS_PER_MINUTE", 120_000u32)?,
             // Tools want it while the API is built; a public production API need not describe itself.

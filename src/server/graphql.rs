@@ -6,8 +6,7 @@ use async_graphql::ParseRequestError;
 use async_graphql::ServerError;
 use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::OperationType;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -123,21 +122,10 @@ pub async fn post(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "PAYLOAD_TOO_LARGE"
-            } else {
-                "BAD_REQUEST"
-            };
-            return request_error(rejection.status(), media, code, &rejection.body_text());
-        }
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -149,6 +137,18 @@ pub async fn post(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
+    // Read no more than the request can use (H1): a JSON body holds a query of at most GRAPHQL_MAX_QUERY_BYTES
+    // and its variables, so it gets GRAPHQL_MAX_BODY_BYTES; only an upload gets the whole REQUEST_BODY_LIMIT.
+    let limit = if essence == "multipart/form-data" {
+        state.settings.http.request_body_limit
+    } else {
+        state.settings.graphql.max_body_bytes
+    };
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        // Over the limit, or a body that broke off: either way nothing to run.
+        let message = format!("the body is larger than {limit} bytes, or ended early");
+        return request_error(StatusCode::PAYLOAD_TOO_LARGE, media, "PAYLOAD_TOO_LARGE", &message);
+    };
     let request = if essence == APPLICATION_JSON {
         match serde_json::from_slice::<async_graphql::Request>(&body) {
             Ok(request) => request,
