@@ -526,18 +526,34 @@ async fn get_requests_are_checked_like_posts(backend: Backend) {
     assert_eq!(response.status(), 400);
 
     // A multipart body that is not a GraphQL multipart request.
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .bearer_auth("any")
-        .header("content-type", "multipart/form-data; boundary=xyz")
-        .body("--xyz\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhello\r\n--xyz--\r\n")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}");
+    let tokens = app.signed_in_user("uploader@example.com").await;
+    let multipart = |token: Option<&str>| {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "multipart/form-data; boundary=xyz")
+            .body("--xyz\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhello\r\n--xyz--\r\n");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+    };
+    let signed_in = tokens["accessToken"].as_str();
+    assert_eq!(multipart(signed_in).await, (400, "BAD_REQUEST".to_string()));
+    // H1: an upload body is read only for a signed-in user.
+    assert_eq!(multipart(Some("any")).await, (401, "INVALID_TOKEN".to_string()));
+    assert_eq!(multipart(None).await, (400, "BAD_REQUEST".to_string()));
 
     let response = app
         .client

@@ -138,8 +138,25 @@ pub async fn post(
         .trim()
         .to_ascii_lowercase();
     // Read no more than the request can use (H1): a JSON body holds a query of at most GRAPHQL_MAX_QUERY_BYTES
-    // and its variables, so it gets GRAPHQL_MAX_BODY_BYTES; only an upload gets the whole REQUEST_BODY_LIMIT.
+    // and its variables, so it gets GRAPHQL_MAX_BODY_BYTES; only an upload gets the whole REQUEST_BODY_LIMIT,
+    // and only from a signed-in user, checked before a byte of it is read.
     let limit = if essence == "multipart/form-data" {
+        // A browser may send multipart/form-data cross-site without asking first, so an upload must carry a
+        // bearer token: a header no other site can add.
+        match state.auth.viewer(&headers).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let message = "multipart requests (uploads) must carry the bearer token of a signed-in user";
+                return request_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", message);
+            }
+            Err(error) => {
+                let mut response = request_error(error.status(), media, error.code(), &error.public_message());
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+        }
         state.settings.http.request_body_limit
     } else {
         state.settings.graphql.max_body_bytes
@@ -162,16 +179,7 @@ pub async fn post(
             }
         }
     } else if essence == "multipart/form-data" {
-        // File uploads (GraphQL multipart request spec). A browser may send multipart/form-data cross-site
-        // without asking first, so an upload must carry a bearer token: a header no other site can add.
-        if !headers.contains_key(header::AUTHORIZATION) {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                media,
-                "BAD_REQUEST",
-                "multipart requests must carry an Authorization header",
-            );
-        }
+        // File uploads (GraphQL multipart request spec), from a signed-in user (checked above).
         // The reader caps the whole stream at this size times the number of files, so the cap leaves room for
         // the `operations` and `map` parts; the avatar rule checks the file's exact size.
         let options = MultipartOptions::default()
