@@ -109,6 +109,16 @@ async fn main() {
     let movie_id = first["data"]["movies"]["nodes"][0]["id"].clone();
     let genres = post("{ genres { id } }", json!({})).await;
     let genre_id = genres["data"]["genres"][0]["id"].clone();
+    // The cursor after 5,000 movies, walked to in pages of 100 (cursors are sealed keyset positions).
+    let mut deep_cursor = Value::Null;
+    for _ in 0..50 {
+        let walked = post(
+            "query($after: String) { movies(first: 100, after: $after, sort: {field: IMDB, direction: DESC}) { pageInfo { endCursor } } }",
+            json!({ "after": deep_cursor }),
+        )
+        .await;
+        deep_cursor = walked["data"]["movies"]["pageInfo"]["endCursor"].clone();
+    }
 
     println!(
         "{:<34} {:>9} {:>9} {:>9} {:>9} {:>12}",
@@ -117,9 +127,9 @@ async fn main() {
     let scenarios: Vec<(&str, &'static str, Value)> = vec![
         ("catalog page (20, IMDb desc)", PAGE, json!({})),
         (
-            "catalog page 50 (offset 980)",
+            "catalog page after 5,000 (keyset)",
             PAGE,
-            json!({ "after": cinema::graphql::pagination::encode_cursor(979) }),
+            json!({ "after": deep_cursor }),
         ),
         ("genre + years, by price", FILTERED, json!({ "genre": genre_id })),
         ("search (title/description/people)", SEARCH, json!({})),

@@ -13,6 +13,7 @@ use crate::auth::{Auth, RateLimits, SessionRules};
 use crate::catalog::{Catalog, seed};
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions, migrate};
+use crate::graphql::pagination::CursorSeal;
 use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
 use crate::notify::{Email, Mailer};
@@ -81,6 +82,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             accounts: accounts.clone(),
             catalog: catalog.clone(),
             jobs: jobs.clone(),
+            cursors: CursorSeal::new(&settings.auth.jwt_secret),
         },
         &settings.graphql,
     );

@@ -64,11 +64,14 @@ const POSTGRES_COLUMNS: &str = "
     FROM information_schema.columns c
     WHERE c.table_schema = 'public' AND c.table_name <> '__diesel_schema_migrations'";
 
+/// `table_xinfo`, not `table_info`: generated columns (hidden 2 and 3) are columns; a virtual table's hidden
+/// columns (1) are not.
 const SQLITE_COLUMNS: &str = "
     SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type,
            CAST(p.\"notnull\" AS BIGINT) AS not_null, CAST(p.pk AS BIGINT) AS pk
-    FROM sqlite_master m, pragma_table_info(m.name) p
-    WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'";
+    FROM sqlite_master m, pragma_table_xinfo(m.name) p
+    WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'
+      AND p.hidden <> 1";
 
 #[derive(QueryableByName)]
 struct Rule {

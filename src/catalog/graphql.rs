@@ -7,10 +7,12 @@ use crate::catalog::loader::{
     CertificationId, CountInGenre, DirectorsOf, GenrePage, GenresOf, MovieCountOf, MovieListArgs, RequestLoader,
     StarsOf,
 };
-use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow};
+use crate::catalog::models::{
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, SortKey,
+};
 use crate::catalog::{Catalog, service};
 use crate::error::AppError;
-use crate::graphql::pagination::{self, Counted, Page, PageNode};
+use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode};
 use crate::graphql::scalars::{Long, Money};
 
 /// Box-office gross is reported in US dollars.
@@ -246,10 +248,13 @@ impl Genre {
         sort: Option<MovieSortInput>,
     ) -> Result<Page<Movie, MovieCount>> {
         let filter = filter.unwrap_or_default().into_filter(search)?;
-        let window = pagination::window(first, after.as_deref())?;
+        let limit = pagination::page_size(first)?;
         let sort = sort.map(MovieSort::from).unwrap_or_default();
+        let seal = ctx.data::<CursorSeal>()?;
+        let after = read_cursor(seal, sort, after.as_deref())?;
+        let after_cursor = after.is_some();
         // One row more than asked tells whether a next page exists.
-        let args = MovieListArgs::new(filter, sort, window.offset, window.limit + 1);
+        let args = MovieListArgs::new(filter, sort, after, limit + 1);
         let loader = ctx.data::<RequestLoader>()?;
         let genre_id = self.row.id;
         let rows = loader
@@ -259,10 +264,12 @@ impl Genre {
             })
             .await?
             .unwrap_or_default();
-        let page = Page::from_rows(
+        let page = Page::from_keyset_rows(
             rows,
-            window,
+            limit,
+            after_cursor,
             MovieCount::InGenre(CountInGenre { genre_id, args }),
+            |movie| seal_cursor(seal, sort, movie),
             Movie,
         );
         prefetch_relations(ctx, page.nodes()).await?;
@@ -371,16 +378,65 @@ async fn movie_page(
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<Page<Movie, MovieCount>> {
-    let window = pagination::window(first, after)?;
+    let limit = pagination::page_size(first)?;
     let sort = sort.map(MovieSort::from).unwrap_or_default();
+    let seal = ctx.data::<CursorSeal>()?;
+    let after = read_cursor(seal, sort, after)?;
     // One row more than asked tells whether a next page exists without a second query.
     let rows = ctx
         .data::<Catalog>()?
-        .movies(&filter, sort, window.offset, window.limit + 1)
+        .movies(&filter, sort, after.as_ref(), limit + 1)
         .await?;
-    let page = Page::from_rows(rows, window, MovieCount::Matching(filter), Movie);
+    let page = Page::from_keyset_rows(
+        rows,
+        limit,
+        after.is_some(),
+        MovieCount::Matching(filter),
+        |movie| seal_cursor(seal, sort, movie),
+        Movie,
+    );
     prefetch_relations(ctx, page.nodes()).await?;
     Ok(page)
+}
+
+/// A movie list's cursor as sealed: the sort it belongs to, and the position (B4).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedMovieCursor {
+    sort: String,
+    key: SortKey,
+    id: i64,
+}
+
+fn sort_tag(sort: MovieSort) -> String {
+    format!("{:?}:{}", sort.field, if sort.descending { "desc" } else { "asc" })
+}
+
+fn seal_cursor(seal: &CursorSeal, sort: MovieSort, movie: &MovieRow) -> String {
+    let MovieCursor { key, id } = sort.cursor_of(movie);
+    seal.seal(&SealedMovieCursor {
+        sort: sort_tag(sort),
+        key,
+        id,
+    })
+}
+
+/// The position `after` names, for a list in `sort` order: BAD_USER_INPUT for a cursor this API did not make,
+/// or made for another sort.
+fn read_cursor(seal: &CursorSeal, sort: MovieSort, after: Option<&str>) -> Result<Option<MovieCursor>, AppError> {
+    let Some(after) = after else {
+        return Ok(None);
+    };
+    let sealed: SealedMovieCursor = seal.open("after", after)?;
+    if sealed.sort != sort_tag(sort) || !sort.accepts(&sealed.key) {
+        return Err(AppError::bad_input(
+            "after",
+            "this cursor belongs to a list in another sort order; start again from the first page",
+        ));
+    }
+    Ok(Some(MovieCursor {
+        key: sealed.key,
+        id: sealed.id,
+    }))
 }
 
 /// What a movie page's `totalCount` counts.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::catalog::Catalog;
-use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, PersonRow};
+use crate::catalog::models::{CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow};
 use crate::catalog::repo;
 use crate::error::AppError;
 
@@ -35,19 +35,19 @@ pub struct MovieListArgs {
     identity: String,
     pub filter: MovieFilter,
     pub sort: MovieSort,
-    pub offset: i64,
+    pub after: Option<MovieCursor>,
     pub limit: i64,
 }
 
 impl MovieListArgs {
-    /// `filter` without its genre list (the key names the genre), `sort`, and the window.
-    pub fn new(mut filter: MovieFilter, sort: MovieSort, offset: i64, limit: i64) -> Arc<MovieListArgs> {
+    /// `filter` without its genre list (the key names the genre), `sort`, and where the page starts and ends.
+    pub fn new(mut filter: MovieFilter, sort: MovieSort, after: Option<MovieCursor>, limit: i64) -> Arc<MovieListArgs> {
         filter.genre_ids.clear();
         Arc::new(MovieListArgs {
-            identity: format!("{filter:?}|{sort:?}|{offset}|{limit}"),
+            identity: format!("{filter:?}|{sort:?}|{after:?}|{limit}"),
             filter,
             sort,
-            offset,
+            after,
             limit,
         })
     }
@@ -210,10 +210,16 @@ impl Loader<GenrePage> for CatalogLoader {
         let mut conn = self.catalog.conn().await?;
         let mut pages = HashMap::new();
         for (args, genre_ids) in by_args(keys, |key| (key.genre_id, &key.args)) {
-            let rows =
-                repo::movie_pages_of_genres(&mut conn, &genre_ids, &args.filter, args.sort, args.offset, args.limit)
-                    .await
-                    .map_err(AppError::from)?;
+            let rows = repo::movie_pages_of_genres(
+                &mut conn,
+                &genre_ids,
+                &args.filter,
+                args.sort,
+                args.after.as_ref(),
+                args.limit,
+            )
+            .await
+            .map_err(AppError::from)?;
             for genre_id in &genre_ids {
                 pages.insert(
                     GenrePage {

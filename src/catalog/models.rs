@@ -118,3 +118,60 @@ pub struct MovieSort {
     pub field: MovieSortField,
     pub descending: bool,
 }
+
+/// A movie's position under one sort: the values a keyset cursor carries (B4). The next page starts strictly
+/// after (key, id) in the sort's order, so it costs the same at item 20 and at item 500,000, and rows added or
+/// removed meanwhile neither repeat nor skip a movie.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum SortKey {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    /// Purchases, then likes.
+    Pair(i64, i64),
+    Time(NaiveDateTime),
+}
+
+/// Where a page starts: after the movie with this key and id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovieCursor {
+    pub key: SortKey,
+    pub id: i64,
+}
+
+impl MovieSort {
+    /// The rating sort's key (as the database computes it in migration 000008): the average, unrated last.
+    fn rating_key(&self, movie: &MovieRow) -> f64 {
+        match (movie.ratings_count, self.descending) {
+            (0, true) => -1.0,
+            (0, false) => 11.0,
+            (count, _) => movie.ratings_sum as f64 / count as f64,
+        }
+    }
+
+    /// Where `movie` stands under this sort.
+    pub fn cursor_of(&self, movie: &MovieRow) -> MovieCursor {
+        let key = match self.field {
+            MovieSortField::Name => SortKey::Text(movie.name.clone()),
+            MovieSortField::Year => SortKey::Int(i64::from(movie.year)),
+            MovieSortField::Imdb => SortKey::Float(movie.imdb_score),
+            MovieSortField::Price => SortKey::Int(movie.price_cents),
+            MovieSortField::Popularity => SortKey::Pair(movie.purchases_count, movie.likes_count),
+            MovieSortField::Rating => SortKey::Float(self.rating_key(movie)),
+            MovieSortField::Added => SortKey::Time(movie.created_at),
+        };
+        MovieCursor { key, id: movie.id }
+    }
+
+    /// Whether `key` is of the kind this sort's cursors carry (a cursor of another sort is not).
+    pub fn accepts(&self, key: &SortKey) -> bool {
+        matches!(
+            (self.field, key),
+            (MovieSortField::Name, SortKey::Text(_))
+                | (MovieSortField::Year | MovieSortField::Price, SortKey::Int(_))
+                | (MovieSortField::Imdb | MovieSortField::Rating, SortKey::Float(_))
+                | (MovieSortField::Popularity, SortKey::Pair(..))
+                | (MovieSortField::Added, SortKey::Time(_))
+        )
+    }
+}

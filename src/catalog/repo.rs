@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use diesel::QueryResult;
 use diesel::backend::Backend;
-use diesel::dsl::{count_star, sql};
+use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{Double, Integer, Nullable};
 use diesel_async::RunQueryDsl;
 
-use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow};
+use crate::catalog::models::{
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, SortKey,
+};
 use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
 use crate::db::{DbConn, lower};
 use crate::per_backend;
@@ -51,23 +52,13 @@ macro_rules! then_order_by_sort {
                 .then_order_by(movies::purchases_count.desc())
                 .then_order_by(movies::likes_count.desc())
                 .then_order_by(movies::id.desc()),
-            (MovieSortField::Rating, descending) => {
-                // Rated movies first in both directions; the average needs no stored column (no index either:
-                // this sort reads every matching row).
-                let unrated_last = sql::<Integer>("CASE WHEN movies.ratings_count = 0 THEN 1 ELSE 0 END");
-                let average = sql::<Nullable<Double>>("(movies.ratings_sum * 1.0) / NULLIF(movies.ratings_count, 0)");
-                if descending {
-                    query
-                        .then_order_by(unrated_last.asc())
-                        .then_order_by(average.desc())
-                        .then_order_by(movies::id.desc())
-                } else {
-                    query
-                        .then_order_by(unrated_last.asc())
-                        .then_order_by(average.asc())
-                        .then_order_by(movies::id.asc())
-                }
-            }
+            // Unrated movies last in both directions: each direction has its own generated key and index.
+            (MovieSortField::Rating, false) => query
+                .then_order_by(movies::rating_low_first.asc())
+                .then_order_by(movies::id.asc()),
+            (MovieSortField::Rating, true) => query
+                .then_order_by(movies::rating_high_first.desc())
+                .then_order_by(movies::id.desc()),
             (MovieSortField::Added, false) => query
                 .then_order_by(movies::created_at.asc())
                 .then_order_by(movies::id.asc()),
@@ -78,12 +69,32 @@ macro_rules! then_order_by_sort {
     }};
 }
 
+/// Keeps the movies strictly after (`$value`, `$id`) in a sort on `$column` (descending when `$descending`):
+/// the keyset condition, served by the sort's (column, id) index.
+macro_rules! after_key {
+    ($query:expr, $descending:expr, $column:expr, $value:expr, $id:expr) => {{
+        let (value, id) = ($value, $id);
+        if $descending {
+            $query.filter($column.lt(value.clone()).or($column.eq(value).and(movies::id.lt(id))))
+        } else {
+            $query.filter($column.gt(value.clone()).or($column.eq(value).and(movies::id.gt(id))))
+        }
+    }};
+}
+
 /// Query fragments on movies, for both backends.
 pub trait MovieQueries: Backend {
     /// The movies a `MovieFilter` selects.
     fn movies_matching<'a>(filter: &MovieFilter) -> movies::BoxedQuery<'a, Self>;
     /// `query` in `sort` order (see `then_order_by_sort!`).
     fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self>;
+    /// `query` without the movies up to and including `after` in `sort` order (B4: keyset pages). The cursor's
+    /// key is of the sort's kind (checked when the cursor was read).
+    fn movies_after<'a>(
+        query: movies::BoxedQuery<'a, Self>,
+        sort: MovieSort,
+        after: &MovieCursor,
+    ) -> movies::BoxedQuery<'a, Self>;
 }
 
 crate::for_both_backends! {
@@ -170,6 +181,49 @@ crate::for_both_backends! {
         fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self> {
             then_order_by_sort!(query, sort)
         }
+
+        fn movies_after<'a>(
+            query: movies::BoxedQuery<'a, Self>,
+            sort: MovieSort,
+            after: &MovieCursor,
+        ) -> movies::BoxedQuery<'a, Self> {
+            let (desc, id) = (sort.descending, after.id);
+            match (sort.field, &after.key) {
+                (MovieSortField::Name, SortKey::Text(v)) => after_key!(query, desc, movies::name, v.clone(), id),
+                (MovieSortField::Year, SortKey::Int(v)) => {
+                    after_key!(query, desc, movies::year, i32::try_from(*v).unwrap_or(i32::MAX), id)
+                }
+                (MovieSortField::Imdb, SortKey::Float(v)) => after_key!(query, desc, movies::imdb_score, *v, id),
+                (MovieSortField::Price, SortKey::Int(v)) => after_key!(query, desc, movies::price_cents, *v, id),
+                (MovieSortField::Rating, SortKey::Float(v)) if desc => {
+                    after_key!(query, desc, movies::rating_high_first, *v, id)
+                }
+                (MovieSortField::Rating, SortKey::Float(v)) => after_key!(query, desc, movies::rating_low_first, *v, id),
+                (MovieSortField::Added, SortKey::Time(v)) => after_key!(query, desc, movies::created_at, *v, id),
+                (MovieSortField::Popularity, SortKey::Pair(purchases, likes)) => {
+                    let (p, l) = (*purchases, *likes);
+                    if desc {
+                        query.filter(
+                            movies::purchases_count.lt(p).or(movies::purchases_count.eq(p).and(
+                                movies::likes_count
+                                    .lt(l)
+                                    .or(movies::likes_count.eq(l).and(movies::id.lt(id))),
+                            )),
+                        )
+                    } else {
+                        query.filter(
+                            movies::purchases_count.gt(p).or(movies::purchases_count.eq(p).and(
+                                movies::likes_count
+                                    .gt(l)
+                                    .or(movies::likes_count.eq(l).and(movies::id.gt(id))),
+                            )),
+                        )
+                    }
+                }
+                // A key of another sort cannot get here (`MovieSort::accepts`); it would select nothing.
+                _ => query.filter(movies::id.lt(0)),
+            }
+        }
     }
 }
 
@@ -177,33 +231,39 @@ fn movies_matching<'a, DB: MovieQueries>(filter: &MovieFilter) -> movies::BoxedQ
     DB::movies_matching(filter)
 }
 
-fn movies_sorted<'a, DB: MovieQueries>(
-    query: movies::BoxedQuery<'a, DB>,
+/// The page's movies: matching `filter`, after `after` (when given), in `sort` order.
+fn page_query<'a, DB: MovieQueries>(
+    filter: &MovieFilter,
     sort: MovieSort,
+    after: Option<&MovieCursor>,
 ) -> movies::BoxedQuery<'a, DB> {
+    let mut query = DB::movies_matching(filter);
+    if let Some(after) = after {
+        query = DB::movies_after(query, sort, after);
+    }
     DB::movies_sorted(query, sort)
 }
 
-/// One page of movies: `limit` rows after skipping `offset`.
+/// One page of movies: the first `limit` matching `filter` after `after` (from the start without one), in
+/// `sort` order. A keyset page: its cost does not grow with its depth.
 pub async fn list_movies(
     conn: &mut DbConn,
     filter: &MovieFilter,
     sort: MovieSort,
-    offset: i64,
+    after: Option<&MovieCursor>,
     limit: i64,
 ) -> QueryResult<Vec<MovieRow>> {
     per_backend!(conn, |c| {
-        movies_sorted(movies_matching(filter), sort)
+        page_query(filter, sort, after)
             .select(MovieRow::as_select())
-            .offset(offset)
             .limit(limit)
             .load(c)
             .await
     })
 }
 
-/// One page of each genre's movies in one statement: for each of `genre_ids`, the movies of that genre that
-/// match `filter` (its own genre list ignored), `limit` of them after skipping `offset`, in `sort` order.
+/// One page of each genre's movies in one statement: for each of `genre_ids`, the first `limit` movies of that
+/// genre that match `filter` (its own genre list ignored) after `after`, in `sort` order.
 /// Returns (genre id, movie) rows by genre, each genre's in page order. Each genre's page is a subquery of the
 /// same shape as `list_movies`, so it uses the same indexes; a request showing 30 genres' pages costs one
 /// statement, not 30 (H2).
@@ -212,7 +272,7 @@ pub async fn movie_pages_of_genres(
     genre_ids: &[i64],
     filter: &MovieFilter,
     sort: MovieSort,
-    offset: i64,
+    after: Option<&MovieCursor>,
     limit: i64,
 ) -> QueryResult<Vec<(i64, MovieRow)>> {
     if genre_ids.is_empty() {
@@ -228,10 +288,7 @@ pub async fn movie_pages_of_genres(
                 genre_ids: vec![genre_id],
                 ..filter.clone()
             };
-            let page = movies_sorted(movies_matching(&in_genre), sort)
-                .select(movies::id)
-                .offset(offset)
-                .limit(limit);
+            let page = page_query(&in_genre, sort, after).select(movies::id).limit(limit);
             query = query.or_filter(
                 movie_genres::genre_id
                     .eq(genre_id)

@@ -1,6 +1,6 @@
 //! Catalog rules: what a browse request may ask for, and what a page returns (B2–B6).
 
-use crate::catalog::models::{CertificationRow, GenreRow, MovieFilter, MovieRow, MovieSort, PersonRow};
+use crate::catalog::models::{CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow};
 use crate::catalog::repo;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -63,17 +63,17 @@ impl Catalog {
         Catalog { db }
     }
 
-    /// Movies matching `filter` in `sort` order: `limit` of them after skipping `offset`, in one statement.
+    /// Movies matching `filter` in `sort` order: the first `limit` after `after`, in one statement.
     pub async fn movies(
         &self,
         filter: &MovieFilter,
         sort: MovieSort,
-        offset: i64,
+        after: Option<&MovieCursor>,
         limit: i64,
     ) -> AppResult<Vec<MovieRow>> {
         check_filter(filter)?;
         let mut conn = self.db.conn().await?;
-        Ok(repo::list_movies(&mut conn, filter, sort, offset, limit).await?)
+        Ok(repo::list_movies(&mut conn, filter, sort, after, limit).await?)
     }
 
     /// How many movies match `filter` (asked for separately: only clients that show a total pay for it).

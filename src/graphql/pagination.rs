@@ -1,5 +1,9 @@
 //! Relay-style pages: the arguments (`first`, capped, and `after`, an opaque cursor) and one generic page type
 //! that every list of the schema returns (`MovieConnection`, `UserConnection`, …).
+//!
+//! Two kinds of cursor: keyset cursors (the catalog's lists) carry the position of the last item — its sort
+//! key and id — sealed with an HMAC so that an edited cursor is refused; offset cursors (the admin lists,
+//! small and rarely paged deep) carry a position.
 
 use std::borrow::Cow;
 
@@ -7,6 +11,11 @@ use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object, OutputType, Result, TypeName};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
 
@@ -23,10 +32,11 @@ pub trait Counted: Send + Sync {
     fn count(&self, ctx: &Context<'_>) -> impl Future<Output = Result<i64>> + Send;
 }
 
-/// One page of a list, and the filter it was read with (for `totalCount`).
+/// One page of a list, its items' cursors, and the filter it was read with (for `totalCount`).
 pub struct Page<N, F> {
     nodes: Vec<N>,
-    offset: i64,
+    cursors: Vec<String>,
+    has_previous_page: bool,
     has_next_page: bool,
     filter: F,
 }
@@ -37,8 +47,33 @@ impl<N: PageNode, F: Counted> Page<N, F> {
         let has_next_page = rows.len() as i64 > window.limit;
         rows.truncate(window.limit as usize);
         Page {
+            cursors: (0..rows.len())
+                .map(|i| encode_cursor(window.offset + i as i64))
+                .collect(),
             nodes: rows.into_iter().map(node).collect(),
-            offset: window.offset,
+            has_previous_page: window.offset > 0,
+            has_next_page,
+            filter,
+        }
+    }
+
+    /// `rows` read after a keyset cursor (`after_cursor`: whether there was one) with one row more than the
+    /// `limit` asked; `cursor` gives each row's own cursor. Whether a previous page exists is answered as Relay
+    /// allows when it is not cheap to know: true exactly when the page started after a cursor.
+    pub fn from_keyset_rows<R>(
+        mut rows: Vec<R>,
+        limit: i64,
+        after_cursor: bool,
+        filter: F,
+        cursor: impl Fn(&R) -> String,
+        node: impl Fn(R) -> N,
+    ) -> Self {
+        let has_next_page = rows.len() as i64 > limit;
+        rows.truncate(limit.max(0) as usize);
+        Page {
+            cursors: rows.iter().map(cursor).collect(),
+            nodes: rows.into_iter().map(node).collect(),
+            has_previous_page: after_cursor,
             has_next_page,
             filter,
         }
@@ -54,9 +89,9 @@ impl<N: PageNode, F: Counted> Page<N, F> {
     async fn edges(&self) -> Vec<Edge<N>> {
         self.nodes
             .iter()
-            .enumerate()
-            .map(|(i, node)| Edge {
-                cursor: encode_cursor(self.offset + i as i64),
+            .zip(&self.cursors)
+            .map(|(node, cursor)| Edge {
+                cursor: cursor.clone(),
                 node: node.clone(),
             })
             .collect()
@@ -69,7 +104,12 @@ impl<N: PageNode, F: Counted> Page<N, F> {
     }
 
     async fn page_info(&self) -> PageInfo {
-        page_info(self.offset, self.nodes.len(), self.has_next_page)
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.cursors.first().cloned(),
+            end_cursor: self.cursors.last().cloned(),
+        }
     }
 
     /// Number of items matching the filter, on every page (counted only when asked for).
@@ -118,8 +158,8 @@ pub struct PageWindow {
     pub limit: i64,
 }
 
-/// Checks `first` and decodes `after`. Cursors are opaque to clients; today they carry a position.
-pub fn window(first: Option<i32>, after: Option<&str>) -> AppResult<PageWindow> {
+/// Checks `first`: the page size, DEFAULT_PAGE_SIZE when not given.
+pub fn page_size(first: Option<i32>) -> AppResult<i64> {
     let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(0..=MAX_PAGE_SIZE).contains(&first) {
         return Err(AppError::bad_input(
@@ -127,24 +167,71 @@ pub fn window(first: Option<i32>, after: Option<&str>) -> AppResult<PageWindow> 
             format!("first must be between 0 and {MAX_PAGE_SIZE}"),
         ));
     }
+    Ok(i64::from(first))
+}
+
+/// Checks `first` and decodes an offset cursor `after`.
+pub fn window(first: Option<i32>, after: Option<&str>) -> AppResult<PageWindow> {
+    let first = page_size(first)?;
     let offset = match after {
         None => 0,
         Some(cursor) => decode_cursor(cursor)? + 1,
     };
-    Ok(PageWindow {
-        offset,
-        limit: first as i64,
-    })
+    Ok(PageWindow { offset, limit: first })
 }
 
-/// Relay's page info for `count` items starting at `offset`.
-pub fn page_info(offset: i64, count: usize, has_next_page: bool) -> async_graphql::connection::PageInfo {
-    let cursor_at = |i: usize| encode_cursor(offset + i as i64);
-    async_graphql::connection::PageInfo {
-        has_previous_page: offset > 0,
-        has_next_page,
-        start_cursor: (count > 0).then(|| cursor_at(0)),
-        end_cursor: count.checked_sub(1).map(cursor_at),
+/// Seals keyset cursors: a cursor is its payload (JSON) and an HMAC-SHA256 of it (truncated to 128 bits),
+/// base64url, so that a cursor a client edited is refused rather than read as another position. The key is
+/// derived from the JWT secret, so every instance of a deployment reads every other's cursors.
+#[derive(Clone)]
+pub struct CursorSeal {
+    key: [u8; 32],
+}
+
+const MAC_BYTES: usize = 16;
+
+impl CursorSeal {
+    pub fn new(secret: &str) -> CursorSeal {
+        let mut hasher = Sha256::new();
+        hasher.update(b"cinema keyset cursors v1\0");
+        hasher.update(secret.as_bytes());
+        CursorSeal {
+            key: hasher.finalize().into(),
+        }
+    }
+
+    fn mac(&self, payload: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(payload);
+        mac
+    }
+
+    pub fn seal<T: Serialize>(&self, payload: &T) -> String {
+        let json = serde_json::to_vec(payload).expect("a cursor payload serialises");
+        let tag = self.mac(&json).finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&json),
+            URL_SAFE_NO_PAD.encode(&tag[..MAC_BYTES])
+        )
+    }
+
+    /// The payload of a cursor this deployment sealed; BAD_USER_INPUT on `field` for anything else.
+    pub fn open<T: DeserializeOwned>(&self, field: &str, cursor: &str) -> AppResult<T> {
+        let invalid = || {
+            AppError::bad_input(
+                field,
+                format!("{field} is not a cursor returned by this API for this list"),
+            )
+        };
+        let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
+        let json = URL_SAFE_NO_PAD.decode(payload.as_bytes()).map_err(|_| invalid())?;
+        let tag = URL_SAFE_NO_PAD.decode(tag.as_bytes()).map_err(|_| invalid())?;
+        if tag.len() != MAC_BYTES {
+            return Err(invalid());
+        }
+        self.mac(&json).verify_truncated_left(&tag).map_err(|_| invalid())?;
+        serde_json::from_slice(&json).map_err(|_| invalid())
     }
 }
 
@@ -171,6 +258,33 @@ mod tests {
         let w = window(Some(10), Some(&encode_cursor(19))).unwrap();
         assert_eq!(w, PageWindow { offset: 20, limit: 10 });
         assert_eq!(window(None, None).unwrap(), PageWindow { offset: 0, limit: 20 });
+    }
+
+    #[test]
+    fn sealed_cursors_open_only_untouched() {
+        let seal = CursorSeal::new("secret");
+        let cursor = seal.seal(&("YEAR", 1994, 7));
+        assert_eq!(
+            seal.open::<(String, i32, i32)>("after", &cursor).unwrap(),
+            ("YEAR".into(), 1994, 7)
+        );
+        let (payload, tag) = cursor.split_once('.').unwrap();
+        let edited = URL_SAFE_NO_PAD.encode(br#"["YEAR",1994,8]"#);
+        for bad in [
+            format!("{edited}.{tag}"),
+            payload.to_string(),
+            format!("{payload}.{}", &tag[..4]),
+            format!("{payload}."),
+            "garbage".into(),
+        ] {
+            let refused = seal.open::<(String, i32, i32)>("after", &bad).unwrap_err();
+            assert_eq!(refused.code(), "BAD_USER_INPUT", "{bad}");
+        }
+        assert!(
+            CursorSeal::new("other")
+                .open::<(String, i32, i32)>("after", &cursor)
+                .is_err()
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
 use crate::catalog::graphql::CatalogQuery;
 use crate::catalog::{Catalog, loader};
 use crate::config::GraphqlLimits;
+use crate::graphql::pagination::CursorSeal;
 use crate::jobs::Jobs;
 use crate::jobs::graphql::JobQuery;
 
@@ -25,6 +26,8 @@ pub struct Domains {
     pub accounts: Accounts,
     pub catalog: Catalog,
     pub jobs: Jobs,
+    /// Seals the catalog lists' keyset cursors.
+    pub cursors: CursorSeal,
 }
 
 /// The schema with its limits (G3, G11). The domains' handles are schema-wide data; the loader is per request
@@ -34,6 +37,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
         .data(domains.accounts)
         .data(domains.catalog)
         .data(domains.jobs)
+        .data(domains.cursors)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
         // Depth, aliases and fields are checked by `graphql::limits::DocumentLimits` in the HTTP handler, not
