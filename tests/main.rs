@@ -21,3 +21,4 @@ mod migrations;
 mod openapi_contract;
 mod schema_snapshots;
 mod transactions;
+mod viewer;

@@ -7,6 +7,9 @@ use crate::accounts::Accounts;
 use crate::accounts::audit::AdminAction;
 use crate::accounts::models::{Gender, ProfileChanges, ProfileRow, UserFilter, UserRow};
 use crate::accounts::service::AdminActionEntry;
+use crate::catalog::graphql::{
+    Movie, MovieCount, MovieFilterInput, MovieListInput, MovieSortInput, OwnList, own_movies,
+};
 use crate::db::Role;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
@@ -272,6 +275,73 @@ impl User {
             return Err(AppError::Forbidden("only the user and admins read a profile".into()).into());
         }
         Ok(Profile(ctx.data::<Accounts>()?.profile(self.0.id).await?))
+    }
+
+    /// The user's favorite movies (B7), with the catalog's filters, search, sorting and pages: readable by the
+    /// user and by admins.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())")]
+    async fn favorites(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<MovieFilterInput>,
+        search: Option<String>,
+        sort: Option<MovieSortInput>,
+    ) -> Result<Page<Movie, MovieCount>> {
+        self.own_movies(
+            ctx,
+            OwnList::Favorites,
+            MovieListInput {
+                first,
+                after,
+                filter,
+                search,
+                sort,
+            },
+        )
+        .await
+    }
+
+    /// The movies the user bought (B14), with the catalog's filters, search, sorting and pages: readable by the
+    /// user and by admins.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())")]
+    async fn purchased_movies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<MovieFilterInput>,
+        search: Option<String>,
+        sort: Option<MovieSortInput>,
+    ) -> Result<Page<Movie, MovieCount>> {
+        self.own_movies(
+            ctx,
+            OwnList::Purchased,
+            MovieListInput {
+                first,
+                after,
+                filter,
+                search,
+                sort,
+            },
+        )
+        .await
+    }
+}
+
+impl User {
+    async fn own_movies(
+        &self,
+        ctx: &Context<'_>,
+        list: OwnList,
+        input: MovieListInput,
+    ) -> Result<Page<Movie, MovieCount>> {
+        let reader = viewer(ctx)?;
+        if reader.user_id != self.0.id && !reader.role.includes(Role::Admin) {
+            return Err(AppError::Forbidden("only the user and admins read a user's movie lists".into()).into());
+        }
+        own_movies(ctx, self.0.id, list, input).await
     }
 }
 

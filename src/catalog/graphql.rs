@@ -3,15 +3,18 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
+use crate::auth::Viewer;
 use crate::catalog::loader::{
     CertificationId, CountInGenre, DirectorsOf, GenrePage, GenresOf, MovieCountOf, MovieListArgs, RequestLoader,
-    StarsOf,
+    StarsOf, ViewerStateOf,
 };
 use crate::catalog::models::{
-    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, SortKey,
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, Reaction,
+    SortKey, ViewerState,
 };
 use crate::catalog::{Catalog, service};
 use crate::error::AppError;
+use crate::graphql::guards::{RoleGuard, authenticated, viewer};
 use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode};
 use crate::graphql::scalars::{Long, Money};
 
@@ -182,6 +185,31 @@ impl Movie {
             .collect())
     }
 
+    /// The signed-in viewer's reaction; null when none, or for an anonymous viewer (B8).
+    async fn viewer_reaction(&self, ctx: &Context<'_>) -> Result<Option<Reaction>> {
+        Ok(viewer_state(ctx, self).await?.reaction)
+    }
+
+    /// The signed-in viewer's rating, 1 to 10; null when none, or for an anonymous viewer (B9).
+    async fn viewer_rating(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        Ok(viewer_state(ctx, self).await?.rating)
+    }
+
+    /// Whether the signed-in viewer keeps it among their favorites; false for an anonymous viewer (B7).
+    async fn is_favorite(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(viewer_state(ctx, self).await?.favorite)
+    }
+
+    /// Whether the signed-in viewer bought it; false for an anonymous viewer (B14).
+    async fn is_purchased(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(viewer_state(ctx, self).await?.purchased)
+    }
+
+    /// Whether it is in the signed-in viewer's cart; false for an anonymous viewer (C1).
+    async fn in_cart(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(viewer_state(ctx, self).await?.in_cart)
+    }
+
     /// Number of users who like the movie.
     async fn likes(&self) -> Long {
         Long(self.0.likes_count)
@@ -206,6 +234,19 @@ impl Movie {
     async fn added_at(&self) -> DateTime<Utc> {
         self.0.created_at.and_utc()
     }
+}
+
+/// What the signed-in viewer has to do with `movie`: through the loader (a page prefetches it in one
+/// statement); nothing to load for an anonymous viewer.
+async fn viewer_state(ctx: &Context<'_>, movie: &Movie) -> Result<ViewerState> {
+    let Some(viewer) = ctx.data_opt::<Viewer>() else {
+        return Ok(ViewerState::default());
+    };
+    let key = ViewerStateOf {
+        user_id: viewer.user_id,
+        movie_id: movie.0.id,
+    };
+    Ok(ctx.data::<RequestLoader>()?.load_one(key).await?.unwrap_or_default())
 }
 
 /// A genre, and the movies in it.
@@ -340,6 +381,8 @@ impl MovieFilterInput {
             director_ids: parse_ids("filter.directorIds", self.director_ids)?,
             star_ids: parse_ids("filter.starIds", self.star_ids)?,
             search,
+            favorite_of: None,
+            purchased_by: None,
         };
         service::check_filter(&filter)?;
         Ok(filter)
@@ -370,6 +413,98 @@ impl From<MovieSortInput> for MovieSort {
     }
 }
 
+/// The catalog's mutations for signed-in users: favorites, reactions and ratings (B7–B9). Each answers the
+/// movie as it is now (its counters, and the viewer's own state).
+#[derive(Default)]
+pub struct CatalogMutation;
+
+#[Object]
+impl CatalogMutation {
+    /// Adds a movie to the signed-in user's favorites (B7); adding it again changes nothing.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn add_favorite(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Movie(
+            ctx.data::<Catalog>()?.set_favorite(user_id, &movie_id, true).await?,
+        ))
+    }
+
+    /// Removes a movie from the signed-in user's favorites (B7); removing it again changes nothing.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn remove_favorite(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Movie(
+            ctx.data::<Catalog>()?.set_favorite(user_id, &movie_id, false).await?,
+        ))
+    }
+
+    /// Likes or dislikes a movie (B8); one reaction per user and movie, switching moves the count.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn set_reaction(&self, ctx: &Context<'_>, movie_id: ID, reaction: Reaction) -> Result<Movie> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Movie(
+            ctx.data::<Catalog>()?.react(user_id, &movie_id, Some(reaction)).await?,
+        ))
+    }
+
+    /// Takes back the signed-in user's like or dislike (B8).
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn clear_reaction(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Movie(ctx.data::<Catalog>()?.react(user_id, &movie_id, None).await?))
+    }
+
+    /// Rates a movie from 1 to 10 (B9); rating again replaces the score.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn rate_movie(&self, ctx: &Context<'_>, movie_id: ID, score: i32) -> Result<Movie> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Movie(
+            ctx.data::<Catalog>()?.rate(user_id, &movie_id, Some(score)).await?,
+        ))
+    }
+
+    /// Takes back the signed-in user's rating (B9).
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn clear_rating(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Movie(ctx.data::<Catalog>()?.rate(user_id, &movie_id, None).await?))
+    }
+}
+
+/// Which of a user's own movie lists.
+#[derive(Debug, Clone, Copy)]
+pub enum OwnList {
+    /// B7: the favorites.
+    Favorites,
+    /// B14: the movies the user bought.
+    Purchased,
+}
+
+/// The arguments every movie list takes.
+pub struct MovieListInput {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub filter: Option<MovieFilterInput>,
+    pub search: Option<String>,
+    pub sort: Option<MovieSortInput>,
+}
+
+/// B7, B14: a page of one of the user's own lists, with the catalog's filters, search, sorting and keyset
+/// pages.
+pub async fn own_movies(
+    ctx: &Context<'_>,
+    user_id: i64,
+    list: OwnList,
+    input: MovieListInput,
+) -> Result<Page<Movie, MovieCount>> {
+    let mut filter = input.filter.unwrap_or_default().into_filter(input.search)?;
+    match list {
+        OwnList::Favorites => filter.favorite_of = Some(user_id),
+        OwnList::Purchased => filter.purchased_by = Some(user_id),
+    }
+    movie_page(ctx, filter, input.sort, input.first, input.after.as_deref()).await
+}
+
 /// A page of movies matching `filter`, with the relations the query asks for loaded in one batch each.
 async fn movie_page(
     ctx: &Context<'_>,
@@ -391,7 +526,7 @@ async fn movie_page(
         rows,
         limit,
         after.is_some(),
-        MovieCount::Matching(filter),
+        MovieCount::Matching(Box::new(filter)),
         |movie| seal_cursor(seal, sort, movie),
         Movie,
     );
@@ -442,7 +577,7 @@ fn read_cursor(seal: &CursorSeal, sort: MovieSort, after: Option<&str>) -> Resul
 /// What a movie page's `totalCount` counts.
 pub enum MovieCount {
     /// The movies matching a filter (`movies`).
-    Matching(MovieFilter),
+    Matching(Box<MovieFilter>),
     /// The movies of a genre matching a filter (`Genre.movies`), batched over the request's genres.
     InGenre(CountInGenre),
 }
@@ -513,7 +648,21 @@ async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie]) -> Result<()> {
         }
         Ok::<(), async_graphql::Error>(())
     };
-    futures_util::try_join!(genres, directors, stars, certifications)?;
+    let viewer_states = async {
+        let viewer = ctx.data_opt::<Viewer>();
+        let wanted = ["viewerReaction", "viewerRating", "isFavorite", "isPurchased", "inCart"];
+        if let Some(viewer) = viewer
+            && wanted.iter().any(|field| wants(field))
+        {
+            let keys = movie_ids.iter().map(|&movie_id| ViewerStateOf {
+                user_id: viewer.user_id,
+                movie_id,
+            });
+            loader.load_many(keys).await?;
+        }
+        Ok::<(), async_graphql::Error>(())
+    };
+    futures_util::try_join!(genres, directors, stars, certifications, viewer_states)?;
     Ok(())
 }
 

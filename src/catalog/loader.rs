@@ -8,7 +8,9 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::catalog::Catalog;
-use crate::catalog::models::{CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow};
+use crate::catalog::models::{
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow, ViewerState,
+};
 use crate::catalog::repo;
 use crate::error::AppError;
 
@@ -24,6 +26,12 @@ pub struct StarsOf(pub i64);
 /// A certification by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CertificationId(pub i64);
+/// What a signed-in viewer has to do with a movie (favorite, reaction, rating, purchase, cart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerStateOf {
+    pub user_id: i64,
+    pub movie_id: i64,
+}
 /// The number of movies in a genre (key: the genre's id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MovieCountOf(pub i64);
@@ -265,5 +273,27 @@ impl Loader<CountInGenre> for CatalogLoader {
             }
         }
         Ok(counts)
+    }
+}
+
+impl Loader<ViewerStateOf> for CatalogLoader {
+    type Value = ViewerState;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ViewerStateOf]) -> Loaded<ViewerStateOf, Self::Value> {
+        // One viewer per request in practice; grouped anyway so that the key says what it means.
+        let mut by_user: HashMap<i64, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_user.entry(key.user_id).or_default().push(key.movie_id);
+        }
+        let mut states = HashMap::new();
+        for (user_id, movie_ids) in by_user {
+            let found = self.catalog.viewer_states(user_id, &movie_ids).await?;
+            for movie_id in movie_ids {
+                let state = found.get(&movie_id).copied().unwrap_or_default();
+                states.insert(ViewerStateOf { user_id, movie_id }, state);
+            }
+        }
+        Ok(states)
     }
 }

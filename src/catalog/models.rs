@@ -87,6 +87,10 @@ pub struct MovieFilter {
     pub star_ids: Vec<i64>,
     /// Case-insensitive text matched against title, description, star and director names.
     pub search: Option<String>,
+    /// Only this user's favorites (B7: `me.favorites`); set by the server, never by a client.
+    pub favorite_of: Option<i64>,
+    /// Only the movies this user bought (B14: `me.purchasedMovies`); set by the server, never by a client.
+    pub purchased_by: Option<i64>,
 }
 
 impl MovieFilter {
@@ -174,4 +178,23 @@ impl MovieSort {
                 | (MovieSortField::Added, SortKey::Time(_))
         )
     }
+}
+
+crate::text_enum! {
+    /// A viewer's verdict on a movie (B8): one per user and movie, switchable and removable.
+    #[derive(async_graphql::Enum)]
+    pub enum Reaction {
+        Like => "LIKE",
+        Dislike => "DISLIKE",
+    }
+}
+
+/// What the signed-in viewer has to do with one movie (B7–B9, B14, C1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViewerState {
+    pub reaction: Option<Reaction>,
+    pub rating: Option<i32>,
+    pub favorite: bool,
+    pub purchased: bool,
+    pub in_cart: bool,
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
+
 use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::dsl::count_star;
@@ -10,9 +12,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::{
-    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, SortKey,
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, Reaction,
+    SortKey, ViewerState,
 };
-use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
+use crate::db::schema::{
+    cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
+    movie_reactions, movie_stars, movies, people, purchases,
+};
 use crate::db::{DbConn, lower};
 use crate::per_backend;
 
@@ -146,6 +152,24 @@ crate::for_both_backends! {
                         movie_stars::table
                             .filter(movie_stars::person_id.eq_any(filter.star_ids.clone()))
                             .select(movie_stars::movie_id),
+                    ),
+                );
+            }
+            if let Some(user_id) = filter.favorite_of {
+                query = query.filter(
+                    movies::id.eq_any(
+                        favorites::table
+                            .filter(favorites::user_id.eq(user_id))
+                            .select(favorites::movie_id),
+                    ),
+                );
+            }
+            if let Some(user_id) = filter.purchased_by {
+                query = query.filter(
+                    movies::id.eq_any(
+                        purchases::table
+                            .filter(purchases::user_id.eq(user_id))
+                            .select(purchases::movie_id),
                     ),
                 );
             }
@@ -459,4 +483,266 @@ fn group<T>(rows: Vec<(i64, T)>) -> HashMap<i64, Vec<T>> {
         grouped.entry(key).or_default().push(value);
     }
     grouped
+}
+
+/// A movie's internal id by its public one.
+pub async fn movie_id_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<i64>> {
+    per_backend!(conn, |c| {
+        movies::table
+            .filter(movies::uuid.eq(uuid))
+            .select(movies::id)
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+/// What `user_id` has to do with each of `movie_ids` (B7–B9, B14, C1), in one statement: a correlated
+/// subquery per relation, each an index lookup on (user, movie).
+pub async fn viewer_states(
+    conn: &mut DbConn,
+    user_id: i64,
+    movie_ids: &[i64],
+) -> QueryResult<HashMap<i64, ViewerState>> {
+    use diesel::dsl::exists;
+    type Row = (i64, Option<Reaction>, Option<i32>, bool, bool, bool);
+    let rows: Vec<Row> = per_backend!(conn, |c| {
+        movies::table
+            .filter(movies::id.eq_any(movie_ids))
+            .select((
+                movies::id,
+                movie_reactions::table
+                    .filter(movie_reactions::user_id.eq(user_id))
+                    .filter(movie_reactions::movie_id.eq(movies::id))
+                    .select(movie_reactions::kind)
+                    .single_value(),
+                movie_ratings::table
+                    .filter(movie_ratings::user_id.eq(user_id))
+                    .filter(movie_ratings::movie_id.eq(movies::id))
+                    .select(movie_ratings::score)
+                    .single_value(),
+                exists(
+                    favorites::table
+                        .filter(favorites::user_id.eq(user_id))
+                        .filter(favorites::movie_id.eq(movies::id)),
+                ),
+                exists(
+                    purchases::table
+                        .filter(purchases::user_id.eq(user_id))
+                        .filter(purchases::movie_id.eq(movies::id)),
+                ),
+                exists(
+                    cart_items::table
+                        .inner_join(carts::table)
+                        .filter(carts::user_id.eq(user_id))
+                        .filter(cart_items::movie_id.eq(movies::id)),
+                ),
+            ))
+            .load(c)
+            .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(movie_id, reaction, rating, favorite, purchased, in_cart)| {
+            let state = ViewerState {
+                reaction,
+                rating,
+                favorite,
+                purchased,
+                in_cart,
+            };
+            (movie_id, state)
+        })
+        .collect())
+}
+
+/// B7: marks a favorite; false when it already was one.
+pub async fn add_favorite(conn: &mut DbConn, user_id: i64, movie_id: i64, at: NaiveDateTime) -> QueryResult<bool> {
+    let added = per_backend!(conn, |c| {
+        diesel::insert_into(favorites::table)
+            .values((
+                favorites::user_id.eq(user_id),
+                favorites::movie_id.eq(movie_id),
+                favorites::created_at.eq(at),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await
+    })?;
+    Ok(added == 1)
+}
+
+/// B7: removes a favorite; false when it was none.
+pub async fn remove_favorite(conn: &mut DbConn, user_id: i64, movie_id: i64) -> QueryResult<bool> {
+    let removed = per_backend!(conn, |c| {
+        diesel::delete(favorites::table.find((user_id, movie_id)))
+            .execute(c)
+            .await
+    })?;
+    Ok(removed == 1)
+}
+
+/// Adds `likes` and `dislikes` (either may be negative) to a movie's counters.
+async fn count_reactions(conn: &mut DbConn, movie_id: i64, likes: i64, dislikes: i64) -> QueryResult<()> {
+    per_backend!(conn, |c| {
+        diesel::update(movies::table.find(movie_id))
+            .set((
+                movies::likes_count.eq(movies::likes_count + likes),
+                movies::dislikes_count.eq(movies::dislikes_count + dislikes),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
+
+fn reaction_delta(reaction: Reaction, sign: i64) -> (i64, i64) {
+    match reaction {
+        Reaction::Like => (sign, 0),
+        Reaction::Dislike => (0, sign),
+    }
+}
+
+/// B8: sets the user's reaction and keeps the movie's counters equal to the rows. Each step changes the
+/// counters by what its statement actually changed (a row inserted, or a row whose kind really switched), so
+/// concurrent requests — the same user's included — cannot count twice: on PostgreSQL the second update waits
+/// for the first's row lock and then finds nothing left to switch.
+pub async fn set_reaction(
+    conn: &mut DbConn,
+    user_id: i64,
+    movie_id: i64,
+    reaction: Reaction,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let inserted = per_backend!(conn, |c| {
+        diesel::insert_into(movie_reactions::table)
+            .values((
+                movie_reactions::user_id.eq(user_id),
+                movie_reactions::movie_id.eq(movie_id),
+                movie_reactions::kind.eq(reaction),
+                movie_reactions::created_at.eq(at),
+                movie_reactions::updated_at.eq(at),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await
+    })?;
+    if inserted == 1 {
+        let (likes, dislikes) = reaction_delta(reaction, 1);
+        return count_reactions(conn, movie_id, likes, dislikes).await;
+    }
+    let switched = per_backend!(conn, |c| {
+        diesel::update(
+            movie_reactions::table
+                .find((user_id, movie_id))
+                .filter(movie_reactions::kind.ne(reaction)),
+        )
+        .set((movie_reactions::kind.eq(reaction), movie_reactions::updated_at.eq(at)))
+        .execute(c)
+        .await
+    })?;
+    if switched == 1 {
+        let (likes, dislikes) = reaction_delta(reaction, 1);
+        let (unlikes, undislikes) = reaction_delta(other_reaction(reaction), -1);
+        count_reactions(conn, movie_id, likes + unlikes, dislikes + undislikes).await?;
+    }
+    Ok(())
+}
+
+fn other_reaction(reaction: Reaction) -> Reaction {
+    match reaction {
+        Reaction::Like => Reaction::Dislike,
+        Reaction::Dislike => Reaction::Like,
+    }
+}
+
+/// B8: removes the user's reaction, if any, and its count.
+pub async fn clear_reaction(conn: &mut DbConn, user_id: i64, movie_id: i64) -> QueryResult<()> {
+    let removed: Option<Reaction> = per_backend!(conn, |c| {
+        diesel::delete(movie_reactions::table.find((user_id, movie_id)))
+            .returning(movie_reactions::kind)
+            .get_result(c)
+            .await
+            .optional()
+    })?;
+    if let Some(reaction) = removed {
+        let (likes, dislikes) = reaction_delta(reaction, -1);
+        count_reactions(conn, movie_id, likes, dislikes).await?;
+    }
+    Ok(())
+}
+
+/// Adds to a movie's rating counters.
+async fn count_ratings(conn: &mut DbConn, movie_id: i64, ratings: i64, sum: i64) -> QueryResult<()> {
+    per_backend!(conn, |c| {
+        diesel::update(movies::table.find(movie_id))
+            .set((
+                movies::ratings_count.eq(movies::ratings_count + ratings),
+                movies::ratings_sum.eq(movies::ratings_sum + sum),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
+
+/// B9: sets the user's rating (1–10, checked by the caller) and keeps the movie's count and sum equal to the
+/// rows: a new row counts once; a changed one moves the sum by the difference, read under a row lock on
+/// PostgreSQL (SQLite's write transaction already serialises).
+pub async fn set_rating(
+    conn: &mut DbConn,
+    user_id: i64,
+    movie_id: i64,
+    score: i32,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let inserted = per_backend!(conn, |c| {
+        diesel::insert_into(movie_ratings::table)
+            .values((
+                movie_ratings::user_id.eq(user_id),
+                movie_ratings::movie_id.eq(movie_id),
+                movie_ratings::score.eq(score),
+                movie_ratings::created_at.eq(at),
+                movie_ratings::updated_at.eq(at),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await
+    })?;
+    if inserted == 1 {
+        return count_ratings(conn, movie_id, 1, i64::from(score)).await;
+    }
+    let current = movie_ratings::table
+        .find((user_id, movie_id))
+        .select(movie_ratings::score);
+    let previous: Option<i32> = match conn {
+        DbConn::Postgres(c) => current.for_update().first(&mut **c).await.optional()?,
+        DbConn::Sqlite(c) => current.first(&mut **c).await.optional()?,
+    };
+    // Gone meanwhile (cleared by a concurrent request): nothing to change.
+    let Some(previous) = previous.filter(|previous| *previous != score) else {
+        return Ok(());
+    };
+    per_backend!(conn, |c| {
+        diesel::update(movie_ratings::table.find((user_id, movie_id)))
+            .set((movie_ratings::score.eq(score), movie_ratings::updated_at.eq(at)))
+            .execute(c)
+            .await
+    })?;
+    count_ratings(conn, movie_id, 0, i64::from(score - previous)).await
+}
+
+/// B9: removes the user's rating, if any, from the movie's count and sum.
+pub async fn clear_rating(conn: &mut DbConn, user_id: i64, movie_id: i64) -> QueryResult<()> {
+    let removed: Option<i32> = per_backend!(conn, |c| {
+        diesel::delete(movie_ratings::table.find((user_id, movie_id)))
+            .returning(movie_ratings::score)
+            .get_result(c)
+            .await
+            .optional()
+    })?;
+    if let Some(score) = removed {
+        count_ratings(conn, movie_id, -1, -i64::from(score)).await?;
+    }
+    Ok(())
 }

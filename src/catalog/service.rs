@@ -1,8 +1,12 @@
 //! Catalog rules: what a browse request may ask for, and what a page returns (B2–B6).
 
-use crate::catalog::models::{CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow};
+use std::collections::HashMap;
+
+use crate::catalog::models::{
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow, Reaction, ViewerState,
+};
 use crate::catalog::repo;
-use crate::db::Db;
+use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
 
 const MAX_SEARCH_CHARS: usize = 200;
@@ -85,9 +89,7 @@ impl Catalog {
     /// A movie by its public id; NOT_FOUND when there is none.
     pub async fn movie(&self, uuid: &str) -> AppResult<MovieRow> {
         let mut conn = self.db.conn().await?;
-        repo::movie_by_uuid(&mut conn, uuid)
-            .await?
-            .ok_or_else(|| AppError::not_found("no movie has this id"))
+        repo::movie_by_uuid(&mut conn, uuid).await?.ok_or_else(no_such_movie)
     }
 
     /// Every genre, by name, with the number of movies in each (B6), in one statement.
@@ -118,8 +120,80 @@ impl Catalog {
         Ok(repo::all_certifications(&mut conn).await?)
     }
 
+    /// What `user_id` has to do with each of `movie_ids`, in one statement.
+    pub async fn viewer_states(&self, user_id: i64, movie_ids: &[i64]) -> AppResult<HashMap<i64, ViewerState>> {
+        let mut conn = self.db.conn().await?;
+        Ok(repo::viewer_states(&mut conn, user_id, movie_ids).await?)
+    }
+
+    /// B7: adds the movie to, or removes it from, the user's favorites (doing it twice changes nothing).
+    pub async fn set_favorite(&self, user_id: i64, movie_uuid: &str, favorite: bool) -> AppResult<MovieRow> {
+        let at = now();
+        self.db
+            .transaction(async |conn| {
+                let movie_id = movie_id(conn, movie_uuid).await?;
+                if favorite {
+                    repo::add_favorite(conn, user_id, movie_id, at).await?;
+                } else {
+                    repo::remove_favorite(conn, user_id, movie_id).await?;
+                }
+                movie_row(conn, movie_uuid).await
+            })
+            .await
+    }
+
+    /// B8: sets (or, with None, clears) the user's reaction; the movie's counters change in the same
+    /// transaction, by exactly what changed.
+    pub async fn react(&self, user_id: i64, movie_uuid: &str, reaction: Option<Reaction>) -> AppResult<MovieRow> {
+        let at = now();
+        self.db
+            .transaction(async |conn| {
+                let movie_id = movie_id(conn, movie_uuid).await?;
+                match reaction {
+                    Some(reaction) => repo::set_reaction(conn, user_id, movie_id, reaction, at).await?,
+                    None => repo::clear_reaction(conn, user_id, movie_id).await?,
+                }
+                movie_row(conn, movie_uuid).await
+            })
+            .await
+    }
+
+    /// B9: sets (or, with None, clears) the user's rating, 1 to 10; the movie's count and sum change in the same
+    /// transaction.
+    pub async fn rate(&self, user_id: i64, movie_uuid: &str, score: Option<i32>) -> AppResult<MovieRow> {
+        if let Some(score) = score
+            && !(1..=10).contains(&score)
+        {
+            return Err(AppError::bad_input("score", "score must be between 1 and 10"));
+        }
+        let at = now();
+        self.db
+            .transaction(async |conn| {
+                let movie_id = movie_id(conn, movie_uuid).await?;
+                match score {
+                    Some(score) => repo::set_rating(conn, user_id, movie_id, score, at).await?,
+                    None => repo::clear_rating(conn, user_id, movie_id).await?,
+                }
+                movie_row(conn, movie_uuid).await
+            })
+            .await
+    }
+
     /// The connection the catalog's loader batches its reads on.
     pub(crate) async fn conn(&self) -> AppResult<crate::db::DbConn> {
         self.db.conn().await
     }
+}
+
+fn no_such_movie() -> AppError {
+    AppError::not_found("no movie has this id")
+}
+
+/// The internal id of the movie `uuid` names; NOT_FOUND when there is none.
+async fn movie_id(conn: &mut DbConn, uuid: &str) -> AppResult<i64> {
+    repo::movie_id_by_uuid(conn, uuid).await?.ok_or_else(no_such_movie)
+}
+
+async fn movie_row(conn: &mut DbConn, uuid: &str) -> AppResult<MovieRow> {
+    repo::movie_by_uuid(conn, uuid).await?.ok_or_else(no_such_movie)
 }

@@ -4,7 +4,7 @@ use async_graphql::{EmptySubscription, MergedObject, Request, SDLExportOptions, 
 
 use crate::accounts::Accounts;
 use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
-use crate::catalog::graphql::CatalogQuery;
+use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::catalog::{Catalog, loader};
 use crate::config::GraphqlLimits;
 use crate::graphql::pagination::CursorSeal;
@@ -17,7 +17,7 @@ pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountMutation, AvatarMutation);
+pub struct MutationRoot(AccountMutation, AvatarMutation, CatalogMutation);
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
