@@ -21,6 +21,11 @@ pub enum AppError {
         field: Option<String>,
     },
     Conflict(String),
+    /// A conflict with the facts a client needs to resolve it, as extensions (e.g. `owners: 3`).
+    ConflictWith {
+        message: String,
+        details: Vec<(&'static str, serde_json::Value)>,
+    },
     RateLimited {
         retry_after_secs: u64,
     },
@@ -67,7 +72,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadInput { .. } => "BAD_USER_INPUT",
-            AppError::Conflict(_) => "CONFLICT",
+            AppError::Conflict(_) | AppError::ConflictWith { .. } => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::PaymentFailed(_) => "PAYMENT_FAILED",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
@@ -82,7 +87,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::ConflictWith { .. } => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PaymentFailed(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -99,6 +104,7 @@ impl AppError {
             | AppError::NotFound(message)
             | AppError::BadInput { message, .. }
             | AppError::Conflict(message)
+            | AppError::ConflictWith { message, .. }
             | AppError::PaymentFailed(message)
             | AppError::Unavailable(message)
             | AppError::Rejected { message, .. } => message.clone(),
@@ -131,6 +137,13 @@ impl AppError {
             AppError::RateLimited { retry_after_secs } => {
                 error.extend_with(|_, ext| ext.set("retryAfterSeconds", retry_after_secs))
             }
+            AppError::ConflictWith { details, .. } => error.extend_with(|_, ext| {
+                for (key, value) in details {
+                    if let Ok(value) = async_graphql::Value::from_json(value) {
+                        ext.set(key, value);
+                    }
+                }
+            }),
             _ => error,
         }
     }

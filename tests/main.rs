@@ -18,6 +18,7 @@ mod layers;
 mod mail_jobs;
 mod mailbox_owner;
 mod migrations;
+mod moderation;
 mod openapi_contract;
 mod schema_snapshots;
 mod transactions;

@@ -256,6 +256,13 @@ pub struct Genre {
     movie_count: Option<i64>,
 }
 
+impl Genre {
+    /// A genre whose movies are counted when asked.
+    pub fn new(row: GenreRow) -> Genre {
+        Genre { row, movie_count: None }
+    }
+}
+
 #[Object]
 impl Genre {
     async fn id(&self) -> ID {
@@ -674,7 +681,7 @@ pub fn parse_id(field: &str, id: &ID) -> Result<i64, AppError> {
         .ok_or_else(|| AppError::bad_input(field, format!("{field} is not a valid id")))
 }
 
-fn parse_ids(field: &str, ids: Option<Vec<ID>>) -> Result<Vec<i64>, AppError> {
+pub(crate) fn parse_ids(field: &str, ids: Option<Vec<ID>>) -> Result<Vec<i64>, AppError> {
     let ids = ids.unwrap_or_default();
     if ids.len() > MAX_FILTER_IDS {
         return Err(AppError::bad_input(

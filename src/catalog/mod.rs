@@ -1,8 +1,10 @@
 //! The movie catalog: movies, genres, people (directors and stars), certifications.
 
 pub mod graphql;
+pub mod graphql_moderation;
 pub mod loader;
 pub mod models;
+pub mod moderation;
 pub mod repo;
 pub mod seed;
 pub mod service;

@@ -198,3 +198,54 @@ pub struct ViewerState {
     pub purchased: bool,
     pub in_cart: bool,
 }
+
+/// A moderator's edit of a movie's own columns (B12): None keeps a value; for the nullable ones, `Some(None)`
+/// clears it.
+#[derive(Debug, Clone, Default, diesel::AsChangeset)]
+#[diesel(table_name = movies)]
+pub struct MovieChanges {
+    pub name: Option<String>,
+    pub year: Option<i32>,
+    pub duration_minutes: Option<i32>,
+    pub imdb_score: Option<f64>,
+    pub votes: Option<i64>,
+    pub meta_score: Option<Option<i32>>,
+    pub gross_cents: Option<Option<i64>>,
+    pub description: Option<String>,
+    pub price_cents: Option<i64>,
+    pub certification_id: Option<i64>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Which kind of named catalog entry (B12, B13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    Genre,
+    Person,
+    Certification,
+}
+
+/// A movie's genre, as stored.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::db::schema::movie_genres)]
+pub struct NewMovieGenre {
+    pub movie_id: i64,
+    pub genre_id: i64,
+}
+
+/// A movie's director, as stored.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::db::schema::movie_directors)]
+pub struct NewMovieDirector {
+    pub movie_id: i64,
+    pub person_id: i64,
+}
+
+/// A movie's star and their place in the billing, as stored.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = crate::db::schema::movie_stars)]
+pub struct NewMovieStar {
+    pub movie_id: i64,
+    pub person_id: i64,
+    pub billing_order: i32,
+}

@@ -12,12 +12,12 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::{
-    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, Reaction,
-    SortKey, ViewerState,
+    CertificationRow, GenreRow, MovieChanges, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, Named,
+    NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SortKey, ViewerState,
 };
 use crate::db::schema::{
     cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
-    movie_reactions, movie_stars, movies, people, purchases,
+    movie_reactions, movie_stars, movies, order_items, people, purchases,
 };
 use crate::db::{DbConn, lower};
 use crate::per_backend;
@@ -745,4 +745,251 @@ pub async fn clear_rating(conn: &mut DbConn, user_id: i64, movie_id: i64) -> Que
         count_ratings(conn, movie_id, -1, -i64::from(score)).await?;
     }
     Ok(())
+}
+
+/// B12: a new movie.
+pub async fn insert_movie(conn: &mut DbConn, movie: &NewMovie) -> QueryResult<MovieRow> {
+    per_backend!(conn, |c| diesel::insert_into(movies::table)
+        .values(movie)
+        .returning(MovieRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
+/// B12: changes a movie's own columns.
+pub async fn update_movie(conn: &mut DbConn, movie_id: i64, changes: &MovieChanges) -> QueryResult<MovieRow> {
+    per_backend!(conn, |c| diesel::update(movies::table.find(movie_id))
+        .set(changes)
+        .returning(MovieRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
+/// The movie of (name, year, duration), the catalog's identity of a film (B12).
+pub async fn movie_by_identity(
+    conn: &mut DbConn,
+    name: &str,
+    year: i32,
+    duration: i32,
+) -> QueryResult<Option<MovieRow>> {
+    per_backend!(conn, |c| movies::table
+        .filter(movies::name.eq(name))
+        .filter(movies::year.eq(year))
+        .filter(movies::duration_minutes.eq(duration))
+        .select(MovieRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// Replaces a movie's genres.
+pub async fn set_movie_genres(conn: &mut DbConn, movie_id: i64, genre_ids: &[i64]) -> QueryResult<()> {
+    let rows: Vec<_> = genre_ids
+        .iter()
+        .map(|&genre_id| NewMovieGenre { movie_id, genre_id })
+        .collect();
+    per_backend!(conn, |c| {
+        diesel::delete(movie_genres::table.filter(movie_genres::movie_id.eq(movie_id)))
+            .execute(c)
+            .await?;
+        // One row at a time: SQLite's async wrapper has no multi-row insert, and a movie has few links.
+        for row in &rows {
+            diesel::insert_into(movie_genres::table).values(row).execute(c).await?;
+        }
+        QueryResult::Ok(())
+    })?;
+    Ok(())
+}
+
+/// Replaces a movie's directors.
+pub async fn set_movie_directors(conn: &mut DbConn, movie_id: i64, person_ids: &[i64]) -> QueryResult<()> {
+    let rows: Vec<_> = person_ids
+        .iter()
+        .map(|&person_id| NewMovieDirector { movie_id, person_id })
+        .collect();
+    per_backend!(conn, |c| {
+        diesel::delete(movie_directors::table.filter(movie_directors::movie_id.eq(movie_id)))
+            .execute(c)
+            .await?;
+        // One row at a time: SQLite's async wrapper has no multi-row insert, and a movie has few links.
+        for row in &rows {
+            diesel::insert_into(movie_directors::table)
+                .values(row)
+                .execute(c)
+                .await?;
+        }
+        QueryResult::Ok(())
+    })?;
+    Ok(())
+}
+
+/// Replaces a movie's stars; their order is the billing order.
+pub async fn set_movie_stars(conn: &mut DbConn, movie_id: i64, person_ids: &[i64]) -> QueryResult<()> {
+    let rows: Vec<_> = person_ids
+        .iter()
+        .enumerate()
+        .map(|(order, &person_id)| NewMovieStar {
+            movie_id,
+            person_id,
+            billing_order: i32::try_from(order).unwrap_or(i32::MAX),
+        })
+        .collect();
+    per_backend!(conn, |c| {
+        diesel::delete(movie_stars::table.filter(movie_stars::movie_id.eq(movie_id)))
+            .execute(c)
+            .await?;
+        // One row at a time: SQLite's async wrapper has no multi-row insert, and a movie has few links.
+        for row in &rows {
+            diesel::insert_into(movie_stars::table).values(row).execute(c).await?;
+        }
+        QueryResult::Ok(())
+    })?;
+    Ok(())
+}
+
+/// Which of `ids` exist as `kind`.
+pub async fn existing_ids(conn: &mut DbConn, kind: Named, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    match kind {
+        Named::Genre => per_backend!(conn, |c| genres::table
+            .filter(genres::id.eq_any(ids))
+            .select(genres::id)
+            .load(c)
+            .await),
+        Named::Person => per_backend!(conn, |c| people::table
+            .filter(people::id.eq_any(ids))
+            .select(people::id)
+            .load(c)
+            .await),
+        Named::Certification => per_backend!(conn, |c| certifications::table
+            .filter(certifications::id.eq_any(ids))
+            .select(certifications::id)
+            .load(c)
+            .await),
+    }
+}
+
+/// The movie's row, locked until the caller's transaction ends on PostgreSQL (SQLite's write transaction
+/// already serialises), so that what is counted before a delete stays true until it.
+pub async fn movie_locked(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<MovieRow>> {
+    let movie = movies::table.filter(movies::uuid.eq(uuid));
+    match conn {
+        DbConn::Postgres(c) => movie
+            .select(MovieRow::as_select())
+            .for_update()
+            .first(&mut **c)
+            .await
+            .optional(),
+        DbConn::Sqlite(c) => movie.select(MovieRow::as_select()).first(&mut **c).await.optional(),
+    }
+}
+
+/// How many users bought the movie.
+pub async fn owners_of(conn: &mut DbConn, movie_id: i64) -> QueryResult<i64> {
+    per_backend!(conn, |c| purchases::table
+        .filter(purchases::movie_id.eq(movie_id))
+        .count()
+        .get_result(c)
+        .await)
+}
+
+/// How many order lines name the movie (orders are financial records, kept as they were).
+pub async fn orders_with(conn: &mut DbConn, movie_id: i64) -> QueryResult<i64> {
+    per_backend!(conn, |c| order_items::table
+        .filter(order_items::movie_id.eq(movie_id))
+        .count()
+        .get_result(c)
+        .await)
+}
+
+/// How many carts hold the movie.
+pub async fn carts_with(conn: &mut DbConn, movie_id: i64) -> QueryResult<i64> {
+    per_backend!(conn, |c| cart_items::table
+        .filter(cart_items::movie_id.eq(movie_id))
+        .count()
+        .get_result(c)
+        .await)
+}
+
+/// Takes the movie out of every cart; returns how many.
+pub async fn remove_from_carts(conn: &mut DbConn, movie_id: i64) -> QueryResult<usize> {
+    per_backend!(conn, |c| diesel::delete(
+        cart_items::table.filter(cart_items::movie_id.eq(movie_id))
+    )
+    .execute(c)
+    .await)
+}
+
+/// Deletes a movie (its genres, people links, favorites, reactions, ratings and comments go with it).
+pub async fn delete_movie(conn: &mut DbConn, movie_id: i64) -> QueryResult<usize> {
+    per_backend!(conn, |c| diesel::delete(movies::table.find(movie_id)).execute(c).await)
+}
+
+/// How many movies carry the certification.
+pub async fn movies_with_certification(conn: &mut DbConn, certification_id: i64) -> QueryResult<i64> {
+    per_backend!(conn, |c| movies::table
+        .filter(movies::certification_id.eq(certification_id))
+        .count()
+        .get_result(c)
+        .await)
+}
+
+/// B12, B13: a new genre, person or certification; returns (id, name).
+pub async fn insert_named(conn: &mut DbConn, kind: Named, name: &str) -> QueryResult<(i64, String)> {
+    match kind {
+        Named::Genre => per_backend!(conn, |c| diesel::insert_into(genres::table)
+            .values(genres::name.eq(name))
+            .returning((genres::id, genres::name))
+            .get_result(c)
+            .await),
+        Named::Person => per_backend!(conn, |c| diesel::insert_into(people::table)
+            .values(people::name.eq(name))
+            .returning((people::id, people::name))
+            .get_result(c)
+            .await),
+        Named::Certification => per_backend!(conn, |c| diesel::insert_into(certifications::table)
+            .values(certifications::name.eq(name))
+            .returning((certifications::id, certifications::name))
+            .get_result(c)
+            .await),
+    }
+}
+
+/// B12, B13: renames a genre, person or certification; None when there is no such id.
+pub async fn rename_named(conn: &mut DbConn, kind: Named, id: i64, name: &str) -> QueryResult<Option<(i64, String)>> {
+    match kind {
+        Named::Genre => per_backend!(conn, |c| diesel::update(genres::table.find(id))
+            .set(genres::name.eq(name))
+            .returning((genres::id, genres::name))
+            .get_result(c)
+            .await
+            .optional()),
+        Named::Person => per_backend!(conn, |c| diesel::update(people::table.find(id))
+            .set(people::name.eq(name))
+            .returning((people::id, people::name))
+            .get_result(c)
+            .await
+            .optional()),
+        Named::Certification => per_backend!(conn, |c| diesel::update(certifications::table.find(id))
+            .set(certifications::name.eq(name))
+            .returning((certifications::id, certifications::name))
+            .get_result(c)
+            .await
+            .optional()),
+    }
+}
+
+/// B12, B13: deletes a genre, person or certification; false when there is no such id. A genre or person
+/// leaves the movies that named it; a certification in use is refused by the caller first (and by the
+/// foreign key).
+pub async fn delete_named(conn: &mut DbConn, kind: Named, id: i64) -> QueryResult<bool> {
+    let deleted = match kind {
+        Named::Genre => per_backend!(conn, |c| diesel::delete(genres::table.find(id)).execute(c).await),
+        Named::Person => per_backend!(conn, |c| diesel::delete(people::table.find(id)).execute(c).await),
+        Named::Certification => {
+            per_backend!(conn, |c| diesel::delete(certifications::table.find(id))
+                .execute(c)
+                .await)
+        }
+    }?;
+    Ok(deleted == 1)
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use diesel::prelude::{Insertable, QueryDsl};
 use serde::Deserialize;
 
-use crate::catalog::models::NewMovie;
+use crate::catalog::models::{NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar};
 use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
 use crate::db::{Db, DbConn, now};
 use crate::error::AppResult;
@@ -77,28 +77,6 @@ struct NewPerson<'a> {
 #[diesel(table_name = certifications)]
 struct NewCertification<'a> {
     name: &'a str,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = movie_genres)]
-struct NewMovieGenre {
-    movie_id: i64,
-    genre_id: i64,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = movie_directors)]
-struct NewMovieDirector {
-    movie_id: i64,
-    person_id: i64,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = movie_stars)]
-struct NewMovieStar {
-    movie_id: i64,
-    person_id: i64,
-    billing_order: i32,
 }
 
 /// What `insert_catalog` writes, prepared before the transaction starts.

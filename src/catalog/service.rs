@@ -179,13 +179,18 @@ impl Catalog {
             .await
     }
 
+    /// The database, for the catalog's other rule modules (`moderation`).
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The connection the catalog's loader batches its reads on.
     pub(crate) async fn conn(&self) -> AppResult<crate::db::DbConn> {
         self.db.conn().await
     }
 }
 
-fn no_such_movie() -> AppError {
+pub(crate) fn no_such_movie() -> AppError {
     AppError::not_found("no movie has this id")
 }
 

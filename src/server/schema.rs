@@ -5,6 +5,7 @@ use async_graphql::{EmptySubscription, MergedObject, Request, SDLExportOptions, 
 use crate::accounts::Accounts;
 use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
+use crate::catalog::graphql_moderation::ModerationMutation;
 use crate::catalog::{Catalog, loader};
 use crate::config::GraphqlLimits;
 use crate::graphql::pagination::CursorSeal;
@@ -17,7 +18,7 @@ pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountMutation, AvatarMutation, CatalogMutation);
+pub struct MutationRoot(AccountMutation, AvatarMutation, CatalogMutation, ModerationMutation);
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
