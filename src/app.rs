@@ -11,6 +11,7 @@ use crate::accounts::{AccountSettings, Accounts};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::{Auth, RateLimits, SessionRules};
 use crate::catalog::{Catalog, seed};
+use crate::community::Community;
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions, migrate};
 use crate::graphql::pagination::CursorSeal;
@@ -82,6 +83,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             accounts: accounts.clone(),
             catalog: catalog.clone(),
             jobs: jobs.clone(),
+            community: Community::new(db.clone(), settings.http.frontend_url.clone()),
             cursors: CursorSeal::new(&settings.auth.jwt_secret),
         },
         &settings.graphql,

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod catalog;
+pub mod community;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("notify", 6),
     ("accounts", 7),
     ("catalog", 7),
+    ("community", 7),
     ("server", 8),
     ("app", 9),
     ("lib", 9),

@@ -10,6 +10,7 @@ mod auth;
 mod avatars;
 mod catalog;
 mod cli;
+mod community;
 mod connections;
 mod cors;
 mod health;

@@ -10,6 +10,8 @@ use crate::accounts::service::AdminActionEntry;
 use crate::catalog::graphql::{
     Movie, MovieCount, MovieFilterInput, MovieListInput, MovieSortInput, OwnList, own_movies,
 };
+use crate::community::Community;
+use crate::community::graphql::{Notification, NotificationCount, notifications_page};
 use crate::db::Role;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
@@ -303,6 +305,25 @@ impl User {
         .await
     }
 
+    /// The user's notifications (B11), newest first; only the user reads them.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, false)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] unread_only: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<Notification, NotificationCount>> {
+        let user_id = self.only_self(ctx)?;
+        notifications_page(ctx, user_id, unread_only, first, after.as_deref()).await
+    }
+
+    /// How many of the user's notifications are unread (B11).
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let user_id = self.only_self(ctx)?;
+        Ok(ctx.data::<Community>()?.unread_count(user_id).await?)
+    }
+
     /// The movies the user bought (B14), with the catalog's filters, search, sorting and pages: readable by the
     /// user and by admins.
     #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())")]
@@ -331,6 +352,14 @@ impl User {
 }
 
 impl User {
+    /// The reader must be this user (notifications are nobody else's business, admins' included).
+    fn only_self(&self, ctx: &Context<'_>) -> Result<i64> {
+        if viewer(ctx)?.user_id != self.0.id {
+            return Err(AppError::Forbidden("only the user reads their notifications".into()).into());
+        }
+        Ok(self.0.id)
+    }
+
     async fn own_movies(
         &self,
         ctx: &Context<'_>,

@@ -13,6 +13,8 @@ use crate::catalog::models::{
     SortKey, ViewerState,
 };
 use crate::catalog::{Catalog, service};
+use crate::community::graphql::{Comment, CommentCount, movie_comments};
+use crate::community::models::CommentOrder;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, viewer};
 use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode};
@@ -208,6 +210,19 @@ impl Movie {
     /// Whether it is in the signed-in viewer's cart; false for an anonymous viewer (C1).
     async fn in_cart(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(viewer_state(ctx, self).await?.in_cart)
+    }
+
+    /// Comments on the movie (B10), newest first by default; each has its replies.
+    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, false)")]
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "NEWEST (when null) or OLDEST first.")] order: Option<CommentOrder>,
+    ) -> Result<Page<Comment, CommentCount>> {
+        let order = order.unwrap_or(CommentOrder::Newest);
+        movie_comments(ctx, &self.0.uuid, first, after.as_deref(), order).await
     }
 
     /// Number of users who like the movie.

@@ -176,6 +176,7 @@ diesel::table! {
         likes_count -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -112,6 +112,19 @@ pub fn password_changed(to: &str) -> Email {
     )
 }
 
+/// Someone replied to or liked the recipient's comment (B11). Sent for the first unread notification only,
+/// so a busy thread sends one email until its owner has looked.
+pub fn comment_activity(to: &str, frontend_url: &str, what: &str) -> Email {
+    let link = format!("{frontend_url}/notifications");
+    render(
+        to,
+        "New activity on your Cinema comments",
+        what,
+        Some(("See your notifications", &link)),
+        "You get one such email until you have read your notifications.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

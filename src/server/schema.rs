@@ -7,6 +7,8 @@ use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::catalog::graphql_moderation::ModerationMutation;
 use crate::catalog::{Catalog, loader};
+use crate::community::Community;
+use crate::community::graphql::CommunityMutation;
 use crate::config::GraphqlLimits;
 use crate::graphql::pagination::CursorSeal;
 use crate::jobs::Jobs;
@@ -18,7 +20,13 @@ pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountMutation, AvatarMutation, CatalogMutation, ModerationMutation);
+pub struct MutationRoot(
+    AccountMutation,
+    AvatarMutation,
+    CatalogMutation,
+    ModerationMutation,
+    CommunityMutation,
+);
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -27,6 +35,7 @@ pub struct Domains {
     pub accounts: Accounts,
     pub catalog: Catalog,
     pub jobs: Jobs,
+    pub community: Community,
     /// Seals the catalog lists' keyset cursors.
     pub cursors: CursorSeal,
 }
@@ -38,6 +47,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
         .data(domains.accounts)
         .data(domains.catalog)
         .data(domains.jobs)
+        .data(domains.community)
         .data(domains.cursors)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
