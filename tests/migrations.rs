@@ -65,12 +65,14 @@ const POSTGRES_COLUMNS: &str = "
     WHERE c.table_schema = 'public' AND c.table_name <> '__diesel_schema_migrations'";
 
 /// `table_xinfo`, not `table_info`: generated columns (hidden 2 and 3) are columns; a virtual table's hidden
-/// columns (1) are not.
+/// columns (1) are not. The FTS5 search tables (`*_fts` and their shadow tables) are SQLite's index for what
+/// PostgreSQL's trigram indexes do (migration 000010), so they are not part of the shared model.
 const SQLITE_COLUMNS: &str = "
     SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type,
            CAST(p.\"notnull\" AS BIGINT) AS not_null, CAST(p.pk AS BIGINT) AS pk
     FROM sqlite_master m, pragma_table_xinfo(m.name) p
     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'
+      AND m.name NOT GLOB '*_fts' AND m.name NOT GLOB '*_fts_*'
       AND p.hidden <> 1";
 
 #[derive(QueryableByName)]
@@ -105,6 +107,7 @@ const SQLITE_INDEXES: &str = "
            || CASE WHEN il.\"unique\" THEN 'unique' ELSE 'index' END AS rule
     FROM sqlite_master m, pragma_index_list(m.name) il
     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'
+      AND m.name NOT GLOB '*_fts' AND m.name NOT GLOB '*_fts_*'
       AND il.origin <> 'pk'";
 
 /// Every foreign key as `table(col) -> table RULE`.

@@ -11,6 +11,7 @@ backend_tests!(
     only_moderators_and_admins_may_moderate,
     a_movie_in_carts_or_bought_is_protected,
     genres_people_and_certifications,
+    search_follows_every_change_and_takes_any_text,
 );
 
 struct Staff {
@@ -561,4 +562,77 @@ async fn genres_people_and_certifications(backend: Backend) {
     )
     .await;
     assert_eq!(error["extensions"]["code"], "CONFLICT");
+}
+
+/// B5: the search index (trigram on PostgreSQL, FTS5 on SQLite) follows creates, renames and deletes in the
+/// same transaction; texts of any length and with quotes, percent signs or FTS syntax are plain text.
+async fn search_follows_every_change_and_takes_any_text(backend: Backend) {
+    let staff = staffed(backend).await;
+    let app = &staff.app;
+    let count = |search: &str| {
+        let search = search.to_string();
+        async move {
+            app.query_ok(
+                "query($s: String) { movies(search: $s) { totalCount } }",
+                json!({ "s": search }),
+            )
+            .await["movies"]["totalCount"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let (_, certifications, _) = ids_of(app).await;
+    let person = ok(
+        app,
+        &staff.moderator,
+        "mutation { createPerson(name: \"Zelda Quixote\") { id } }",
+        json!({}),
+    )
+    .await["createPerson"]["id"]
+        .clone();
+    let input = json!({ "name": "Xylophone 100% \"Live\"", "year": 2024, "durationMinutes": 88, "imdbScore": 7.0,
+        "price": 300, "description": "An ensemble of mallets.", "certificationId": id_named(&certifications, "G"),
+        "starIds": [person] });
+    let movie = ok(app, &staff.moderator, CREATE, json!({ "input": input })).await["createMovie"]["id"].clone();
+    for (text, expected) in [
+        ("xylophone", 1),
+        ("XYLO", 1),
+        ("100%", 1),
+        ("% \"live", 1),
+        ("mallets", 1),
+        ("quixote", 1),
+        ("ylo", 1),
+        ("xy", 1),
+        ("\"", 1),
+        ("NEAR(xylo live)", 0),
+        ("xylophone OR anything", 0),
+    ] {
+        assert_eq!(count(text).await, expected, "{text}");
+    }
+    ok(
+        app,
+        &staff.moderator,
+        "mutation($id: ID!) { updateMovie(id: $id, input: { name: \"Marimba\", description: \"Wood.\" }) { id } }",
+        json!({ "id": movie }),
+    )
+    .await;
+    assert_eq!(count("xylophone").await, 0, "the old title is gone from the index");
+    assert_eq!(count("marimba").await, 1);
+    ok(
+        app,
+        &staff.moderator,
+        "mutation($id: ID!) { updatePerson(id: $id, name: \"Zora Quill\") { id } }",
+        json!({ "id": person }),
+    )
+    .await;
+    assert_eq!(count("quixote").await, 0);
+    assert_eq!(count("quill").await, 1);
+    ok(
+        app,
+        &staff.moderator,
+        "mutation($id: ID!) { deleteMovie(id: $id) { deletedMovieId } }",
+        json!({ "id": movie }),
+    )
+    .await;
+    assert_eq!(count("marimba").await, 0);
 }

@@ -88,10 +88,55 @@ macro_rules! after_key {
     }};
 }
 
+/// The catalog's search (B5), the one place it is decided: a case-insensitive substring of the title, the
+/// description, or a star's or director's name, on both backends. What serves it differs: on PostgreSQL the
+/// LIKE scan is served by trigram indexes (migration 000010); on SQLite the FTS5 trigram tables answer a text
+/// of three characters or more as a phrase (the same substring rule), and shorter texts scan.
+pub trait MovieSearch: Backend {
+    fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
+}
+
+impl MovieSearch for diesel::pg::Pg {
+    fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
+        match crate::db::contains_pattern(text) {
+            Some(pattern) => Self::movies_containing(query, pattern),
+            None => query,
+        }
+    }
+}
+
+impl MovieSearch for diesel::sqlite::Sqlite {
+    fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
+        use diesel::sql_types::{Bool, Text};
+        let text = text.trim().to_lowercase();
+        if text.chars().count() < 3 {
+            // A trigram index cannot hold a shorter text.
+            return match crate::db::contains_pattern(&text) {
+                Some(pattern) => Self::movies_containing(query, pattern),
+                None => query,
+            };
+        }
+        // An FTS5 phrase: the text quoted, its own quotes doubled, so nothing in it is query syntax.
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        query.filter(
+            diesel::dsl::sql::<Bool>("(movies.id IN (SELECT rowid FROM movies_fts WHERE movies_fts MATCH ")
+                .bind::<Text, _>(phrase.clone())
+                .sql(") OR movies.id IN (SELECT movie_id FROM movie_stars WHERE person_id IN (SELECT rowid FROM people_fts WHERE people_fts MATCH ")
+                .bind::<Text, _>(phrase.clone())
+                .sql(")) OR movies.id IN (SELECT movie_id FROM movie_directors WHERE person_id IN (SELECT rowid FROM people_fts WHERE people_fts MATCH ")
+                .bind::<Text, _>(phrase)
+                .sql(")))"),
+        )
+    }
+}
+
 /// Query fragments on movies, for both backends.
-pub trait MovieQueries: Backend {
+pub trait MovieQueries: MovieSearch {
     /// The movies a `MovieFilter` selects.
     fn movies_matching<'a>(filter: &MovieFilter) -> movies::BoxedQuery<'a, Self>;
+    /// `query` without the movies that do not contain `pattern` (a `contains_pattern`) in their title,
+    /// description, or a star's or director's name: a scan with LIKE over lower-cased text.
+    fn movies_containing<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self>;
     /// `query` in `sort` order (see `then_order_by_sort!`).
     fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self>;
     /// `query` without the movies up to and including `after` in `sort` order (B4: keyset pages). The cursor's
@@ -173,33 +218,46 @@ crate::for_both_backends! {
                     ),
                 );
             }
-            if let Some(pattern) = filter.search_pattern() {
-                // Title or description, or a star's or director's name: a movie with no people is still found
-                // by its title (B5).
-                // People first (a small table), then their links by index: far cheaper than lower-casing the
-                // name of every link row.
-                let people_matching = people::table
-                    .filter(lower(people::name).like(pattern.clone()).escape('\\'))
-                    .select(people::id);
-                let by_star = movie_stars::table
-                    .filter(movie_stars::person_id.eq_any(people_matching))
-                    .select(movie_stars::movie_id);
-                let people_matching = people::table
-                    .filter(lower(people::name).like(pattern.clone()).escape('\\'))
-                    .select(people::id);
-                let by_director = movie_directors::table
-                    .filter(movie_directors::person_id.eq_any(people_matching))
-                    .select(movie_directors::movie_id);
-                query = query.filter(
-                    lower(movies::name)
-                        .like(pattern.clone())
-                        .escape('\\')
-                        .or(lower(movies::description).like(pattern.clone()).escape('\\'))
-                        .or(movies::id.eq_any(by_star))
-                        .or(movies::id.eq_any(by_director)),
-                );
+            if let Some(text) = filter.search.as_deref() {
+                query = <Self as MovieSearch>::movies_searched(query, text);
             }
             query
+        }
+
+        fn movies_containing<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self> {
+            // Title or description, or a star's or director's name: a movie with no people is still found by its
+            // title (B5). One IN over a UNION ALL rather than ORs: each branch can use its own index (trigram
+            // on PostgreSQL), where an OR with subqueries makes the planner filter every row (59 ms against
+            // 6 ms at 50,000 movies).
+            // Boxed: diesel reads a plain subquery on `movies` inside a query on `movies` as a correlated one.
+            let by_name = movies::table
+                .filter(lower(movies::name).like(pattern.clone()).escape('\\'))
+                .select(movies::id)
+                .into_boxed();
+            let by_description = movies::table
+                .filter(lower(movies::description).like(pattern.clone()).escape('\\'))
+                .select(movies::id)
+                .into_boxed();
+            let people_matching = people::table
+                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+                .select(people::id);
+            let by_star = movie_stars::table
+                .filter(movie_stars::person_id.eq_any(people_matching))
+                .select(movie_stars::movie_id);
+            let people_matching = people::table
+                .filter(lower(people::name).like(pattern).escape('\\'))
+                .select(people::id);
+            let by_director = movie_directors::table
+                .filter(movie_directors::person_id.eq_any(people_matching))
+                .select(movie_directors::movie_id);
+            query.filter(
+                movies::id.eq_any(
+                    by_name
+                        .union_all(by_description)
+                        .union_all(by_star)
+                        .union_all(by_director),
+                ),
+            )
         }
 
         fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self> {
