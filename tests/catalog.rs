@@ -22,6 +22,7 @@ backend_tests!(
     a_page_costs_a_fixed_number_of_statements,
     every_genres_page_is_read_in_one_statement,
     people_by_id_and_a_synthetic_catalog,
+    counts_stop_at_ten_thousand,
 );
 
 const PAGE: &str = r#"
@@ -720,4 +721,42 @@ async fn people_by_id_and_a_synthetic_catalog(backend: Backend) {
         )
         .await;
     assert_eq!(after["movies"]["totalCount"].as_i64().unwrap(), before + 25);
+}
+
+/// B4: a movie list counts at most 10,000 movies, so its count costs the same at any catalog size; past the
+/// cap `totalCount` is 10,000 and `totalCountCapped` true; narrower lists are exact.
+async fn counts_stop_at_ten_thousand(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    cinema::catalog::seed::seed_synthetic(app.db(), 10_050).await.unwrap();
+    let count = |filter: Value| {
+        let app = &app;
+        async move {
+            app.query_ok(
+                "query($f: MovieFilter) { movies(first: 0, filter: $f) { totalCount totalCountCapped } }",
+                json!({ "f": filter }),
+            )
+            .await["movies"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        count(Value::Null).await,
+        json!({ "totalCount": 10_000, "totalCountCapped": true })
+    );
+    let demo_and_more = app
+        .query_ok(
+            "{ genres { name movies(first: 0) { totalCount totalCountCapped } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        demo_and_more["genres"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["movies"]["totalCountCapped"] == false)
+    );
+    let narrow = count(json!({ "yearMin": 2000, "yearMax": 2000 })).await;
+    assert_eq!(narrow["totalCountCapped"], false);
+    assert!(narrow["totalCount"].as_i64().unwrap() > 0);
 }

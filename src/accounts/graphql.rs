@@ -15,7 +15,7 @@ use crate::community::graphql::{Notification, NotificationCount, notifications_p
 use crate::db::Role;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
-use crate::graphql::pagination::{self, Counted, Page, PageNode};
+use crate::graphql::pagination::{self, Counted, Page, PageNode, Total};
 
 #[derive(Default)]
 pub struct AccountQuery;
@@ -90,8 +90,8 @@ pub struct AccountMutation;
 pub struct AllAdminActions;
 
 impl Counted for AllAdminActions {
-    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.data::<Accounts>()?.count_admin_actions().await?)
+    async fn count(&self, ctx: &Context<'_>) -> Result<Total> {
+        Ok(Total::exact(ctx.data::<Accounts>()?.count_admin_actions().await?))
     }
 }
 
@@ -221,8 +221,8 @@ impl ProfileInput {
 }
 
 impl Counted for UserFilter {
-    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.data::<Accounts>()?.count_users(self).await?)
+    async fn count(&self, ctx: &Context<'_>) -> Result<Total> {
+        Ok(Total::exact(ctx.data::<Accounts>()?.count_users(self).await?))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::community::graphql::{Comment, CommentCount, movie_comments};
 use crate::community::models::CommentOrder;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, viewer};
-use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode};
+use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, Total};
 use crate::graphql::scalars::{Long, Money};
 
 /// Box-office gross is reported in US dollars.
@@ -605,10 +605,12 @@ pub enum MovieCount {
 }
 
 impl Counted for MovieCount {
-    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
+    async fn count(&self, ctx: &Context<'_>) -> Result<Total> {
         match self {
             MovieCount::Matching(filter) => Ok(ctx.data::<Catalog>()?.count(filter).await?),
-            MovieCount::InGenre(key) => Ok(ctx.data::<RequestLoader>()?.load_one(key.clone()).await?.unwrap_or(0)),
+            MovieCount::InGenre(key) => Ok(Total::exact(
+                ctx.data::<RequestLoader>()?.load_one(key.clone()).await?.unwrap_or(0),
+            )),
         }
     }
 }

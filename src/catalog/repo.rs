@@ -405,9 +405,15 @@ pub async fn movie_counts_in_genres(
     Ok(rows.into_iter().collect())
 }
 
-pub async fn count_movies(conn: &mut DbConn, filter: &MovieFilter) -> QueryResult<i64> {
+/// How many movies match `filter`, counting no further than `limit`: the database stops at the limit instead
+/// of visiting every matching row.
+pub async fn count_movies_up_to(conn: &mut DbConn, filter: &MovieFilter, limit: i64) -> QueryResult<i64> {
     per_backend!(conn, |c| {
-        movies_matching(filter).select(count_star()).get_result(c).await
+        movies::table
+            .filter(movies::id.eq_any(movies_matching(filter).select(movies::id).limit(limit)))
+            .select(count_star())
+            .get_result(c)
+            .await
     })
 }
 

@@ -8,8 +8,12 @@ use crate::catalog::models::{
 use crate::catalog::repo;
 use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::Total;
 
 const MAX_SEARCH_CHARS: usize = 200;
+
+/// Movie lists count at most this many (see `Catalog::count`).
+pub const MOVIE_COUNT_CAP: i64 = 10_000;
 
 /// The catalog handle: cheap to clone; what the catalog's resolvers and loader call.
 #[derive(Clone)]
@@ -80,10 +84,13 @@ impl Catalog {
         Ok(repo::list_movies(&mut conn, filter, sort, after, limit).await?)
     }
 
-    /// How many movies match `filter` (asked for separately: only clients that show a total pay for it).
-    pub async fn count(&self, filter: &MovieFilter) -> AppResult<i64> {
+    /// How many movies match `filter`, up to MOVIE_COUNT_CAP (asked for separately: only clients that show a
+    /// total pay for it). Capped so that a count costs the same at a million movies as at ten thousand: past
+    /// the cap the catalog shows "10,000+", which is what a person reads anyway (B4).
+    pub async fn count(&self, filter: &MovieFilter) -> AppResult<Total> {
         let mut conn = self.db.conn().await?;
-        Ok(repo::count_movies(&mut conn, filter).await?)
+        let counted = repo::count_movies_up_to(&mut conn, filter, MOVIE_COUNT_CAP + 1).await?;
+        Ok(Total::capped_at(MOVIE_COUNT_CAP, counted))
     }
 
     /// A movie by its public id; NOT_FOUND when there is none.

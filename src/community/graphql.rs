@@ -12,7 +12,7 @@ use crate::community::models::{CommentOrder, CommentView, NotificationKind, Noti
 use crate::community::service::ThreadOf;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, viewer};
-use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode};
+use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, Total};
 use crate::graphql::scalars::Long;
 
 /// A comment on a movie, or a reply to one (B10).
@@ -108,8 +108,8 @@ impl Comment {
 pub struct CommentCount(ThreadOf);
 
 impl Counted for CommentCount {
-    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.data::<Community>()?.count_thread(&self.0).await?)
+    async fn count(&self, ctx: &Context<'_>) -> Result<Total> {
+        Ok(Total::exact(ctx.data::<Community>()?.count_thread(&self.0).await?))
     }
 }
 
@@ -229,11 +229,11 @@ pub struct NotificationCount {
 }
 
 impl Counted for NotificationCount {
-    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx
-            .data::<Community>()?
-            .count_notifications(self.user_id, self.unread_only)
-            .await?)
+    async fn count(&self, ctx: &Context<'_>) -> Result<Total> {
+        let community = ctx.data::<Community>()?;
+        Ok(Total::exact(
+            community.count_notifications(self.user_id, self.unread_only).await?,
+        ))
     }
 }
 

@@ -29,7 +29,30 @@ pub trait PageNode: OutputType + Clone {
 
 /// What a page's `totalCount` counts: the filter the page was read with. Counted only when a client asks.
 pub trait Counted: Send + Sync {
-    fn count(&self, ctx: &Context<'_>) -> impl Future<Output = Result<i64>> + Send;
+    fn count(&self, ctx: &Context<'_>) -> impl Future<Output = Result<Total>> + Send;
+}
+
+/// A list's size, or its cap when the list is longer (the catalog's lists count at most
+/// `MOVIE_COUNT_CAP`, so that a count costs the same at a million movies as at ten thousand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub count: i64,
+    /// True when the list is longer than `count`.
+    pub capped: bool,
+}
+
+impl Total {
+    pub fn exact(count: i64) -> Total {
+        Total { count, capped: false }
+    }
+
+    /// From a count taken with a limit of `cap + 1`.
+    pub fn capped_at(cap: i64, counted: i64) -> Total {
+        Total {
+            count: counted.min(cap),
+            capped: counted > cap,
+        }
+    }
 }
 
 /// One page of a list, its items' cursors, and the filter it was read with (for `totalCount`).
@@ -39,6 +62,8 @@ pub struct Page<N, F> {
     has_previous_page: bool,
     has_next_page: bool,
     filter: F,
+    /// Counted once, whichever of `totalCount` and `totalCountCapped` asks first.
+    total: tokio::sync::OnceCell<Total>,
 }
 
 impl<N: PageNode, F: Counted> Page<N, F> {
@@ -54,6 +79,7 @@ impl<N: PageNode, F: Counted> Page<N, F> {
             has_previous_page: window.offset > 0,
             has_next_page,
             filter,
+            total: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -76,11 +102,16 @@ impl<N: PageNode, F: Counted> Page<N, F> {
             has_previous_page: after_cursor,
             has_next_page,
             filter,
+            total: tokio::sync::OnceCell::new(),
         }
     }
 
     pub fn nodes(&self) -> &[N] {
         &self.nodes
+    }
+
+    async fn total(&self, ctx: &Context<'_>) -> Result<Total> {
+        self.total.get_or_try_init(|| self.filter.count(ctx)).await.copied()
     }
 }
 
@@ -112,10 +143,17 @@ impl<N: PageNode, F: Counted> Page<N, F> {
         }
     }
 
-    /// Number of items matching the filter, on every page (counted only when asked for).
+    /// Number of items matching the filter, on every page (counted only when asked for). Movie lists count
+    /// at most 10,000: past that this is 10,000 and `totalCountCapped` is true ("10,000+").
     #[graphql(complexity = "crate::graphql::limits::COUNT_COST")]
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        self.filter.count(ctx).await
+        Ok(self.total(ctx).await?.count)
+    }
+
+    /// True when the list is longer than `totalCount` (a movie list past 10,000 movies).
+    #[graphql(complexity = "crate::graphql::limits::COUNT_COST")]
+    async fn total_count_capped(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.total(ctx).await?.capped)
     }
 }
 
