@@ -93,13 +93,6 @@ pub struct MovieFilter {
     pub purchased_by: Option<i64>,
 }
 
-impl MovieFilter {
-    /// The search text as a case-insensitive LIKE pattern (see `db::contains_pattern`).
-    pub fn search_pattern(&self) -> Option<String> {
-        self.search.as_deref().and_then(crate::db::contains_pattern)
-    }
-}
-
 /// What a catalog page is sorted by (B4); the id breaks ties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
 pub enum MovieSortField {
