@@ -268,27 +268,22 @@ pub async fn count_notifications(conn: &mut DbConn, user_id: i64, unread_only: b
     })
 }
 
-/// Marks the user's notifications read: those of `uuids`, or all with None; returns how many changed.
-pub async fn mark_read(
-    conn: &mut DbConn,
-    user_id: i64,
-    uuids: Option<&[String]>,
-    at: NaiveDateTime,
-) -> QueryResult<usize> {
-    per_backend!(conn, |c| {
-        let mut target = notifications::table
-            .filter(notifications::user_id.eq(user_id))
-            .filter(notifications::read_at.is_null())
-            .into_boxed();
-        if let Some(uuids) = uuids {
-            target = target.filter(notifications::uuid.eq_any(uuids));
-        }
-        let ids: Vec<i64> = target.select(notifications::id).load(c).await?;
-        diesel::update(notifications::table.filter(notifications::id.eq_any(&ids)))
+/// Marks the user's notifications read: those of `uuids`, or all with None; returns how many changed. One
+/// statement either way (no ids are read into memory, however many notifications a user has).
+pub async fn mark_read(conn: &mut DbConn, user_id: i64, uuids: Option<&[String]>, at: NaiveDateTime) -> QueryResult<usize> {
+    let unread = notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::read_at.is_null());
+    match uuids {
+        Some(uuids) => per_backend!(conn, |c| diesel::update(unread.filter(notifications::uuid.eq_any(uuids)))
             .set(notifications::read_at.eq(Some(at)))
             .execute(c)
-            .await
-    })
+            .await),
+        None => per_backend!(conn, |c| diesel::update(unread)
+            .set(notifications::read_at.eq(Some(at)))
+            .execute(c)
+            .await),
+    }
 }
 
 /// A user's email and display name (for notification emails and authors).
