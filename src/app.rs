@@ -83,7 +83,11 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             accounts: accounts.clone(),
             catalog: catalog.clone(),
             jobs: jobs.clone(),
-            community: Community::new(db.clone(), settings.http.frontend_url.clone()),
+            community: Community::new(
+                db.clone(),
+                settings.http.frontend_url.clone(),
+                settings.comments_per_minute,
+            ),
             cursors: CursorSeal::new(&settings.auth.jwt_secret),
         },
         &settings.graphql,

@@ -11,6 +11,7 @@ backend_tests!(
     comment_refusals,
     deleting_follows_author_and_moderator_rules,
     replies_and_likes_notify_once_in_app_and_by_email,
+    posting_is_limited_per_user,
 );
 
 struct People {
@@ -22,7 +23,13 @@ struct People {
 }
 
 async fn people(backend: Backend) -> People {
-    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on")]).await;
+    people_with(backend, &[]).await
+}
+
+async fn people_with(backend: Backend, vars: &[(&str, &str)]) -> People {
+    let mut all = vec![("SEED_DEMO", "on")];
+    all.extend_from_slice(vars);
+    let app = TestApp::start_with(backend, &all).await;
     for email in ["ann@example.com", "bob@example.com", "mod@example.com"] {
         app.signed_in_user(email).await;
     }
@@ -329,4 +336,25 @@ async fn replies_and_likes_notify_once_in_app_and_by_email(backend: Backend) {
     let all = ok(app, &p.ann, list, json!({ "unread": false })).await["me"]["notifications"].clone();
     assert_eq!(all["totalCount"], 2);
     assert!(all["nodes"].as_array().unwrap().iter().all(|n| !n["readAt"].is_null()));
+}
+
+/// H2, B10: one user posts at most COMMENTS_PER_MINUTE comments and replies; past it RATE_LIMITED with the
+/// seconds to wait, and nothing is stored; another user is not held back.
+async fn posting_is_limited_per_user(backend: Backend) {
+    let p = people_with(backend, &[("COMMENTS_PER_MINUTE", "3")]).await;
+    let app = &p.app;
+    let first = ok(app, &p.ann, ADD, json!({ "m": p.movie, "t": "one" })).await["addComment"]["id"].clone();
+    ok(app, &p.ann, ADD, json!({ "m": p.movie, "t": "two" })).await;
+    ok(app, &p.ann, REPLY, json!({ "c": first, "t": "three" })).await;
+    for (query, variables) in [
+        (ADD, json!({ "m": p.movie, "t": "four" })),
+        (REPLY, json!({ "c": first, "t": "four" })),
+    ] {
+        let error = error_of(app, Some(&p.ann), query, variables).await;
+        assert_eq!(error["code"], "RATE_LIMITED", "{error}");
+        assert!(error["retryAfterSeconds"].as_u64().unwrap() >= 1);
+    }
+    let thread = app.query_ok(THREAD, json!({ "m": p.movie })).await["movie"]["comments"].clone();
+    assert_eq!(thread["totalCount"], 2, "the refused posts left nothing");
+    ok(app, &p.bob, REPLY, json!({ "c": first, "t": "Bob has his own count" })).await;
 }

@@ -270,15 +270,22 @@ pub async fn count_notifications(conn: &mut DbConn, user_id: i64, unread_only: b
 
 /// Marks the user's notifications read: those of `uuids`, or all with None; returns how many changed. One
 /// statement either way (no ids are read into memory, however many notifications a user has).
-pub async fn mark_read(conn: &mut DbConn, user_id: i64, uuids: Option<&[String]>, at: NaiveDateTime) -> QueryResult<usize> {
+pub async fn mark_read(
+    conn: &mut DbConn,
+    user_id: i64,
+    uuids: Option<&[String]>,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
     let unread = notifications::table
         .filter(notifications::user_id.eq(user_id))
         .filter(notifications::read_at.is_null());
     match uuids {
-        Some(uuids) => per_backend!(conn, |c| diesel::update(unread.filter(notifications::uuid.eq_any(uuids)))
-            .set(notifications::read_at.eq(Some(at)))
-            .execute(c)
-            .await),
+        Some(uuids) => per_backend!(conn, |c| diesel::update(
+            unread.filter(notifications::uuid.eq_any(uuids))
+        )
+        .set(notifications::read_at.eq(Some(at)))
+        .execute(c)
+        .await),
         None => per_backend!(conn, |c| diesel::update(unread)
             .set(notifications::read_at.eq(Some(at)))
             .execute(c)

@@ -5,10 +5,13 @@
 //! one transaction, notifications and their emails included.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
 use crate::auth::Viewer;
+use crate::auth::ratelimit::{DEFAULT_CAPACITY, RateLimiter};
 use crate::community::models::{
     CommentOrder, CommentRow, CommentView, NewComment, NewNotification, NotificationKind, NotificationRow, TimeCursor,
 };
@@ -26,6 +29,9 @@ pub const MAX_COMMENT_CHARS: usize = 2000;
 pub struct Community {
     db: Db,
     frontend_url: String,
+    /// Posts per user per minute (COMMENTS_PER_MINUTE); per instance, like every rate limit.
+    posts: Arc<RateLimiter>,
+    posts_per_minute: u32,
 }
 
 /// Where a list of comments comes from, as clients name it.
@@ -123,13 +129,25 @@ async fn view_of(conn: &mut DbConn, comment_id: i64, viewer: i64) -> AppResult<C
 }
 
 impl Community {
-    pub fn new(db: Db, frontend_url: String) -> Community {
-        Community { db, frontend_url }
+    pub fn new(db: Db, frontend_url: String, posts_per_minute: u32) -> Community {
+        Community {
+            db,
+            frontend_url,
+            posts: Arc::new(RateLimiter::new(Duration::from_secs(60), DEFAULT_CAPACITY)),
+            posts_per_minute,
+        }
+    }
+
+    /// Counts one comment or reply of `user_id`: RATE_LIMITED past COMMENTS_PER_MINUTE, before any work.
+    fn count_post(&self, user_id: i64) -> AppResult<()> {
+        self.posts
+            .hit(&["comment", &user_id.to_string()], self.posts_per_minute)
     }
 
     /// B10: a new top-level comment on a movie.
     pub async fn add_comment(&self, user_id: i64, movie_uuid: &str, text: &str) -> AppResult<CommentView> {
         let body = clean_text(text)?;
+        self.count_post(user_id)?;
         let at = now();
         self.db
             .transaction(async |conn| {
@@ -147,6 +165,7 @@ impl Community {
     /// answers (not yourself).
     pub async fn reply(&self, user_id: i64, comment_uuid: &str, text: &str) -> AppResult<CommentView> {
         let body = clean_text(text)?;
+        self.count_post(user_id)?;
         let at = now();
         self.db
             .transaction(async |conn| {

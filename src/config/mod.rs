@@ -65,6 +65,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Largest avatar accepted, in bytes.
     pub avatar_max_bytes: usize,
+    /// Comments and replies one user may post per minute (B10; spam and table growth, H2).
+    pub comments_per_minute: u32,
     pub jobs: JobSettings,
     pub payments: PaymentSettings,
     /// Seed the demo catalog into an empty database at start-up.
@@ -301,6 +303,7 @@ impl Settings {
             mail: MailSettings::read(&vars, &var_dir)?,
             storage: StorageSettings::read(&vars, &var_dir)?,
             avatar_max_bytes: vars.get("AVATAR_MAX_BYTES", 2 * 1024 * 1024)?,
+            comments_per_minute: vars.get("COMMENTS_PER_MINUTE", 10u32)?,
             jobs: JobSettings {
                 run_worker: vars.get("RUN_WORKER", true)?,
                 poll: vars.get("WORKER_POLL_MS", Millis(Duration::from_secs(1)))?.0,
