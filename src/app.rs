@@ -21,6 +21,8 @@ use crate::notify::{Email, Mailer};
 use crate::server::listener::{self, ConnectionLimits};
 use crate::server::schema::{Domains, build_schema};
 use crate::server::{AppState, metrics};
+use crate::shop::Shop;
+use crate::shop::abandoned::CancelAbandonedOrders;
 use crate::storage::Storage;
 
 /// Opens the database, applies pending migrations, seeds the demo catalog into an empty database when
@@ -77,6 +79,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         },
     );
     let catalog = Catalog::new(db.clone());
+    let shop = Shop::new(db.clone(), settings.jobs.abandoned_order_after);
     let jobs = Jobs::new(db.clone());
     let schema = build_schema(
         Domains {
@@ -88,6 +91,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
                 settings.http.frontend_url.clone(),
                 settings.comments_per_minute,
             ),
+            shop: shop.clone(),
             cursors: CursorSeal::new(&settings.auth.jwt_secret),
         },
         &settings.graphql,
@@ -106,6 +110,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         )),
         accounts,
         catalog,
+        shop,
         jobs,
         mailer,
         storage,
@@ -113,7 +118,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
 }
 
 /// The job kinds the worker runs, with their handlers, and the periodic ones it schedules.
-pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str, budget: MailBudget) -> Handlers {
+pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str, budget: MailBudget, shop: &Shop) -> Handlers {
     Handlers::default()
         .on::<Email, _>(mailer.clone())
         .on::<LinkMail, _>(LinkMailer::new(
@@ -124,6 +129,8 @@ pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str, budget: MailBu
         ))
         .on::<DeleteExpired, _>(Cleanup::new(db.clone()))
         .hourly(DeleteExpired::default())
+        .on::<CancelAbandonedOrders, _>(shop.clone())
+        .hourly(CancelAbandonedOrders::default())
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight, stops the worker after its current
@@ -144,6 +151,7 @@ pub async fn serve(
                 &state.mailer,
                 &settings.http.frontend_url,
                 MailBudget::per_hour(settings.auth.account_emails_per_hour),
+                &state.shop,
             ),
             settings.jobs.poll,
             settings.jobs.backoff_base,

@@ -15,6 +15,7 @@ pub mod http;
 pub mod jobs;
 pub mod notify;
 pub mod server;
+pub mod shop;
 pub mod storage;
 pub mod util;
 

@@ -138,7 +138,13 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
         .map(|_| {
             let worker = Worker::new(
                 db.clone(),
-                job_handlers(&db, &mailer, "http://front.example", MailBudget::per_hour(100)),
+                job_handlers(
+                    &db,
+                    &mailer,
+                    "http://front.example",
+                    MailBudget::per_hour(100),
+                    &app.state.shop,
+                ),
                 Duration::from_millis(10),
                 Duration::from_millis(100),
             );
@@ -192,6 +198,7 @@ async fn jobs_out_of_attempts_are_kept_as_failed(backend: Backend) {
             &app.state.mailer,
             "http://front.example",
             MailBudget::per_hour(100),
+            &app.state.shop,
         ),
         Duration::from_millis(10),
         Duration::from_millis(50),
@@ -243,6 +250,7 @@ async fn cleanup_deletes_only_what_expired_once_per_period(backend: Backend) {
             &app.state.mailer,
             "http://front.example",
             MailBudget::per_hour(100),
+            &app.state.shop,
         ),
         Duration::from_millis(10),
         Duration::from_millis(50),
@@ -320,6 +328,7 @@ async fn the_running_worker_schedules_and_runs_the_hourly_cleanup(backend: Backe
             &app.state.mailer,
             "http://front.example",
             MailBudget::per_hour(100),
+            &app.state.shop,
         ),
         Duration::from_millis(10),
         Duration::from_millis(50),
@@ -375,6 +384,7 @@ async fn links_rest_nowhere_but_in_the_email(backend: Backend) {
             &app.state.mailer,
             &app.settings().http.frontend_url,
             MailBudget::per_hour(100),
+            &app.state.shop,
         ),
         Duration::from_millis(10),
         Duration::from_millis(50),

@@ -22,5 +22,6 @@ mod migrations;
 mod moderation;
 mod openapi_contract;
 mod schema_snapshots;
+mod shop;
 mod transactions;
 mod viewer;

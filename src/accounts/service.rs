@@ -395,6 +395,12 @@ impl Accounts {
         Ok(repo::user_by_id(&mut conn, user_id).await?)
     }
 
+    /// A user by public id.
+    pub async fn user_by_uuid(&self, uuid: &str) -> AppResult<Option<UserRow>> {
+        let mut conn = self.db().conn().await?;
+        Ok(repo::user_by_uuid(&mut conn, uuid).await?)
+    }
+
     /// A10: a page of users (`limit` rows after `offset`), newest first.
     pub async fn users(&self, filter: &UserFilter, offset: i64, limit: i64) -> AppResult<Vec<UserRow>> {
         let mut conn = self.db().conn().await?;

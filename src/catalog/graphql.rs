@@ -147,6 +147,12 @@ impl Movie {
         Money::new(self.0.price_cents, &self.0.currency)
     }
 
+    /// On sale: false once a moderator withdraws it (it stays listed and with its owners, but cannot be added
+    /// to a cart or ordered).
+    async fn available(&self) -> bool {
+        self.0.available
+    }
+
     /// The movie's certification (age rating).
     async fn certification(&self, ctx: &Context<'_>) -> Result<Certification> {
         let loader = ctx.data::<RequestLoader>()?;

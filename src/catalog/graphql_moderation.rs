@@ -57,6 +57,9 @@ pub struct MovieUpdateInput {
     director_ids: Option<Vec<ID>>,
     /// In billing order.
     star_ids: Option<Vec<ID>>,
+    /// False withdraws the movie from sale (it cannot be added to a cart or ordered, and cart lines holding it
+    /// are flagged); true puts it back on sale. A movie anyone ordered cannot be deleted, only withdrawn.
+    available: Option<bool>,
 }
 
 /// What deleting a movie did.
@@ -131,6 +134,7 @@ impl ModerationMutation {
                 gross_cents: maybe(input.gross, |gross| gross.0),
                 description: input.description,
                 price_cents: input.price.map(|price| price.0),
+                available: input.available,
                 certification_id,
                 updated_at: None,
             },

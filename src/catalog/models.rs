@@ -29,6 +29,9 @@ pub struct MovieRow {
     pub purchases_count: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// On sale: it can be added to a cart and ordered (a withdrawn movie stays in the catalog and with its
+    /// owners).
+    pub available: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -207,6 +210,7 @@ pub struct MovieChanges {
     pub description: Option<String>,
     pub price_cents: Option<i64>,
     pub certification_id: Option<i64>,
+    pub available: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

@@ -11,7 +11,7 @@ use crate::error::{AppError, AppResult};
 /// Links of one kind a movie may list at most.
 const MAX_LINKS: usize = 50;
 /// The currency of every price in the catalog.
-const CATALOG_CURRENCY: &str = "USD";
+pub const CATALOG_CURRENCY: &str = "USD";
 
 /// A new movie, as a moderator describes it. Ids are internal ids; `star_ids` is in billing order.
 #[derive(Debug, Clone)]
@@ -193,6 +193,7 @@ impl Catalog {
             description: Some(description.clone()),
             price_cents: Some(draft.price_cents),
             certification_id: Some(draft.certification_id),
+            available: None,
             updated_at: Some(at),
         })?;
         let movie = NewMovie {

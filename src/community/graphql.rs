@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Viewer;
 use crate::community::Community;
-use crate::community::models::{CommentOrder, CommentView, NotificationKind, NotificationRow, TimeCursor};
+use crate::community::models::{CommentOrder, CommentView, NotificationKind, NotificationRow};
 use crate::community::service::ThreadOf;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, viewer};
-use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, Total};
+use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, TimeCursor, Total};
 use crate::graphql::scalars::Long;
 
 /// A comment on a movie, or a reply to one (B10).
@@ -113,39 +113,6 @@ impl Counted for CommentCount {
     }
 }
 
-/// A time cursor as sealed: which list and order it belongs to, and the position.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SealedTimeCursor {
-    list: String,
-    at: chrono::NaiveDateTime,
-    id: i64,
-}
-
-fn read_time_cursor(seal: &CursorSeal, list: &str, after: Option<&str>) -> Result<Option<TimeCursor>, AppError> {
-    let Some(after) = after else {
-        return Ok(None);
-    };
-    let sealed: SealedTimeCursor = seal.open("after", after)?;
-    if sealed.list != list {
-        return Err(AppError::bad_input(
-            "after",
-            "this cursor belongs to another list or order; start again from the first page",
-        ));
-    }
-    Ok(Some(TimeCursor {
-        at: sealed.at,
-        id: sealed.id,
-    }))
-}
-
-fn seal_time_cursor(seal: &CursorSeal, list: &str, at: chrono::NaiveDateTime, id: i64) -> String {
-    seal.seal(&SealedTimeCursor {
-        list: list.to_string(),
-        at,
-        id,
-    })
-}
-
 /// A page of a thread (a movie's comments or a comment's replies), by keyset on (time, id).
 pub async fn thread_page(
     ctx: &Context<'_>,
@@ -157,7 +124,7 @@ pub async fn thread_page(
     let limit = pagination::page_size(first)?;
     let seal = ctx.data::<CursorSeal>()?;
     let list = format!("comments:{order:?}");
-    let after = read_time_cursor(seal, &list, after)?;
+    let after = TimeCursor::read(seal, &list, after)?;
     let viewer = ctx.data_opt::<Viewer>().map(|viewer| viewer.user_id);
     let rows = ctx
         .data::<Community>()?
@@ -168,7 +135,7 @@ pub async fn thread_page(
         limit,
         after.is_some(),
         CommentCount(thread),
-        |view| seal_time_cursor(seal, &list, view.row.created_at, view.row.id),
+        |view| TimeCursor::sealed(seal, &list, view.row.created_at, view.row.id),
         Comment,
     ))
 }
@@ -248,7 +215,7 @@ pub async fn notifications_page(
     let limit = pagination::page_size(first)?;
     let seal = ctx.data::<CursorSeal>()?;
     let list = format!("notifications:{unread_only}");
-    let after = read_time_cursor(seal, &list, after)?;
+    let after = TimeCursor::read(seal, &list, after)?;
     let community = ctx.data::<Community>()?;
     let rows = community.notifications(user_id, unread_only, after, limit + 1).await?;
     let comment_ids: Vec<i64> = rows.iter().filter_map(|row| row.comment_id).collect();
@@ -269,7 +236,7 @@ pub async fn notifications_page(
         limit,
         after.is_some(),
         NotificationCount { user_id, unread_only },
-        |n| seal_time_cursor(seal, &list, n.row.created_at, n.row.id),
+        |n| TimeCursor::sealed(seal, &list, n.row.created_at, n.row.id),
         |n| n,
     ))
 }

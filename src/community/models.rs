@@ -84,10 +84,3 @@ pub struct NewNotification {
     pub comment_id: Option<i64>,
     pub created_at: NaiveDateTime,
 }
-
-/// A position in a list by time: after (created_at, id), in the list's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TimeCursor {
-    pub at: NaiveDateTime,
-    pub id: i64,
-}

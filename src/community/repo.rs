@@ -8,9 +8,10 @@ use diesel::QueryResult;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::community::models::{CommentOrder, CommentRow, NewComment, NewNotification, NotificationRow, TimeCursor};
+use crate::community::models::{CommentOrder, CommentRow, NewComment, NewNotification, NotificationRow};
 use crate::db::DbConn;
 use crate::db::schema::{comment_likes, comments, movies, notifications, profiles, users};
+use crate::graphql::pagination::TimeCursor;
 use crate::per_backend;
 
 /// Which comments a list shows: a movie's top-level comments, a comment's replies, or comments by id.

@@ -13,11 +13,12 @@ use axum::http::StatusCode;
 use crate::auth::Viewer;
 use crate::auth::ratelimit::{DEFAULT_CAPACITY, RateLimiter};
 use crate::community::models::{
-    CommentOrder, CommentRow, CommentView, NewComment, NewNotification, NotificationKind, NotificationRow, TimeCursor,
+    CommentOrder, CommentRow, CommentView, NewComment, NewNotification, NotificationKind, NotificationRow,
 };
 use crate::community::repo::{self, Thread};
 use crate::db::{Db, DbConn, Role, now};
 use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::TimeCursor;
 use crate::jobs;
 use crate::notify::templates;
 

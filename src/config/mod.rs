@@ -245,6 +245,8 @@ pub struct JobSettings {
     pub poll: Duration,
     /// First retry delay of a failed job; each further retry doubles it (capped at one hour).
     pub backoff_base: Duration,
+    /// Pending orders older than this are canceled by the hourly job (F3; ABANDONED_ORDER_HOURS).
+    pub abandoned_order_after: chrono::Duration,
 }
 
 #[derive(Clone)]
@@ -308,6 +310,7 @@ impl Settings {
                 run_worker: vars.get("RUN_WORKER", true)?,
                 poll: vars.get("WORKER_POLL_MS", Millis(Duration::from_secs(1)))?.0,
                 backoff_base: vars.get("JOB_BACKOFF_BASE_MS", Millis(Duration::from_secs(5)))?.0,
+                abandoned_order_after: abandoned_order_after(&vars)?,
             },
             payments: PaymentSettings {
                 stripe_secret_key: vars.text("STRIPE_SECRET_KEY"),
@@ -404,6 +407,16 @@ impl Settings {
 }
 
 /// An `http://` URL whose host is not this machine.
+/// ABANDONED_ORDER_HOURS (default 24, at least 1): how long a pending order waits for payment before the
+/// hourly job cancels it (F3).
+fn abandoned_order_after(vars: &Vars) -> Result<chrono::Duration, ConfigError> {
+    let hours: u32 = vars.get("ABANDONED_ORDER_HOURS", 24u32)?;
+    if hours == 0 {
+        return Err(ConfigError("ABANDONED_ORDER_HOURS must be at least 1".into()));
+    }
+    Ok(chrono::Duration::hours(i64::from(hours)))
+}
+
 fn plain_http_off_this_machine(url: &str) -> bool {
     let Ok(parsed) = url::Url::parse(url) else {
         return false;

@@ -273,6 +273,52 @@ impl CursorSeal {
     }
 }
 
+/// A position in a list ordered by time: strictly after (`at`, `id`) in the list's order. Comments,
+/// notifications and orders page by it; sealed with the name of its list (and order), so that a cursor of one
+/// list is refused by another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TimeCursor {
+    pub at: chrono::NaiveDateTime,
+    pub id: i64,
+}
+
+/// A time cursor as sealed: its list, and the position.
+#[derive(Serialize, serde::Deserialize)]
+struct SealedTimeCursor {
+    list: String,
+    at: chrono::NaiveDateTime,
+    id: i64,
+}
+
+impl TimeCursor {
+    /// The position an `after` argument names in `list`; BAD_USER_INPUT for a cursor of another list.
+    pub fn read(seal: &CursorSeal, list: &str, after: Option<&str>) -> AppResult<Option<TimeCursor>> {
+        let Some(after) = after else {
+            return Ok(None);
+        };
+        let sealed: SealedTimeCursor = seal.open("after", after)?;
+        if sealed.list != list {
+            return Err(AppError::bad_input(
+                "after",
+                "this cursor belongs to another list or order; start again from the first page",
+            ));
+        }
+        Ok(Some(TimeCursor {
+            at: sealed.at,
+            id: sealed.id,
+        }))
+    }
+
+    /// The cursor of the item at (`at`, `id`) in `list`.
+    pub fn sealed(seal: &CursorSeal, list: &str, at: chrono::NaiveDateTime, id: i64) -> String {
+        seal.seal(&SealedTimeCursor {
+            list: list.to_string(),
+            at,
+            id,
+        })
+    }
+}
+
 pub fn encode_cursor(position: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("p:{position}"))
 }

@@ -13,10 +13,12 @@ use crate::config::GraphqlLimits;
 use crate::graphql::pagination::CursorSeal;
 use crate::jobs::Jobs;
 use crate::jobs::graphql::JobQuery;
+use crate::shop::Shop;
+use crate::shop::graphql::{ShopMutation, ShopQuery};
 
 /// Every domain's queries; each domain adds its part here.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery);
+pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery, ShopQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
@@ -26,6 +28,7 @@ pub struct MutationRoot(
     CatalogMutation,
     ModerationMutation,
     CommunityMutation,
+    ShopMutation,
 );
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -36,6 +39,7 @@ pub struct Domains {
     pub catalog: Catalog,
     pub jobs: Jobs,
     pub community: Community,
+    pub shop: Shop,
     /// Seals the catalog lists' keyset cursors.
     pub cursors: CursorSeal,
 }
@@ -48,6 +52,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
         .data(domains.catalog)
         .data(domains.jobs)
         .data(domains.community)
+        .data(domains.shop)
         .data(domains.cursors)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)

@@ -32,6 +32,7 @@ pub struct AppState {
     pub trusted_proxy_hops: TrustedProxyHops,
     pub accounts: Accounts,
     pub catalog: Catalog,
+    pub shop: crate::shop::Shop,
     pub jobs: Jobs,
     pub mailer: Mailer,
     pub storage: Storage,

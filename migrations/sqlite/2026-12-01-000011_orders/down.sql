@@ -1,0 +1,10 @@
+DROP INDEX orders_status_idx;
+CREATE INDEX orders_status_idx ON orders (status, created_at);
+DROP INDEX orders_created_idx;
+DROP INDEX orders_user_idx;
+CREATE INDEX orders_user_idx ON orders (user_id, created_at);
+DROP INDEX order_items_pending_once_idx;
+ALTER TABLE order_items DROP COLUMN pending_user_id;
+ALTER TABLE order_items DROP COLUMN charged_price_cents;
+ALTER TABLE orders DROP COLUMN charged_cents;
+ALTER TABLE movies DROP COLUMN available;

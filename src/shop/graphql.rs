@@ -1,0 +1,449 @@
+//! The shop's part of the GraphQL schema (C1–C4, D1–D5): the cart, placing and canceling orders, the user's
+//! orders and the staff views. Thin: parse, call `Shop`, shape the answer.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::accounts::Accounts;
+use crate::catalog::graphql::Movie;
+use crate::catalog::models::MovieRow;
+use crate::catalog::moderation::CATALOG_CURRENCY;
+use crate::db::Role;
+use crate::error::AppError;
+use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
+use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, TimeCursor, Total};
+use crate::graphql::scalars::Money;
+use crate::shop::Shop;
+use crate::shop::models::{CartLine as CartLineRow, CartView, OrderExclusion, OrderFilter, OrderLineRow, OrderStatus};
+use crate::shop::service::OrderView;
+
+/// A user's cart (C1): its lines, oldest first, at today's prices.
+pub struct Cart(CartView);
+
+#[Object]
+impl Cart {
+    async fn lines(&self) -> Vec<CartLine> {
+        self.0.lines.iter().cloned().map(CartLine).collect()
+    }
+
+    /// How many lines the cart has.
+    async fn count(&self) -> i32 {
+        i32::try_from(self.0.lines.len()).unwrap_or(i32::MAX)
+    }
+
+    /// What ordering now would cost: today's prices of the lines without a `problem`.
+    async fn total(&self) -> Money {
+        Money::new(self.0.orderable_total(), CATALOG_CURRENCY)
+    }
+}
+
+/// A movie in a cart.
+pub struct CartLine(CartLineRow);
+
+#[Object]
+impl CartLine {
+    /// The movie as it is now (its genres, year, price …).
+    async fn movie(&self) -> Movie {
+        Movie(self.0.movie.clone())
+    }
+
+    /// Its price today.
+    async fn price(&self) -> Money {
+        Money::new(self.0.movie.price_cents, &self.0.movie.currency)
+    }
+
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.added_at.and_utc()
+    }
+
+    /// What would keep this line out of an order (the movie was withdrawn from sale, you own it, or it waits
+    /// in another of your orders); null when it can be ordered.
+    async fn problem(&self) -> Option<OrderExclusion> {
+        self.0.problem
+    }
+
+    /// False once the movie was withdrawn from sale (the same as `problem: UNAVAILABLE`).
+    async fn available(&self) -> bool {
+        self.0.movie.available
+    }
+}
+
+/// An order (D1–D4).
+#[derive(Clone)]
+pub struct Order {
+    view: OrderView,
+    lines: Vec<(OrderLineRow, MovieRow)>,
+}
+
+impl PageNode for Order {
+    const CONNECTION: &'static str = "OrderConnection";
+    const EDGE: &'static str = "OrderEdge";
+}
+
+#[Object]
+impl Order {
+    async fn id(&self) -> ID {
+        ID(self.view.row.uuid.clone())
+    }
+
+    async fn status(&self) -> OrderStatus {
+        self.view.row.status
+    }
+
+    /// The public id of the user who placed it.
+    async fn user_id(&self) -> ID {
+        ID(self.view.user_uuid.clone())
+    }
+
+    /// The sum of the lines' prices when the order was placed.
+    async fn total(&self) -> Money {
+        Money::new(self.view.row.total_cents, &self.view.row.currency)
+    }
+
+    /// The total at today's prices when payment started (D2); null until then.
+    async fn charged_total(&self) -> Option<Money> {
+        self.view
+            .row
+            .charged_cents
+            .map(|cents| Money::new(cents, &self.view.row.currency))
+    }
+
+    async fn lines(&self) -> Vec<OrderLine> {
+        self.lines.iter().cloned().map(OrderLine).collect()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.view.row.created_at.and_utc()
+    }
+
+    async fn paid_at(&self) -> Option<DateTime<Utc>> {
+        self.view.row.paid_at.map(|at| at.and_utc())
+    }
+
+    async fn canceled_at(&self) -> Option<DateTime<Utc>> {
+        self.view.row.canceled_at.map(|at| at.and_utc())
+    }
+
+    async fn refunded_at(&self) -> Option<DateTime<Utc>> {
+        self.view.row.refunded_at.map(|at| at.and_utc())
+    }
+}
+
+/// A movie in an order, at its price when ordered.
+pub struct OrderLine((OrderLineRow, MovieRow));
+
+#[Object]
+impl OrderLine {
+    async fn movie(&self) -> Movie {
+        Movie(self.0.1.clone())
+    }
+
+    /// The price when the order was placed.
+    async fn price(&self) -> Money {
+        Money::new(self.0.0.price_cents, &self.0.0.currency)
+    }
+
+    /// The price when payment started (D2); null until then.
+    async fn charged_price(&self) -> Option<Money> {
+        self.0
+            .0
+            .charged_price_cents
+            .map(|cents| Money::new(cents, &self.0.0.currency))
+    }
+}
+
+/// A movie the cart held that the order left out, and why (D1).
+pub struct ExcludedMovie {
+    movie: MovieRow,
+    reason: OrderExclusion,
+}
+
+#[Object]
+impl ExcludedMovie {
+    async fn movie(&self) -> Movie {
+        Movie(self.movie.clone())
+    }
+
+    async fn reason(&self) -> OrderExclusion {
+        self.reason
+    }
+}
+
+/// What `placeOrder` did: the new order, and the cart lines it left out (they stay in the cart).
+pub struct PlacedOrderPayload {
+    order: Order,
+    excluded: Vec<ExcludedMovie>,
+}
+
+#[Object]
+impl PlacedOrderPayload {
+    async fn order(&self) -> &Order {
+        &self.order
+    }
+
+    async fn excluded(&self) -> &[ExcludedMovie] {
+        &self.excluded
+    }
+}
+
+/// A user's filter on their orders (D3). `from` is inclusive and `to` exclusive, on when the order was placed.
+#[derive(InputObject, Default)]
+pub struct OrderFilterInput {
+    status: Option<OrderStatus>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+/// An admin's filter on all orders (D5): `OrderFilterInput` and the user.
+#[derive(InputObject, Default)]
+pub struct AllOrdersFilterInput {
+    /// Only this user's orders (their public id).
+    user_id: Option<ID>,
+    status: Option<OrderStatus>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+fn time_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<OrderFilter, AppError> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(AppError::bad_input("filter.to", "to must not be before from"));
+    }
+    Ok(OrderFilter {
+        from: from.map(|at| at.naive_utc()),
+        to: to.map(|at| at.naive_utc()),
+        ..OrderFilter::default()
+    })
+}
+
+/// What an order page's `totalCount` counts.
+pub struct OrderCount(OrderFilter);
+
+impl Counted for OrderCount {
+    async fn count(&self, ctx: &Context<'_>) -> Result<Total> {
+        Ok(Total::exact(ctx.data::<Shop>()?.order_totals(&self.0).await?.0))
+    }
+}
+
+/// A page of orders matching `filter`, newest first, with their lines: two statements for a page.
+async fn order_page(
+    ctx: &Context<'_>,
+    filter: OrderFilter,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<Page<Order, OrderCount>> {
+    let limit = pagination::page_size(first)?;
+    let seal = ctx.data::<CursorSeal>()?;
+    let list = "orders";
+    let after = TimeCursor::read(seal, list, after)?;
+    let shop = ctx.data::<Shop>()?;
+    let views = shop.orders(&filter, after, limit + 1).await?;
+    let orders = with_lines(shop, views).await?;
+    Ok(Page::from_keyset_rows(
+        orders,
+        limit,
+        after.is_some(),
+        OrderCount(filter),
+        |order| TimeCursor::sealed(seal, list, order.view.row.created_at, order.view.row.id),
+        |order| order,
+    ))
+}
+
+/// The orders with their lines, read in one statement.
+async fn with_lines(shop: &Shop, views: Vec<OrderView>) -> Result<Vec<Order>> {
+    let ids: Vec<i64> = views.iter().map(|view| view.row.id).collect();
+    let mut lines: HashMap<i64, Vec<(OrderLineRow, MovieRow)>> = shop.order_lines(&ids).await?;
+    Ok(views
+        .into_iter()
+        .map(|view| Order {
+            lines: lines.remove(&view.row.id).unwrap_or_default(),
+            view,
+        })
+        .collect())
+}
+
+async fn one_order(shop: &Shop, view: OrderView) -> Result<Order> {
+    let mut orders = with_lines(shop, vec![view]).await?;
+    orders
+        .pop()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("an order went missing")).into())
+}
+
+/// All orders matching an admin's filter (D5): their number and total, and their pages.
+pub struct OrderReport {
+    filter: OrderFilter,
+}
+
+#[Object]
+impl OrderReport {
+    /// How many orders match.
+    async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(ctx.data::<Shop>()?.order_totals(&self.filter).await?.0)
+    }
+
+    /// The sum of the matching orders' totals at ordering.
+    async fn total_amount(&self, ctx: &Context<'_>) -> Result<Money> {
+        let (_, sum) = ctx.data::<Shop>()?.order_totals(&self.filter).await?;
+        Ok(Money::new(sum, CATALOG_CURRENCY))
+    }
+
+    /// The matching orders, newest first.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 0 to 100 (20 when null).")] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<Order, OrderCount>> {
+        order_page(ctx, self.filter.clone(), first, after.as_deref()).await
+    }
+}
+
+/// The shop's queries.
+#[derive(Default)]
+pub struct ShopQuery;
+
+#[Object]
+impl ShopQuery {
+    /// The viewer's cart (C1, C3).
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn cart(&self, ctx: &Context<'_>) -> Result<Cart> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Cart(ctx.data::<Shop>()?.cart(user_id).await?))
+    }
+
+    /// Any user's cart, by their public id (C4).
+    #[graphql(
+        guard = "RoleGuard::role(Role::Moderator)",
+        directive = requires_role::apply(Role::Moderator)
+    )]
+    async fn user_cart(&self, ctx: &Context<'_>, user_id: ID) -> Result<Cart> {
+        let user = ctx
+            .data::<Accounts>()?
+            .user_by_uuid(&user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("no user has this id"))?;
+        Ok(Cart(ctx.data::<Shop>()?.cart(user.id).await?))
+    }
+
+    /// The viewer's orders, newest first (D3).
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 0 to 100 (20 when null).")] first: Option<i32>,
+        after: Option<String>,
+        filter: Option<OrderFilterInput>,
+    ) -> Result<Page<Order, OrderCount>> {
+        let user_id = viewer(ctx)?.user_id;
+        let input = filter.unwrap_or_default();
+        let filter = OrderFilter {
+            user_id: Some(user_id),
+            status: input.status,
+            ..time_range(input.from, input.to)?
+        };
+        order_page(ctx, filter, first, after.as_deref()).await
+    }
+
+    /// One of the viewer's orders (D3). Someone else's order is NOT_FOUND, as if it did not exist.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
+        let user_id = viewer(ctx)?.user_id;
+        let shop = ctx.data::<Shop>()?;
+        let view = shop.own_order(user_id, &id).await?;
+        one_order(shop, view).await
+    }
+
+    /// All orders, filtered by user, time and status, with their number and total (D5).
+    #[graphql(
+        guard = "RoleGuard::role(Role::Admin)",
+        directive = requires_role::apply(Role::Admin)
+    )]
+    async fn all_orders(&self, ctx: &Context<'_>, filter: Option<AllOrdersFilterInput>) -> Result<OrderReport> {
+        let input = filter.unwrap_or_default();
+        let user_id = match &input.user_id {
+            Some(uuid) => Some(
+                ctx.data::<Accounts>()?
+                    .user_by_uuid(uuid)
+                    .await?
+                    .ok_or_else(|| AppError::bad_input("filter.userId", "no user has this id"))?
+                    .id,
+            ),
+            None => None,
+        };
+        Ok(OrderReport {
+            filter: OrderFilter {
+                user_id,
+                status: input.status,
+                ..time_range(input.from, input.to)?
+            },
+        })
+    }
+}
+
+/// The shop's mutations, for signed-in users.
+#[derive(Default)]
+pub struct ShopMutation;
+
+#[Object]
+impl ShopMutation {
+    /// Adds a movie to the viewer's cart (C1, C2). CONFLICT with `reason` ALREADY_IN_CART, ALREADY_PURCHASED or
+    /// UNAVAILABLE; NOT_FOUND naming an unknown id.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn add_to_cart(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Cart> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Cart(ctx.data::<Shop>()?.add_to_cart(user_id, &movie_id).await?))
+    }
+
+    /// Takes a movie out of the viewer's cart (C1); NOT_FOUND when it is not there.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn remove_from_cart(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Cart> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Cart(ctx.data::<Shop>()?.remove_from_cart(user_id, &movie_id).await?))
+    }
+
+    /// Empties the viewer's cart (C1).
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn clear_cart(&self, ctx: &Context<'_>) -> Result<Cart> {
+        let user_id = viewer(ctx)?.user_id;
+        Ok(Cart(ctx.data::<Shop>()?.clear_cart(user_id).await?))
+    }
+
+    /// Places a PENDING order from the viewer's cart at today's prices (D1). Lines that cannot be ordered stay
+    /// in the cart and are listed in `excluded` with their reason. CART_EMPTY or NOTHING_TO_ORDER change
+    /// nothing.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn place_order(&self, ctx: &Context<'_>) -> Result<PlacedOrderPayload> {
+        let reader = viewer(ctx)?;
+        let shop = ctx.data::<Shop>()?;
+        let placed = shop.place_order(reader.user_id).await?;
+        let order = one_order(
+            shop,
+            OrderView {
+                row: placed.order,
+                user_uuid: reader.user_uuid.clone(),
+            },
+        )
+        .await?;
+        Ok(PlacedOrderPayload {
+            order,
+            excluded: placed
+                .excluded
+                .into_iter()
+                .map(|(movie, reason)| ExcludedMovie { movie, reason })
+                .collect(),
+        })
+    }
+
+    /// Cancels one of the viewer's PENDING orders (D4). ORDER_PAID for a paid order (a refund undoes it),
+    /// ORDER_CLOSED for a canceled or refunded one, NOT_FOUND for an order that is not theirs.
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
+        let user_id = viewer(ctx)?.user_id;
+        let shop = ctx.data::<Shop>()?;
+        let view = shop.cancel_order(user_id, &id).await?;
+        one_order(shop, view).await
+    }
+}
