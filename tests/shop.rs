@@ -20,6 +20,7 @@ backend_tests!(
     racing_orders_create_one_order,
     a_removal_racing_an_order_never_becomes_an_order_line,
     an_addition_racing_a_purchase_never_leaves_an_owned_movie_in_the_cart,
+    a_cart_is_bounded,
 );
 
 struct Shop {
@@ -849,4 +850,47 @@ async fn an_addition_racing_a_purchase_never_leaves_an_owned_movie_in_the_cart(b
         }
         assert_eq!(cart(&s.app, &s.ann).await["count"], 0, "round {round}: {added:?}");
     }
+}
+
+/// A cart holds at most 100 movies: the 101st is refused and changes nothing.
+async fn a_cart_is_bounded(backend: Backend) {
+    let s = shop(backend).await;
+    let data = s
+        .app
+        .query_ok(
+            "{ movies(first: 100, sort: {field: NAME, direction: ASC}) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let all: Vec<String> = data["movies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(all.len(), 100, "the demo catalog has 100 movies or more");
+    for movie in &all {
+        add(&s.app, &s.ann, movie).await;
+    }
+    let one_more = s
+        .app
+        .query_ok(
+            "{ movies(first: 1, sort: {field: NAME, direction: DESC}) { nodes { id } } }",
+            json!({}),
+        )
+        .await["movies"]["nodes"][0]["id"]
+        .clone();
+    assert!(
+        !all.contains(&one_more.as_str().unwrap().to_string()),
+        "the demo catalog has more than 100 movies"
+    );
+    let full = refused(
+        &s.app,
+        Some(&s.ann),
+        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
+        json!({ "m": one_more }),
+    )
+    .await;
+    assert_eq!(full["extensions"]["code"], "CART_FULL");
+    assert_eq!(cart(&s.app, &s.ann).await["count"], 100);
 }

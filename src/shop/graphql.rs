@@ -390,7 +390,7 @@ pub struct ShopMutation;
 #[Object]
 impl ShopMutation {
     /// Adds a movie to the viewer's cart (C1, C2). CONFLICT with `reason` ALREADY_IN_CART, ALREADY_PURCHASED or
-    /// UNAVAILABLE; NOT_FOUND naming an unknown id.
+    /// UNAVAILABLE; NOT_FOUND naming an unknown id; CART_FULL past 100 movies.
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn add_to_cart(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;

@@ -71,6 +71,17 @@ pub async fn movie_id(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<i64>>
     })
 }
 
+/// How many lines the cart has.
+pub async fn line_count(conn: &mut DbConn, cart_id: i64) -> QueryResult<i64> {
+    per_backend!(conn, |c| {
+        cart_items::table
+            .filter(cart_items::cart_id.eq(cart_id))
+            .count()
+            .get_result(c)
+            .await
+    })
+}
+
 /// Adds a line; false when the movie was in the cart already (the (cart, movie) constraint decides, C2).
 pub async fn add_line(conn: &mut DbConn, cart_id: i64, movie_id: i64, at: NaiveDateTime) -> QueryResult<bool> {
     let added = per_backend!(conn, |c| {

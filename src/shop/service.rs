@@ -16,6 +16,9 @@ use crate::shop::models::{
 };
 use crate::shop::repo;
 
+/// The most lines a cart holds: a cart (and so an order) stays a bounded read and write whatever a client does.
+pub const MAX_CART_LINES: i64 = 100;
+
 /// An order as its lists show it: the row and its owner's public id.
 #[derive(Debug, Clone)]
 pub struct OrderView {
@@ -60,7 +63,8 @@ impl Shop {
     }
 
     /// C1, C2: adds a movie. Refused when no movie has the id (NOT_FOUND, naming it), when the movie is not on
-    /// sale, when the user owns it, or when it is in the cart already (CONFLICT, with `reason`).
+    /// sale, when the user owns it, or when it is in the cart already (CONFLICT, with `reason`), and when the
+    /// cart is full (CART_FULL).
     pub async fn add_to_cart(&self, user_id: i64, movie_uuid: &str) -> AppResult<CartView> {
         let at = now();
         self.db
@@ -74,6 +78,13 @@ impl Shop {
                 }
                 if !available {
                     return Err(conflict("UNAVAILABLE", "this movie is not on sale"));
+                }
+                if repo::line_count(conn, cart_id).await? >= MAX_CART_LINES {
+                    return Err(AppError::rejected(
+                        StatusCode::CONFLICT,
+                        "CART_FULL",
+                        format!("a cart holds at most {MAX_CART_LINES} movies; order or remove some first"),
+                    ));
                 }
                 if !repo::add_line(conn, cart_id, movie_id, at).await? {
                     return Err(conflict("ALREADY_IN_CART", "this movie is already in your cart"));
