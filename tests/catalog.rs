@@ -23,6 +23,7 @@ backend_tests!(
     every_genres_page_is_read_in_one_statement,
     people_by_id_and_a_synthetic_catalog,
     counts_stop_at_ten_thousand,
+    common_and_rare_words_page_alike,
 );
 
 const PAGE: &str = r#"
@@ -759,4 +760,80 @@ async fn counts_stop_at_ten_thousand(backend: Backend) {
     let narrow = count(json!({ "yearMin": 2000, "yearMax": 2000 })).await;
     assert_eq!(narrow["totalCountCapped"], false);
     assert!(narrow["totalCount"].as_i64().unwrap() > 0);
+}
+
+/// Every movie of a search, walked page by page in `sort` order: (name, description) of each, and the first
+/// page's count.
+async fn walk_search(app: &TestApp, search: &str, sort: Value, first: i64) -> (Vec<(String, String)>, Value) {
+    let query = "query($s: String, $a: String, $o: MovieSort, $n: Int) { movies(first: $n, after: $a, search: $s, sort: $o) { totalCount totalCountCapped pageInfo { hasNextPage endCursor } nodes { name description } } }";
+    let mut after = Value::Null;
+    let mut seen = Vec::new();
+    let mut count = Value::Null;
+    loop {
+        let page = app
+            .query_ok(query, json!({ "s": search, "a": after, "o": sort, "n": first }))
+            .await["movies"]
+            .clone();
+        if count.is_null() {
+            count = json!({ "totalCount": page["totalCount"], "totalCountCapped": page["totalCountCapped"] });
+        }
+        for node in page["nodes"].as_array().unwrap() {
+            seen.push((
+                node["name"].as_str().unwrap().to_string(),
+                node["description"].as_str().unwrap().to_string(),
+            ));
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return (seen, count);
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// B5 at scale: a word more than 1,000 movies contain is read by walking the sort's index (its count stops at
+/// 1,000, "1,000+"); a rarer one is listed from the search index and read by id (counted exactly); a text too
+/// short for the index is walked. Each way pages through every match once, in order.
+async fn common_and_rare_words_page_alike(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    cinema::catalog::seed::seed_synthetic(app.db(), 1_500).await.unwrap();
+    let contains = |(name, description): &(String, String), word: &str| {
+        name.to_lowercase().contains(word) || description.to_lowercase().contains(word)
+    };
+
+    // Every synthetic movie's description says "generated".
+    let by_name = json!({ "field": "NAME", "direction": "ASC" });
+    let (common, count) = walk_search(&app, "Generated", by_name.clone(), 100).await;
+    assert_eq!(count, json!({ "totalCount": 1000, "totalCountCapped": true }));
+    assert!(common.len() >= 1_500, "{}", common.len());
+    assert!(common.iter().all(|movie| contains(movie, "generated")));
+    let names: Vec<&String> = common.iter().map(|(name, _)| name).collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]), "in name order, each once");
+    let (by_score, _) = walk_search(&app, "generated", json!({ "field": "IMDB", "direction": "DESC" }), 100).await;
+    let mut a: Vec<&String> = by_score.iter().map(|(name, _)| name).collect();
+    a.sort();
+    assert_eq!(a, names, "the same movies in any sort");
+
+    // A title word about one movie in twenty has: listed by id, counted exactly, paged in small pages.
+    let word = common[7].0.split(' ').nth(2).unwrap().to_lowercase();
+    let (rare, count) = walk_search(&app, &word, by_name.clone(), 7).await;
+    assert_eq!(count["totalCountCapped"], false);
+    assert_eq!(count["totalCount"].as_u64().unwrap() as usize, rare.len());
+    assert!(rare.iter().all(|movie| contains(movie, &word)), "{word}");
+    let expected = common.iter().filter(|movie| contains(movie, &word)).count();
+    assert!(
+        rare.len() >= expected && expected > 0,
+        "{word}: {} of {expected}",
+        rare.len()
+    );
+
+    // One title, exactly.
+    let title = &common[42].0;
+    let (one, count) = walk_search(&app, title, by_name.clone(), 20).await;
+    assert_eq!(count, json!({ "totalCount": one.len(), "totalCountCapped": false }));
+    assert!(one.iter().any(|(name, _)| name == title));
+
+    // Too short for the index: walked, and capped like a common word.
+    let (short, count) = walk_search(&app, "no", by_name, 100).await;
+    assert_eq!(count["totalCountCapped"], true);
+    assert!(short.len() >= 1_500);
 }

@@ -411,6 +411,7 @@ impl MovieFilterInput {
             search,
             favorite_of: None,
             purchased_by: None,
+            search_plan: None,
         };
         service::check_filter(&filter)?;
         Ok(filter)
@@ -546,18 +547,19 @@ async fn movie_page(
     let seal = ctx.data::<CursorSeal>()?;
     let after = read_cursor(seal, sort, after)?;
     // One row more than asked tells whether a next page exists without a second query.
-    let rows = ctx
+    let found = ctx
         .data::<Catalog>()?
-        .movies(&filter, sort, after.as_ref(), limit + 1)
+        .movies(filter, sort, after.as_ref(), limit + 1)
         .await?;
     let page = Page::from_keyset_rows(
-        rows,
+        found.rows,
         limit,
         after.is_some(),
-        MovieCount::Matching(Box::new(filter)),
+        MovieCount::Matching(Box::new(found.filter)),
         |movie| seal_cursor(seal, sort, movie),
         Movie,
-    );
+    )
+    .with_total(found.total);
     prefetch_relations(ctx, page.nodes()).await?;
     Ok(page)
 }

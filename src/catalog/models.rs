@@ -94,6 +94,19 @@ pub struct MovieFilter {
     pub favorite_of: Option<i64>,
     /// Only the movies this user bought (B14: `me.purchasedMovies`); set by the server, never by a client.
     pub purchased_by: Option<i64>,
+    /// How `search` is served, once `Catalog::movies` has probed it; None serves it from the indexes alone.
+    pub search_plan: Option<SearchPlan>,
+}
+
+/// How a search page is read (B5), decided per request by a cheap probe of the search indexes: a term few
+/// movies match is listed from the indexes and its page read by id; a term many match (more than a search
+/// counts) is served by walking the sort's index and testing each movie, which stops after a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchPlan {
+    /// Every movie that matches (the filter included), found by the probe.
+    Ids(Vec<i64>),
+    /// Too many to list: test each movie in sort order.
+    Scan,
 }
 
 /// What a catalog page is sorted by (B4); the id breaks ties.

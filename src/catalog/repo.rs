@@ -13,7 +13,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::{
     CertificationRow, GenreRow, MovieChanges, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, Named,
-    NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SortKey, ViewerState,
+    NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SearchPlan, SortKey, ViewerState,
 };
 use crate::db::schema::{
     cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
@@ -88,18 +88,73 @@ macro_rules! after_key {
     }};
 }
 
+/// The ids of the movies that a star or director whose lower-cased name is LIKE `$pattern` plays in or
+/// directed: a subquery for `movies::id.eq_any(…)`. A macro because the union's type cannot be named; it
+/// expands to one expression.
+macro_rules! movies_of_people_named {
+    ($pattern:expr) => {{
+        let pattern: String = $pattern;
+        let stars_named = people::table
+            .filter(lower(people::name).like(pattern.clone()).escape('\\'))
+            .select(people::id);
+        let directors_named = people::table
+            .filter(lower(people::name).like(pattern).escape('\\'))
+            .select(people::id);
+        movie_stars::table
+            .filter(movie_stars::person_id.eq_any(stars_named))
+            .select(movie_stars::movie_id)
+            .union_all(
+                movie_directors::table
+                    .filter(movie_directors::person_id.eq_any(directors_named))
+                    .select(movie_directors::movie_id),
+            )
+    }};
+}
+
 /// The catalog's search (B5), the one place it is decided: a case-insensitive substring of the title, the
 /// description, or a star's or director's name, on both backends. What serves it differs: on PostgreSQL the
 /// LIKE scan is served by trigram indexes (migration 000010); on SQLite the FTS5 trigram tables answer a text
 /// of three characters or more as a phrase (the same substring rule), and shorter texts scan.
 pub trait MovieSearch: Backend {
     fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
+    /// `query` without the movies whose title and description do not contain `text` (three characters or
+    /// more), served by the index: the first half of a search's probe.
+    fn titles_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
+    /// `query` without the movies none of whose stars and directors has `text` (three characters or more) in
+    /// their name, served by the index: the second half of a search's probe.
+    fn people_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
+}
+
+/// The FTS5 phrase of a search text on SQLite: quoted, its own quotes doubled, so nothing in it is query
+/// syntax.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.trim().to_lowercase().replace('"', "\"\""))
 }
 
 impl MovieSearch for diesel::pg::Pg {
     fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
         match crate::db::contains_pattern(text) {
             Some(pattern) => Self::movies_containing(query, pattern),
+            None => query,
+        }
+    }
+
+    fn titles_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
+        match crate::db::contains_pattern(text) {
+            // Both trigram indexes, joined by a BitmapOr.
+            Some(pattern) => query.filter(
+                lower(movies::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(movies::description).like(pattern).escape('\\')),
+            ),
+            None => query,
+        }
+    }
+
+    fn people_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
+        match crate::db::contains_pattern(text) {
+            Some(pattern) => query.filter(movies::id.eq_any(movies_of_people_named!(pattern))),
             None => query,
         }
     }
@@ -116,12 +171,32 @@ impl MovieSearch for diesel::sqlite::Sqlite {
                 None => query,
             };
         }
-        // An FTS5 phrase: the text quoted, its own quotes doubled, so nothing in it is query syntax.
-        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        let phrase = fts_phrase(&text);
         query.filter(
             diesel::dsl::sql::<Bool>("(movies.id IN (SELECT rowid FROM movies_fts WHERE movies_fts MATCH ")
                 .bind::<Text, _>(phrase.clone())
                 .sql(") OR movies.id IN (SELECT movie_id FROM movie_stars WHERE person_id IN (SELECT rowid FROM people_fts WHERE people_fts MATCH ")
+                .bind::<Text, _>(phrase.clone())
+                .sql(")) OR movies.id IN (SELECT movie_id FROM movie_directors WHERE person_id IN (SELECT rowid FROM people_fts WHERE people_fts MATCH ")
+                .bind::<Text, _>(phrase)
+                .sql(")))"),
+        )
+    }
+
+    fn titles_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
+        use diesel::sql_types::{Bool, Text};
+        query.filter(
+            diesel::dsl::sql::<Bool>("movies.id IN (SELECT rowid FROM movies_fts WHERE movies_fts MATCH ")
+                .bind::<Text, _>(fts_phrase(text))
+                .sql(")"),
+        )
+    }
+
+    fn people_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
+        use diesel::sql_types::{Bool, Text};
+        let phrase = fts_phrase(text);
+        query.filter(
+            diesel::dsl::sql::<Bool>("(movies.id IN (SELECT movie_id FROM movie_stars WHERE person_id IN (SELECT rowid FROM people_fts WHERE people_fts MATCH ")
                 .bind::<Text, _>(phrase.clone())
                 .sql(")) OR movies.id IN (SELECT movie_id FROM movie_directors WHERE person_id IN (SELECT rowid FROM people_fts WHERE people_fts MATCH ")
                 .bind::<Text, _>(phrase)
@@ -137,6 +212,9 @@ pub trait MovieQueries: MovieSearch {
     /// `query` without the movies that do not contain `pattern` (a `contains_pattern`) in their title,
     /// description, or a star's or director's name: a scan with LIKE over lower-cased text.
     fn movies_containing<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self>;
+    /// The same movies as `movies_containing`, tested one by one (LIKE on each movie's title and description,
+    /// and its people among those named so): for a page read by walking the sort's index (`SearchPlan::Scan`).
+    fn movies_scanned<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self>;
     /// `query` in `sort` order (see `then_order_by_sort!`).
     fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self>;
     /// `query` without the movies up to and including `after` in `sort` order (B4: keyset pages). The cursor's
@@ -219,9 +297,26 @@ crate::for_both_backends! {
                 );
             }
             if let Some(text) = filter.search.as_deref() {
-                query = <Self as MovieSearch>::movies_searched(query, text);
+                query = match &filter.search_plan {
+                    None => <Self as MovieSearch>::movies_searched(query, text),
+                    Some(SearchPlan::Ids(ids)) => query.filter(movies::id.eq_any(ids.clone())),
+                    Some(SearchPlan::Scan) => match crate::db::contains_pattern(text) {
+                        Some(pattern) => Self::movies_scanned(query, pattern),
+                        None => query,
+                    },
+                };
             }
             query
+        }
+
+        fn movies_scanned<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self> {
+            query.filter(
+                lower(movies::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(movies::description).like(pattern.clone()).escape('\\'))
+                    .or(movies::id.eq_any(movies_of_people_named!(pattern))),
+            )
         }
 
         fn movies_containing<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self> {
@@ -311,6 +406,51 @@ crate::for_both_backends! {
 
 fn movies_matching<'a, DB: MovieQueries>(filter: &MovieFilter) -> movies::BoxedQuery<'a, DB> {
     DB::movies_matching(filter)
+}
+
+fn titles_probe<'a, DB: MovieQueries>(filter: &MovieFilter, text: &str) -> movies::BoxedQuery<'a, DB> {
+    DB::titles_containing(DB::movies_matching(filter), text)
+}
+
+fn people_probe<'a, DB: MovieQueries>(filter: &MovieFilter, text: &str) -> movies::BoxedQuery<'a, DB> {
+    DB::people_containing(DB::movies_matching(filter), text)
+}
+
+/// B5: the ids of the movies matching `filter` (its own search ignored) whose title, description or people
+/// contain `text` (three characters or more), through the search indexes: all of them when there are fewer
+/// than `limit`, None when there are `limit` or more. Two statements (titles, people), each stopping at
+/// `limit` rows, so a common word costs no more than a rare one.
+pub async fn search_probe(
+    conn: &mut DbConn,
+    filter: &MovieFilter,
+    text: &str,
+    limit: i64,
+) -> QueryResult<Option<Vec<i64>>> {
+    let unsearched = MovieFilter {
+        search: None,
+        search_plan: None,
+        ..filter.clone()
+    };
+    let (titles, people): (Vec<i64>, Vec<i64>) = per_backend!(conn, |c| {
+        let titles = titles_probe(&unsearched, text)
+            .select(movies::id)
+            .limit(limit)
+            .load(c)
+            .await?;
+        if titles.len() as i64 >= limit {
+            return Ok(None);
+        }
+        let people = people_probe(&unsearched, text)
+            .select(movies::id)
+            .limit(limit)
+            .load(c)
+            .await?;
+        QueryResult::Ok((titles, people))
+    })?;
+    let mut ids: Vec<i64> = titles.into_iter().chain(people).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok((ids.len() as i64) < limit).map(|few| few.then_some(ids))
 }
 
 /// The page's movies: matching `filter`, after `after` (when given), in `sort` order.

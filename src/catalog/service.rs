@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use crate::catalog::models::{
-    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow, Reaction, ViewerState,
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow, Reaction, SearchPlan,
+    ViewerState,
 };
 use crate::catalog::repo;
 use crate::db::{Db, DbConn, now};
@@ -14,6 +15,21 @@ const MAX_SEARCH_CHARS: usize = 200;
 
 /// Movie lists count at most this many (see `Catalog::count`).
 pub const MOVIE_COUNT_CAP: i64 = 10_000;
+
+/// Searches count at most this many ("1,000+"): a search's probe lists the matching movies up to here, which
+/// is what lets a rare word's page be read by id and a common word's page by walking the sort's index (B5).
+pub const SEARCH_COUNT_CAP: i64 = 1_000;
+
+/// Search texts shorter than this cannot use a trigram index: they are served by walking the sort's index.
+const INDEXED_SEARCH_CHARS: usize = 3;
+
+/// A page of movies, the filter it was read with (its search planned), and the list's size when the search's
+/// probe already counted it.
+pub struct MovieList {
+    pub rows: Vec<MovieRow>,
+    pub filter: MovieFilter,
+    pub total: Option<Total>,
+}
 
 /// The catalog handle: cheap to clone; what the catalog's resolvers and loader call.
 #[derive(Clone)]
@@ -71,26 +87,52 @@ impl Catalog {
         Catalog { db }
     }
 
-    /// Movies matching `filter` in `sort` order: the first `limit` after `after`, in one statement.
+    /// Movies matching `filter` in `sort` order: the first `limit` after `after`, in one statement; a search
+    /// first probes its indexes (two more statements, see `SearchPlan`), which also counts it.
     pub async fn movies(
         &self,
-        filter: &MovieFilter,
+        mut filter: MovieFilter,
         sort: MovieSort,
         after: Option<&MovieCursor>,
         limit: i64,
-    ) -> AppResult<Vec<MovieRow>> {
-        check_filter(filter)?;
+    ) -> AppResult<MovieList> {
+        check_filter(&filter)?;
         let mut conn = self.db.conn().await?;
-        Ok(repo::list_movies(&mut conn, filter, sort, after, limit).await?)
+        let mut total = None;
+        if let Some(text) = filter.search.clone().filter(|text| !text.trim().is_empty()) {
+            let plan = if text.trim().chars().count() < INDEXED_SEARCH_CHARS {
+                SearchPlan::Scan
+            } else {
+                match repo::search_probe(&mut conn, &filter, &text, SEARCH_COUNT_CAP + 1).await? {
+                    Some(ids) => {
+                        total = Some(Total::exact(ids.len() as i64));
+                        SearchPlan::Ids(ids)
+                    }
+                    None => {
+                        total = Some(Total::capped_at(SEARCH_COUNT_CAP, SEARCH_COUNT_CAP + 1));
+                        SearchPlan::Scan
+                    }
+                }
+            };
+            filter.search_plan = Some(plan);
+        }
+        let rows = repo::list_movies(&mut conn, &filter, sort, after, limit).await?;
+        Ok(MovieList { rows, filter, total })
     }
 
-    /// How many movies match `filter`, up to MOVIE_COUNT_CAP (asked for separately: only clients that show a
-    /// total pay for it). Capped so that a count costs the same at a million movies as at ten thousand: past
-    /// the cap the catalog shows "10,000+", which is what a person reads anyway (B4).
+    /// How many movies match `filter`, up to MOVIE_COUNT_CAP, or SEARCH_COUNT_CAP for a search (asked for
+    /// separately: only clients that show a total pay for it). Capped so that a count costs the same at a
+    /// million movies as at ten thousand: past the cap the catalog shows "10,000+", which is what a person
+    /// reads anyway (B4).
     pub async fn count(&self, filter: &MovieFilter) -> AppResult<Total> {
+        let cap = if filter.search.as_deref().is_some_and(|text| !text.trim().is_empty()) {
+            SEARCH_COUNT_CAP
+        } else {
+            MOVIE_COUNT_CAP
+        };
         let mut conn = self.db.conn().await?;
-        let counted = repo::count_movies_up_to(&mut conn, filter, MOVIE_COUNT_CAP + 1).await?;
-        Ok(Total::capped_at(MOVIE_COUNT_CAP, counted))
+        let counted = repo::count_movies_up_to(&mut conn, filter, cap + 1).await?;
+        Ok(Total::capped_at(cap, counted))
     }
 
     /// A movie by its public id; NOT_FOUND when there is none.

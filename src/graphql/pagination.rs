@@ -106,6 +106,14 @@ impl<N: PageNode, F: Counted> Page<N, F> {
         }
     }
 
+    /// The list's size when it is already known (a search's probe counted it), so `totalCount` costs nothing.
+    pub fn with_total(self, total: Option<Total>) -> Self {
+        if let Some(total) = total {
+            let _ = self.total.set(total);
+        }
+        self
+    }
+
     pub fn nodes(&self) -> &[N] {
         &self.nodes
     }
