@@ -231,6 +231,13 @@ async fn deleting_follows_author_and_moderator_rules(backend: Backend) {
     assert_eq!(kept["replies"]["nodes"][0]["text"], "a reply");
     let error = error_of(app, Some(&p.bob), REPLY, json!({ "c": parent, "t": "more" })).await;
     assert_eq!(error["code"], "COMMENT_DELETED");
+    let error = error_of(app, Some(&p.ann), delete, json!({ "c": parent })).await;
+    assert_eq!(
+        error["code"], "COMMENT_DELETED",
+        "a deleted comment is not deleted twice"
+    );
+    let error = error_of(app, Some(&p.ann), delete, json!({ "c": lonely })).await;
+    assert_eq!(error["code"], "NOT_FOUND", "a comment without replies is gone");
 
     // A moderator deletes anyone's; the last reply of a deleted comment takes it along.
     ok(app, &p.moderator, delete, json!({ "c": reply })).await;

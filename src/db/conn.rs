@@ -82,12 +82,14 @@ impl Db {
 
     /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back when it returns `Err`.
     /// On SQLite the transaction is `BEGIN IMMEDIATE`, so a writer takes the write lock up front instead of
-    /// failing to upgrade a read lock half-way.
+    /// failing to upgrade a read lock half-way, and the process's writers queue for it in order (`Db::writer`)
+    /// before they take a connection.
     pub async fn transaction<R, F>(&self, work: F) -> AppResult<R>
     where
         F: for<'c> TransactionWork<'c, R> + Send,
         R: Send,
     {
+        let _turn = self.write_turn().await;
         let mut conn = Unfinished(Some(self.conn().await?));
         let in_transaction = conn.get();
         in_transaction.begin().await?;

@@ -101,6 +101,13 @@ pub enum DbPool {
 pub struct Db {
     pool: DbPool,
     stats: Arc<DbStats>,
+    /// SQLite has one writer at a time: write transactions of this process take turns here, in arrival order,
+    /// instead of polling the database lock through `busy_timeout` (whose sleeps grow to 100 ms and made the
+    /// p99 of concurrent cart changes 350 ms). Unused on PostgreSQL.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// How long a writer waits for its turn before it goes ahead and leaves the waiting to `busy_timeout`
+    /// (the same time): a turn is an optimisation, never a way to hang.
+    writer_wait: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -194,7 +201,20 @@ impl Db {
                 )
             }
         };
-        Ok(Db { pool, stats })
+        Ok(Db {
+            pool,
+            stats,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer_wait: options.statement_timeout,
+        })
+    }
+
+    /// The turn of a write transaction on SQLite (see `writer`); None on PostgreSQL, where rows lock alone.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.pool {
+            DbPool::Sqlite(_) => tokio::time::timeout(self.writer_wait, self.writer.lock()).await.ok(),
+            DbPool::Postgres(_) => None,
+        }
     }
 
     pub fn pool(&self) -> &DbPool {

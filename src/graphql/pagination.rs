@@ -152,13 +152,13 @@ impl<N: PageNode, F: Counted> Page<N, F> {
     }
 
     /// Number of items matching the filter, on every page (counted only when asked for). Movie lists count
-    /// at most 10,000: past that this is 10,000 and `totalCountCapped` is true ("10,000+").
+    /// at most 10,000, searches 1,000: past that this is the cap and `totalCountCapped` is true ("10,000+").
     #[graphql(complexity = "crate::graphql::limits::COUNT_COST")]
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         Ok(self.total(ctx).await?.count)
     }
 
-    /// True when the list is longer than `totalCount` (a movie list past 10,000 movies).
+    /// True when the list is longer than `totalCount` (a movie list past 10,000 movies, a search past 1,000).
     #[graphql(complexity = "crate::graphql::limits::COUNT_COST")]
     async fn total_count_capped(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(self.total(ctx).await?.capped)
