@@ -18,6 +18,7 @@ use crate::graphql::pagination::CursorSeal;
 use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
 use crate::notify::{Email, Mailer};
+use crate::payments::Payments;
 use crate::server::listener::{self, ConnectionLimits};
 use crate::server::schema::{Domains, build_schema};
 use crate::server::{AppState, metrics};
@@ -80,6 +81,11 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     );
     let catalog = Catalog::new(db.clone());
     let shop = Shop::new(db.clone(), settings.jobs.abandoned_order_after);
+    let payments = Payments::new(
+        db.clone(),
+        settings.payments.stripe_webhook_secret.clone(),
+        settings.http.frontend_url.clone(),
+    );
     let jobs = Jobs::new(db.clone());
     let schema = build_schema(
         Domains {
@@ -111,6 +117,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         accounts,
         catalog,
         shop,
+        payments,
         jobs,
         mailer,
         storage,

@@ -14,6 +14,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod notify;
+pub mod payments;
 pub mod server;
 pub mod shop;
 pub mod storage;

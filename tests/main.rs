@@ -21,6 +21,7 @@ mod mailbox_owner;
 mod migrations;
 mod moderation;
 mod openapi_contract;
+mod payments;
 mod schema_snapshots;
 mod shop;
 mod transactions;

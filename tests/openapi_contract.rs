@@ -15,7 +15,9 @@ fn error_answers_are_documented_as_problem_documents() {
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
-            if operation.get("requestBody").is_some() {
+            // The webhook reads its body raw, not through the JSON extractor: it answers 400 and 413 only
+            // (the live test below sends it every kind of body).
+            if operation.get("requestBody").is_some() && !path.starts_with("/api/v1/webhooks/") {
                 for status in ["400", "413", "415", "422"] {
                     assert!(responses.contains_key(status), "{method} {path} lacks {status}");
                 }

@@ -1,6 +1,6 @@
 //! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::auth::Viewer;
@@ -627,23 +627,25 @@ impl Counted for MovieCount {
 /// results, so the movies' own resolvers find them there: a page costs the same number of statements for 1 or
 /// 100 movies, instead of depending on how the resolvers' timing falls into the loader's batching window.
 async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie]) -> Result<()> {
+    let look = ctx.look_ahead();
+    let rows: Vec<&MovieRow> = movies.iter().map(|movie| &movie.0).collect();
+    prefetch_movies(ctx, &rows, &[look.field("nodes"), look.field("edges").field("node")]).await
+}
+
+/// Loads, in one batch each, the relations that the selections `at` (each one where a `Movie` is selected)
+/// ask for on `movies`: what `prefetch_relations` does for a page, for any answer that shows movies (a cart's
+/// lines, an order's lines).
+pub async fn prefetch_movies(ctx: &Context<'_>, movies: &[&MovieRow], at: &[Lookahead<'_>]) -> Result<()> {
     if movies.is_empty() {
         return Ok(());
     }
     let loader = ctx.data::<RequestLoader>()?;
-    let look = ctx.look_ahead();
-    let wants = |field: &str| {
-        look.field("nodes").field(field).exists() || look.field("edges").field("node").field(field).exists()
-    };
-    let wants_genre_counts = look.field("nodes").field("genres").field("movieCount").exists()
-        || look
-            .field("edges")
-            .field("node")
-            .field("genres")
-            .field("movieCount")
-            .exists();
-    let movie_ids: Vec<i64> = movies.iter().map(|m| m.0.id).collect();
-    let mut certification_ids: Vec<i64> = movies.iter().map(|m| m.0.certification_id).collect();
+    let wants = |field: &str| at.iter().any(|selection| selection.field(field).exists());
+    let wants_genre_counts = at
+        .iter()
+        .any(|selection| selection.field("genres").field("movieCount").exists());
+    let movie_ids: Vec<i64> = movies.iter().map(|m| m.id).collect();
+    let mut certification_ids: Vec<i64> = movies.iter().map(|m| m.certification_id).collect();
     certification_ids.sort_unstable();
     certification_ids.dedup();
 

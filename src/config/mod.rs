@@ -253,6 +253,34 @@ pub struct JobSettings {
 pub struct PaymentSettings {
     /// None runs payments in mock mode.
     pub stripe_secret_key: Option<String>,
+    /// The webhook endpoint's signing secret (STRIPE_WEBHOOK_SECRET): required with a Stripe key; in mock mode
+    /// a development secret kept under `VAR_DIR`, with which the mock signs the events it delivers (E7).
+    pub stripe_webhook_secret: String,
+}
+
+impl PaymentSettings {
+    fn read(vars: &Vars, var_dir: &Path) -> Result<PaymentSettings, ConfigError> {
+        let stripe_secret_key = vars.text("STRIPE_SECRET_KEY");
+        let stripe_webhook_secret = match (vars.text("STRIPE_WEBHOOK_SECRET"), &stripe_secret_key) {
+            (Some(secret), _) => secret,
+            (None, Some(_)) => {
+                return Err(ConfigError(
+                    "STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY (the endpoint's whsec_… signing secret)"
+                        .into(),
+                ));
+            }
+            (None, None) => dev_secret(&var_dir.join("stripe_webhook_secret")).map_err(|e| {
+                ConfigError(format!(
+                    "could not keep a development webhook secret under {}: {e}",
+                    var_dir.display()
+                ))
+            })?,
+        };
+        Ok(PaymentSettings {
+            stripe_secret_key,
+            stripe_webhook_secret,
+        })
+    }
 }
 
 impl std::fmt::Debug for PaymentSettings {
@@ -260,6 +288,7 @@ impl std::fmt::Debug for PaymentSettings {
         let key = self.stripe_secret_key.as_ref().map(|_| crate::util::Redacted);
         f.debug_struct("PaymentSettings")
             .field("stripe_secret_key", &key)
+            .field("stripe_webhook_secret", &crate::util::Redacted)
             .finish()
     }
 }
@@ -312,9 +341,7 @@ impl Settings {
                 backoff_base: vars.get("JOB_BACKOFF_BASE_MS", Millis(Duration::from_secs(5)))?.0,
                 abandoned_order_after: abandoned_order_after(&vars)?,
             },
-            payments: PaymentSettings {
-                stripe_secret_key: vars.text("STRIPE_SECRET_KEY"),
-            },
+            payments: PaymentSettings::read(&vars, &var_dir)?,
             seed_demo: vars.get("SEED_DEMO", !production)?,
             log_format: vars.get("LOG_FORMAT", if production { LogFormat::Json } else { LogFormat::Text })?,
             metrics: vars.get("METRICS", !production)?,
@@ -682,6 +709,7 @@ mod tests {
             ("DATABASE_URL", "postgres://cinema@db/cinema"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
             ("STRIPE_SECRET_KEY", "sk_live_example"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_live_example_789"),
             ("SMTP_URL", "smtps://mail.example"),
             ("PUBLIC_URL", "https://api.example"),
         ];
@@ -703,6 +731,9 @@ mod tests {
         let again = Settings::from_vars(vars(&[("VAR_DIR", dir.path().to_str().unwrap())])).unwrap();
         assert_eq!(s.auth.jwt_secret, again.auth.jwt_secret);
         assert!(s.auth.jwt_secret.len() >= MIN_SECRET_LEN);
+        // The mock's webhook secret too, and it is another secret.
+        assert_eq!(s.payments.stripe_webhook_secret, again.payments.stripe_webhook_secret);
+        assert_ne!(s.payments.stripe_webhook_secret, s.auth.jwt_secret);
     }
 
     #[test]
@@ -832,6 +863,7 @@ mod tests {
                 ("APP_ENV", "production"),
                 ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
                 ("STRIPE_SECRET_KEY", "sk_live_example"),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_live_example_789"),
                 ("PUBLIC_URL", "https://api.example"),
             ];
             all.extend_from_slice(extra);
@@ -845,6 +877,21 @@ mod tests {
         );
     }
 
+    /// E2: a Stripe key without the webhook's signing secret could never verify an event.
+    #[test]
+    fn a_stripe_key_needs_its_webhook_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("VAR_DIR", dir.path().to_str().unwrap()),
+            ("STRIPE_SECRET_KEY", "sk_test_example"),
+        ];
+        let error = Settings::from_vars(vars(&all)).unwrap_err();
+        assert!(error.0.contains("STRIPE_WEBHOOK_SECRET"), "{error}");
+        all.push(("STRIPE_WEBHOOK_SECRET", "whsec_test_example"));
+        let settings = Settings::from_vars(vars(&all)).unwrap();
+        assert_eq!(settings.payments.stripe_webhook_secret, "whsec_test_example");
+    }
+
     #[test]
     fn debug_output_carries_no_secret() {
         let s = production(&[
@@ -855,6 +902,7 @@ mod tests {
         .unwrap();
         let printed = format!("{s:?}");
         for secret in [
+            "whsec_live_example_789",
             "0123456789abcdef0123456789abcdef",
             "smtp-pass-123",
             "s3-secret-456",

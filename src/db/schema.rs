@@ -280,6 +280,9 @@ diesel::table! {
         updated_at -> Timestamp,
         succeeded_at -> Nullable<Timestamp>,
         refunded_at -> Nullable<Timestamp>,
+        amount_received_cents -> Nullable<BigInt>,
+        needs_review -> Bool,
+        refund_seen_at -> Nullable<Timestamp>,
     }
 }
 

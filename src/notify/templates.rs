@@ -125,6 +125,30 @@ pub fn comment_activity(to: &str, frontend_url: &str, what: &str) -> Email {
     )
 }
 
+/// A payment was confirmed: the movies are the recipient's (E3).
+pub fn order_paid(to: &str, frontend_url: &str, amount: &str) -> Email {
+    let link = format!("{frontend_url}/orders");
+    render(
+        to,
+        "Your Cinema order is paid",
+        &format!("We received your payment of {amount}. Your movies are ready to watch."),
+        Some(("See your orders", &link)),
+        "Keep this email as your receipt.",
+    )
+}
+
+/// A refund was confirmed: the money goes back and the movies are no longer the recipient's (E5).
+pub fn order_refunded(to: &str, frontend_url: &str, amount: &str) -> Email {
+    let link = format!("{frontend_url}/orders");
+    render(
+        to,
+        "Your Cinema order was refunded",
+        &format!("{amount} is on its way back to you. The movies of this order are no longer in your library."),
+        Some(("See your orders", &link)),
+        "Your bank may take a few days to show the refund.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

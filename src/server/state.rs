@@ -33,6 +33,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub catalog: Catalog,
     pub shop: crate::shop::Shop,
+    pub payments: crate::payments::Payments,
     pub jobs: Jobs,
     pub mailer: Mailer,
     pub storage: Storage,

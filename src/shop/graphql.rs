@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::accounts::Accounts;
-use crate::catalog::graphql::Movie;
+use crate::catalog::graphql::{Movie, prefetch_movies};
 use crate::catalog::models::MovieRow;
 use crate::catalog::moderation::CATALOG_CURRENCY;
 use crate::db::Role;
@@ -37,6 +37,25 @@ impl Cart {
     async fn total(&self) -> Money {
         Money::new(self.0.orderable_total(), CATALOG_CURRENCY)
     }
+}
+
+/// The cart for an answer, with the relations its lines' movies show loaded in one batch each, so a cart
+/// costs the same number of statements whatever its length.
+async fn cart_answer(ctx: &Context<'_>, view: CartView) -> Result<Cart> {
+    let movies: Vec<&MovieRow> = view.lines.iter().map(|line| &line.movie).collect();
+    prefetch_movies(ctx, &movies, &[ctx.look_ahead().field("lines").field("movie")]).await?;
+    Ok(Cart(view))
+}
+
+/// Loads, one batch each, the relations the selections `at` (each one where an `Order` is selected) ask for
+/// on the orders' movies.
+async fn prefetch_order_movies(ctx: &Context<'_>, orders: &[Order], at: &[async_graphql::Lookahead<'_>]) -> Result<()> {
+    let movies: Vec<&MovieRow> = orders
+        .iter()
+        .flat_map(|order| order.lines.iter().map(|(_, movie)| movie))
+        .collect();
+    let lines: Vec<async_graphql::Lookahead<'_>> = at.iter().map(|order| order.field("lines").field("movie")).collect();
+    prefetch_movies(ctx, &movies, &lines).await
 }
 
 /// A movie in a cart.
@@ -242,6 +261,8 @@ async fn order_page(
     let shop = ctx.data::<Shop>()?;
     let views = shop.orders(&filter, after, limit + 1).await?;
     let orders = with_lines(shop, views).await?;
+    let look = ctx.look_ahead();
+    prefetch_order_movies(ctx, &orders, &[look.field("nodes"), look.field("edges").field("node")]).await?;
     Ok(Page::from_keyset_rows(
         orders,
         limit,
@@ -265,10 +286,13 @@ async fn with_lines(shop: &Shop, views: Vec<OrderView>) -> Result<Vec<Order>> {
         .collect())
 }
 
-async fn one_order(shop: &Shop, view: OrderView) -> Result<Order> {
-    let mut orders = with_lines(shop, vec![view]).await?;
+/// One order for an answer whose selection `at` shows it.
+async fn one_order(ctx: &Context<'_>, view: OrderView, at: async_graphql::Lookahead<'_>) -> Result<Order> {
+    let orders = with_lines(ctx.data::<Shop>()?, vec![view]).await?;
+    prefetch_order_movies(ctx, &orders, &[at]).await?;
     orders
-        .pop()
+        .into_iter()
+        .next()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("an order went missing")).into())
 }
 
@@ -311,7 +335,7 @@ impl ShopQuery {
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn cart(&self, ctx: &Context<'_>) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;
-        Ok(Cart(ctx.data::<Shop>()?.cart(user_id).await?))
+        cart_answer(ctx, ctx.data::<Shop>()?.cart(user_id).await?).await
     }
 
     /// Any user's cart, by their public id (C4).
@@ -325,7 +349,7 @@ impl ShopQuery {
             .user_by_uuid(&user_id)
             .await?
             .ok_or_else(|| AppError::not_found("no user has this id"))?;
-        Ok(Cart(ctx.data::<Shop>()?.cart(user.id).await?))
+        cart_answer(ctx, ctx.data::<Shop>()?.cart(user.id).await?).await
     }
 
     /// The viewer's orders, newest first (D3).
@@ -353,7 +377,7 @@ impl ShopQuery {
         let user_id = viewer(ctx)?.user_id;
         let shop = ctx.data::<Shop>()?;
         let view = shop.own_order(user_id, &id).await?;
-        one_order(shop, view).await
+        one_order(ctx, view, ctx.look_ahead()).await
     }
 
     /// All orders, filtered by user, time and status, with their number and total (D5).
@@ -394,21 +418,21 @@ impl ShopMutation {
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn add_to_cart(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;
-        Ok(Cart(ctx.data::<Shop>()?.add_to_cart(user_id, &movie_id).await?))
+        cart_answer(ctx, ctx.data::<Shop>()?.add_to_cart(user_id, &movie_id).await?).await
     }
 
     /// Takes a movie out of the viewer's cart (C1); NOT_FOUND when it is not there.
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn remove_from_cart(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;
-        Ok(Cart(ctx.data::<Shop>()?.remove_from_cart(user_id, &movie_id).await?))
+        cart_answer(ctx, ctx.data::<Shop>()?.remove_from_cart(user_id, &movie_id).await?).await
     }
 
     /// Empties the viewer's cart (C1).
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
     async fn clear_cart(&self, ctx: &Context<'_>) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;
-        Ok(Cart(ctx.data::<Shop>()?.clear_cart(user_id).await?))
+        cart_answer(ctx, ctx.data::<Shop>()?.clear_cart(user_id).await?).await
     }
 
     /// Places a PENDING order from the viewer's cart at today's prices (D1). Lines that cannot be ordered stay
@@ -419,14 +443,18 @@ impl ShopMutation {
         let reader = viewer(ctx)?;
         let shop = ctx.data::<Shop>()?;
         let placed = shop.place_order(reader.user_id).await?;
+        let look = ctx.look_ahead();
         let order = one_order(
-            shop,
+            ctx,
             OrderView {
                 row: placed.order,
                 user_uuid: reader.user_uuid.clone(),
             },
+            look.field("order"),
         )
         .await?;
+        let excluded: Vec<&MovieRow> = placed.excluded.iter().map(|(movie, _)| movie).collect();
+        prefetch_movies(ctx, &excluded, &[look.field("excluded").field("movie")]).await?;
         Ok(PlacedOrderPayload {
             order,
             excluded: placed
@@ -444,6 +472,6 @@ impl ShopMutation {
         let user_id = viewer(ctx)?.user_id;
         let shop = ctx.data::<Shop>()?;
         let view = shop.cancel_order(user_id, &id).await?;
-        one_order(shop, view).await
+        one_order(ctx, view, ctx.look_ahead()).await
     }
 }

@@ -491,3 +491,25 @@ pub async fn remove_order_movies_from_cart(conn: &mut DbConn, cart_id: i64, orde
         .await
     })
 }
+
+/// Takes back the movies an order granted (a refund, E5): their purchase counters move back with them. Two
+/// statements whatever the order's length.
+pub async fn revoke_purchases(conn: &mut DbConn, order_id: i64) -> QueryResult<usize> {
+    per_backend!(conn, |c| {
+        diesel::update(
+            movies::table.filter(
+                movies::id.eq_any(
+                    purchases::table
+                        .filter(purchases::order_id.eq(order_id))
+                        .select(purchases::movie_id),
+                ),
+            ),
+        )
+        .set(movies::purchases_count.eq(movies::purchases_count - 1))
+        .execute(c)
+        .await?;
+        diesel::delete(purchases::table.filter(purchases::order_id.eq(order_id)))
+            .execute(c)
+            .await
+    })
+}

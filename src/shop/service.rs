@@ -339,3 +339,23 @@ pub async fn fulfil_order(conn: &mut DbConn, order_id: i64) -> AppResult<OrderRo
     repo::remove_order_movies_from_cart(conn, cart_id, paid.id).await?;
     Ok(paid)
 }
+
+/// E5 (the shop's part of a confirmed refund): the PAID order becomes REFUNDED and its movies stop being the
+/// user's. Runs in the caller's transaction.
+pub async fn revoke_order(conn: &mut DbConn, order_id: i64) -> AppResult<OrderRow> {
+    let order = repo::order_locked(conn, order_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("no order has this id"))?;
+    if order.status != OrderStatus::Paid {
+        return Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "ORDER_NOT_PAID",
+            format!("the order is {}, not paid", order.status.as_str()),
+        ));
+    }
+    let refunded = repo::move_order(conn, &order, OrderStatus::Refunded, now())
+        .await?
+        .ok_or_else(|| AppError::Conflict("the order changed meanwhile".into()))?;
+    repo::revoke_purchases(conn, order_id).await?;
+    Ok(refunded)
+}

@@ -1,0 +1,88 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::{Insertable, Queryable, Selectable};
+
+use crate::db::schema::payments;
+
+crate::text_enum! {
+    /// Where a payment is (E1): PENDING until a verified webhook says otherwise; SUCCEEDED only once the money
+    /// is confirmed; REFUNDED after a confirmed refund.
+    #[derive(async_graphql::Enum)]
+    pub enum PaymentStatus {
+        Pending => "PENDING",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+        Canceled => "CANCELED",
+        Refunded => "REFUNDED",
+    }
+}
+
+crate::text_enum! {
+    /// Who takes the money: Stripe, or the built-in mock (E7).
+    #[derive(async_graphql::Enum)]
+    pub enum Provider {
+        Stripe => "STRIPE",
+        Mock => "MOCK",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PaymentRow {
+    pub id: i64,
+    pub uuid: String,
+    pub user_id: i64,
+    pub order_id: i64,
+    pub status: PaymentStatus,
+    pub provider: Provider,
+    /// What the checkout charges: the order's total re-priced right before payment (D2).
+    pub amount_cents: i64,
+    pub currency: String,
+    pub checkout_session_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub checkout_url: Option<String>,
+    pub idempotency_key: String,
+    pub failure_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub succeeded_at: Option<NaiveDateTime>,
+    pub refunded_at: Option<NaiveDateTime>,
+    /// What Stripe reported taking.
+    pub amount_received_cents: Option<i64>,
+    /// Set when something needs an admin's eyes: a reported amount that differs from the charged one, or money
+    /// taken for an order that was no longer waiting for it.
+    pub needs_review: bool,
+    /// A refund event seen before the payment's confirmation (events out of order).
+    pub refund_seen_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = payments)]
+pub struct NewPayment {
+    pub uuid: String,
+    pub user_id: i64,
+    pub order_id: i64,
+    pub status: PaymentStatus,
+    pub provider: Provider,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub checkout_session_id: Option<String>,
+    pub checkout_url: Option<String>,
+    pub idempotency_key: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The changes one event makes to a payment.
+#[derive(Debug, Clone, Default, diesel::AsChangeset)]
+#[diesel(table_name = payments)]
+pub struct PaymentChanges {
+    pub status: Option<PaymentStatus>,
+    pub payment_intent_id: Option<String>,
+    pub failure_reason: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub succeeded_at: Option<NaiveDateTime>,
+    pub refunded_at: Option<NaiveDateTime>,
+    pub amount_received_cents: Option<i64>,
+    pub needs_review: Option<bool>,
+    pub refund_seen_at: Option<NaiveDateTime>,
+}

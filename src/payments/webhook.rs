@@ -1,0 +1,264 @@
+//! Stripe's events, applied exactly once through one payment state machine (E2–E5).
+//!
+//! ```text
+//! PENDING ──completed (paid) / async_payment_succeeded──► SUCCEEDED ──charge.refunded / refund.updated──► REFUNDED
+//!    │  ▲                                                   (a refund seen first is remembered: the confirmation
+//!    │  └── FAILED, CANCELED (a confirmation still lands:     then lands as REFUNDED and grants nothing)
+//!    │        the money was taken)
+//!    ├──async_payment_failed / payment_intent.payment_failed──► FAILED
+//!    └──checkout.session.expired──► CANCELED
+//! ```
+//!
+//! Every event is recorded in `stripe_events` in the transaction of its effects; a repeat changes nothing.
+//! Events of other types are acknowledged and ignored. A failed or expired checkout leaves the order PENDING
+//! and payable again.
+
+use serde_json::Value;
+
+use crate::db::{DbConn, now};
+use crate::error::{AppError, AppResult};
+use crate::graphql::scalars::format_money;
+use crate::jobs;
+use crate::notify::templates;
+use crate::payments::models::{PaymentChanges, PaymentRow, PaymentStatus};
+use crate::payments::repo::{self, PaymentKey};
+use crate::shop;
+
+/// The part of a Stripe event this service reads.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    /// `data.object`: a checkout session, payment intent, charge or refund.
+    pub object: Value,
+}
+
+impl Event {
+    /// Reads the fields every event has; BAD_USER_INPUT for anything that is not a Stripe event.
+    pub fn parse(body: &[u8]) -> AppResult<Event> {
+        let invalid = || AppError::bad_input("body", "not a Stripe event");
+        let value: Value = serde_json::from_slice(body).map_err(|_| invalid())?;
+        let text = |field: &str| value.get(field).and_then(Value::as_str).map(str::to_string);
+        Ok(Event {
+            id: text("id").filter(|id| !id.is_empty()).ok_or_else(invalid)?,
+            kind: text("type").ok_or_else(invalid)?,
+            object: value
+                .get("data")
+                .and_then(|data| data.get("object"))
+                .cloned()
+                .filter(Value::is_object)
+                .ok_or_else(invalid)?,
+        })
+    }
+
+    fn field(&self, name: &str) -> Option<&str> {
+        self.object.get(name).and_then(Value::as_str)
+    }
+}
+
+/// What applying an event did (for the log; the answer to Stripe is 200 either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Its effects are committed.
+    Done,
+    /// This event id was applied before.
+    Repeat,
+    /// A type this service does not act on, or an object it does not know.
+    Ignored,
+}
+
+/// What the state machine does with an event.
+enum Step {
+    Succeed {
+        intent: Option<String>,
+        amount: Option<i64>,
+    },
+    Fail(String),
+    Cancel,
+    Refund,
+}
+
+/// Applies `event` in the caller's transaction: records it, finds its payment and moves it.
+pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppResult<Applied> {
+    let at = now();
+    let object_id = event.field("id");
+    if !repo::record_event(conn, &event.id, &event.kind, object_id, at).await? {
+        return Ok(Applied::Repeat);
+    }
+    let session = || event.field("id").map(PaymentKey::CheckoutSession);
+    let intent_of = |field: &'static str| event.field(field).map(PaymentKey::PaymentIntent);
+    let (key, step) = match event.kind.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            // A completed session with a delayed method (a bank debit) is not paid yet: its own success or
+            // failure event follows.
+            if event.kind == "checkout.session.completed" && event.field("payment_status") != Some("paid") {
+                return Ok(Applied::Ignored);
+            }
+            let step = Step::Succeed {
+                intent: event.field("payment_intent").map(str::to_string),
+                amount: event.object.get("amount_total").and_then(Value::as_i64),
+            };
+            (session(), step)
+        }
+        "checkout.session.async_payment_failed" => (
+            session(),
+            Step::Fail("the payment method was declined; try another one".into()),
+        ),
+        "checkout.session.expired" => (session(), Step::Cancel),
+        "payment_intent.payment_failed" => {
+            let reason = event
+                .object
+                .pointer("/last_payment_error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("the payment failed; try another payment method")
+                .to_string();
+            (intent_of("id"), Step::Fail(reason))
+        }
+        "charge.refunded" => (intent_of("payment_intent"), Step::Refund),
+        "refund.updated" | "refund.created" if event.field("status") == Some("succeeded") => {
+            (intent_of("payment_intent"), Step::Refund)
+        }
+        _ => return Ok(Applied::Ignored),
+    };
+    let Some(key) = key else {
+        return Ok(Applied::Ignored);
+    };
+    let Some(payment) = repo::payment_locked(conn, key).await? else {
+        tracing::warn!(event = %event.id, kind = %event.kind, "a Stripe event names no payment of ours");
+        return Ok(Applied::Ignored);
+    };
+    match step {
+        Step::Succeed { intent, amount } => succeed(conn, payment, intent, amount, frontend_url).await?,
+        Step::Fail(reason) => close(conn, &payment, PaymentStatus::Failed, Some(reason)).await?,
+        Step::Cancel => close(conn, &payment, PaymentStatus::Canceled, None).await?,
+        Step::Refund => refund(conn, payment, frontend_url).await?,
+    }
+    Ok(Applied::Done)
+}
+
+/// E3: the money is confirmed. The payment SUCCEEDS with what Stripe reports; the order is fulfilled (PAID,
+/// the movies the user's, out of the cart) and a confirmation email queued — unless a refund was seen first
+/// (then it lands REFUNDED and grants nothing), or the order no longer waits for this money (then it is
+/// flagged for an admin to refund).
+async fn succeed(
+    conn: &mut DbConn,
+    payment: PaymentRow,
+    intent: Option<String>,
+    amount: Option<i64>,
+    frontend_url: &str,
+) -> AppResult<()> {
+    if matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Refunded) {
+        return Ok(());
+    }
+    let at = now();
+    let mismatch = amount.is_some_and(|reported| reported != payment.amount_cents);
+    if mismatch {
+        tracing::warn!(payment = %payment.uuid, ?amount, charged = payment.amount_cents, "Stripe reported another amount");
+    }
+    let mut changes = PaymentChanges {
+        payment_intent_id: intent,
+        amount_received_cents: amount,
+        succeeded_at: Some(at),
+        updated_at: Some(at),
+        ..PaymentChanges::default()
+    };
+    if payment.refund_seen_at.is_some() {
+        changes.status = Some(PaymentStatus::Refunded);
+        changes.refunded_at = payment.refund_seen_at;
+        changes.needs_review = Some(mismatch);
+        repo::update_payment(conn, payment.id, &changes).await?;
+        return Ok(());
+    }
+    changes.status = Some(PaymentStatus::Succeeded);
+    let fulfilled = match shop::service::fulfil_order(conn, payment.order_id).await {
+        Ok(_) => true,
+        Err(AppError::Rejected {
+            code: "ORDER_NOT_PENDING",
+            ..
+        }) => {
+            tracing::warn!(payment = %payment.uuid, "money taken for an order that no longer waits for it");
+            changes.failure_reason = Some("the order was no longer pending when the money arrived: refund it".into());
+            false
+        }
+        Err(other) => return Err(other),
+    };
+    changes.needs_review = Some(mismatch || !fulfilled);
+    let paid = repo::update_payment(conn, payment.id, &changes).await?;
+    if fulfilled {
+        let to = repo::email_of(conn, paid.user_id).await?;
+        let amount = format_money(paid.amount_received_cents.unwrap_or(paid.amount_cents), &paid.currency);
+        jobs::enqueue(conn, &templates::order_paid(&to, frontend_url, &amount)).await?;
+    }
+    Ok(())
+}
+
+/// E4: a declined or expired checkout. The payment closes; its order stays PENDING and payable.
+async fn close(conn: &mut DbConn, payment: &PaymentRow, to: PaymentStatus, reason: Option<String>) -> AppResult<()> {
+    if payment.status != PaymentStatus::Pending {
+        return Ok(());
+    }
+    let at = now();
+    repo::update_payment(
+        conn,
+        payment.id,
+        &PaymentChanges {
+            status: Some(to),
+            failure_reason: reason,
+            updated_at: Some(at),
+            ..PaymentChanges::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// E5: a confirmed refund. A SUCCEEDED payment becomes REFUNDED, its order REFUNDED and its movies are taken
+/// back, and an email queued; a refund seen before the confirmation is remembered for it.
+async fn refund(conn: &mut DbConn, payment: PaymentRow, frontend_url: &str) -> AppResult<()> {
+    let at = now();
+    match payment.status {
+        PaymentStatus::Succeeded => {
+            let refunded = repo::update_payment(
+                conn,
+                payment.id,
+                &PaymentChanges {
+                    status: Some(PaymentStatus::Refunded),
+                    refunded_at: Some(at),
+                    updated_at: Some(at),
+                    ..PaymentChanges::default()
+                },
+            )
+            .await?;
+            match shop::service::revoke_order(conn, refunded.order_id).await {
+                Ok(_) => {}
+                // Money for an order that had moved on (flagged at confirmation): nothing was granted.
+                Err(AppError::Rejected {
+                    code: "ORDER_NOT_PAID", ..
+                }) => {}
+                Err(other) => return Err(other),
+            }
+            let to = repo::email_of(conn, refunded.user_id).await?;
+            let amount = format_money(
+                refunded.amount_received_cents.unwrap_or(refunded.amount_cents),
+                &refunded.currency,
+            );
+            jobs::enqueue(conn, &templates::order_refunded(&to, frontend_url, &amount)).await?;
+        }
+        PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Canceled
+            if payment.refund_seen_at.is_none() =>
+        {
+            repo::update_payment(
+                conn,
+                payment.id,
+                &PaymentChanges {
+                    refund_seen_at: Some(at),
+                    updated_at: Some(at),
+                    ..PaymentChanges::default()
+                },
+            )
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
