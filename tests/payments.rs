@@ -17,6 +17,7 @@ backend_tests!(
     refunds_take_the_movies_back_even_before_the_confirmation,
     a_different_amount_is_flagged_and_other_events_are_ignored,
     one_event_delivered_at_once_many_times_lands_once,
+    our_own_id_finds_the_payment_and_an_early_event_is_retried,
 );
 
 struct Buyer {
@@ -416,4 +417,39 @@ async fn one_event_delivered_at_once_many_times_lands_once(backend: Backend) {
             .count(),
         1
     );
+}
+
+/// E2: an event names its payment by our own id too (the checkout's metadata): found before the checkout's id
+/// is stored with it; and one that names a payment not stored yet is refused with 503 (Stripe retries) without
+/// being recorded.
+async fn our_own_id_finds_the_payment_and_an_early_event_is_retried(backend: Backend) {
+    let b = buyer(backend).await;
+    let (order, pending) = pending_payment(&b, &b.movies[0..1], "cs_test_known_later").await;
+    let early = event(
+        "evt_early",
+        "checkout.session.completed",
+        json!({ "id": "cs_not_stored_yet", "payment_status": "paid", "amount_total": pending.amount_cents,
+                "metadata": { "payment_id": "a-payment-not-committed-yet" } }),
+    );
+    let (status, problem, _) = deliver(&b.app, &early, signed(&b.app, &early)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE")),
+        "{problem}"
+    );
+    assert_eq!(
+        events_recorded(&b.app).await,
+        0,
+        "not recorded: Stripe delivers it again"
+    );
+
+    let by_metadata = event(
+        "evt_metadata",
+        "checkout.session.completed",
+        json!({ "id": "cs_other_id", "payment_status": "paid", "amount_total": pending.amount_cents,
+                "metadata": { "payment_id": pending.uuid } }),
+    );
+    delivered(&b.app, &by_metadata).await;
+    assert_eq!(payment(&b.app, pending.id).await.status, PaymentStatus::Succeeded);
+    assert_eq!(order_status(&b, &order).await, "PAID");
 }

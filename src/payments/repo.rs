@@ -49,19 +49,23 @@ pub async fn insert_payment(conn: &mut DbConn, payment: &NewPayment) -> QueryRes
 pub enum PaymentKey<'a> {
     CheckoutSession(&'a str),
     PaymentIntent(&'a str),
+    /// Our own id, which every checkout carries in its metadata (`payment_id`).
+    Ours(&'a str),
 }
 
 /// The payment an event names, locked until the transaction ends (PostgreSQL; SQLite's write transaction
 /// holds the database).
 pub async fn payment_locked(conn: &mut DbConn, key: PaymentKey<'_>) -> QueryResult<Option<PaymentRow>> {
     // `= NULL` is never true, so the key's other column matches nothing.
-    let (session, intent) = match key {
-        PaymentKey::CheckoutSession(id) => (Some(id), None),
-        PaymentKey::PaymentIntent(id) => (None, Some(id)),
+    let (session, intent, ours) = match key {
+        PaymentKey::CheckoutSession(id) => (Some(id), None, None),
+        PaymentKey::PaymentIntent(id) => (None, Some(id), None),
+        PaymentKey::Ours(id) => (None, None, Some(id)),
     };
     let named = payments::checkout_session_id
         .eq(session)
-        .or(payments::payment_intent_id.eq(intent));
+        .or(payments::payment_intent_id.eq(intent))
+        .or(payments::uuid.nullable().eq(ours));
     match conn {
         DbConn::Postgres(c) => payments::table
             .filter(named)

@@ -29,7 +29,8 @@ pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
     responses(
         (status = 200, description = "Applied, a repeat, or a type this service ignores: Stripe stops retrying."),
         (status = 400, description = "`INVALID_SIGNATURE`: unsigned, badly signed or stale; `INVALID_EVENT`: not a Stripe event. Nothing changed.", body = crate::error::Problem),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is larger than 256 KiB.", body = crate::error::Problem)
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is larger than 256 KiB.", body = crate::error::Problem),
+        (status = 503, description = "`SERVICE_UNAVAILABLE`: the event names one of our payments that is not stored yet, or the database is unavailable; nothing changed, and Stripe delivers it again later.", body = crate::error::Problem)
     )
 )]
 pub async fn stripe_webhook(

@@ -120,10 +120,26 @@ pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppR
         }
         _ => return Ok(Applied::Ignored),
     };
-    let Some(key) = key else {
-        return Ok(Applied::Ignored);
+    // Our own id, from the checkout's metadata: it finds the payment even before the checkout's id is stored
+    // with it.
+    let ours = event.object.pointer("/metadata/payment_id").and_then(Value::as_str);
+    let mut payment = match key {
+        Some(key) => repo::payment_locked(conn, key).await?,
+        None => None,
     };
-    let Some(payment) = repo::payment_locked(conn, key).await? else {
+    if payment.is_none()
+        && let Some(ours) = ours
+    {
+        payment = repo::payment_locked(conn, PaymentKey::Ours(ours)).await?;
+    }
+    let Some(payment) = payment else {
+        if ours.is_some() {
+            // Ours, but not stored yet (the checkout was opened and its payment's transaction has not committed):
+            // refuse, which rolls the event's record back, so that Stripe delivers it again later.
+            return Err(AppError::Unavailable(
+                "this event's payment is not stored yet; deliver it again later".into(),
+            ));
+        }
         tracing::warn!(event = %event.id, kind = %event.kind, "a Stripe event names no payment of ours");
         return Ok(Applied::Ignored);
     };
