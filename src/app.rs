@@ -19,6 +19,8 @@ use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
 use crate::notify::{Email, Mailer};
 use crate::payments::Payments;
+use crate::payments::gateway::{Gateway, MockGateway, StripeNotBuilt};
+use crate::payments::models::Provider;
 use crate::server::listener::{self, ConnectionLimits};
 use crate::server::schema::{Domains, build_schema};
 use crate::server::{AppState, metrics};
@@ -81,10 +83,16 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     );
     let catalog = Catalog::new(db.clone());
     let shop = Shop::new(db.clone(), settings.jobs.abandoned_order_after);
+    let (gateway, provider): (Gateway, Provider) = match settings.payments.stripe_secret_key {
+        Some(_) => (Arc::new(StripeNotBuilt), Provider::Stripe),
+        None => (Arc::new(MockGateway::new(&settings.http.public_url)), Provider::Mock),
+    };
     let payments = Payments::new(
         db.clone(),
         settings.payments.stripe_webhook_secret.clone(),
         settings.http.frontend_url.clone(),
+        gateway,
+        provider,
     );
     let jobs = Jobs::new(db.clone());
     let schema = build_schema(
@@ -98,6 +106,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
                 settings.comments_per_minute,
             ),
             shop: shop.clone(),
+            payments: payments.clone(),
             cursors: CursorSeal::new(&settings.auth.jwt_secret),
         },
         &settings.graphql,

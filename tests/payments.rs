@@ -18,6 +18,9 @@ backend_tests!(
     a_different_amount_is_flagged_and_other_events_are_ignored,
     one_event_delivered_at_once_many_times_lands_once,
     our_own_id_finds_the_payment_and_an_early_event_is_retried,
+    paying_through_the_mock_checkout_runs_the_real_path,
+    a_declined_mock_checkout_keeps_the_order_payable,
+    pay_order_refuses_what_cannot_be_paid,
 );
 
 struct Buyer {
@@ -452,4 +455,184 @@ async fn our_own_id_finds_the_payment_and_an_early_event_is_retried(backend: Bac
     delivered(&b.app, &by_metadata).await;
     assert_eq!(payment(&b.app, pending.id).await.status, PaymentStatus::Succeeded);
     assert_eq!(order_status(&b, &order).await, "PAID");
+}
+
+/// `payOrder` as a client calls it.
+async fn pay_order(b: &Buyer, order: &str) -> Value {
+    gql(
+        b,
+        "mutation($o: ID!) { payOrder(orderId: $o) { payment { id status amount { amount } } checkoutUrl amount { amount } priceChanged } }",
+        json!({ "o": order }),
+    )
+    .await["payOrder"]
+        .clone()
+}
+
+/// The mock checkout's path, from the URL `payOrder` gave (which names PUBLIC_URL; the test server listens
+/// elsewhere).
+fn checkout_path(started: &Value) -> String {
+    let url = started["checkoutUrl"].as_str().unwrap();
+    url[url.find("/mock-checkout/").unwrap()..].to_string()
+}
+
+async fn press(app: &TestApp, path: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(path))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// E1, E7: `payOrder` opens a mock checkout for the order's total; paying on the mock page makes the server
+/// deliver a signed event to its own webhook, which pays the order; the payer is sent back to the app.
+async fn paying_through_the_mock_checkout_runs_the_real_path(backend: Backend) {
+    let b = buyer(backend).await;
+    for movie in &b.movies[0..2] {
+        gql(
+            &b,
+            "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
+            json!({ "m": movie }),
+        )
+        .await;
+    }
+    let placed = gql(
+        &b,
+        "mutation { placeOrder { order { id total { amount } } } }",
+        json!({}),
+    )
+    .await;
+    let order = placed["placeOrder"]["order"]["id"].as_str().unwrap().to_string();
+    let total = placed["placeOrder"]["order"]["total"]["amount"].clone();
+
+    let started = pay_order(&b, &order).await;
+    assert_eq!(
+        started["payment"]["status"], "PENDING",
+        "never paid before the money is confirmed"
+    );
+    assert_eq!(
+        (started["amount"]["amount"].clone(), started["priceChanged"].clone()),
+        (total, json!(false))
+    );
+    let again = pay_order(&b, &order).await;
+    assert_eq!(
+        again["payment"]["id"], started["payment"]["id"],
+        "an open checkout is answered again"
+    );
+    assert_eq!(again["checkoutUrl"], started["checkoutUrl"]);
+
+    let path = checkout_path(&started);
+    let page = b.app.get(&path).await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&order) && html.contains("Pay "), "{html}");
+
+    let paid = press(&b.app, &format!("{path}/pay")).await;
+    assert_eq!(paid.status(), 303);
+    let back = paid.headers()["location"].to_str().unwrap();
+    assert!(back.ends_with(&format!("/orders/{order}?checkout=success")), "{back}");
+    assert_eq!(order_status(&b, &order).await, "PAID");
+    assert_eq!(owned(&b).await, 2);
+    b.app.wait_for_mail(&b.email, "Your Cinema order is paid", 1).await;
+
+    let closed = press(&b.app, &format!("{path}/pay")).await;
+    assert_eq!(closed.status(), 409, "a closed checkout takes no second payment");
+    assert!(b.app.get(&path).await.text().await.unwrap().contains("closed"));
+    let (_, body) = b
+        .app
+        .graphql_as(
+            &b.token,
+            "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }",
+            json!({ "o": order }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "ORDER_PAID");
+    assert_eq!(b.app.get("/mock-checkout/cs_mock_unknown").await.status(), 404);
+}
+
+/// E4, D2: declining on the mock page fails the payment and keeps the order payable; paying again re-prices
+/// and says when the price changed.
+async fn a_declined_mock_checkout_keeps_the_order_payable(backend: Backend) {
+    use cinema::db::schema::movies;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let b = buyer(backend).await;
+    gql(
+        &b,
+        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
+        json!({ "m": b.movies[0] }),
+    )
+    .await;
+    let order = gql(&b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = pay_order(&b, &order).await;
+    let declined = press(&b.app, &format!("{}/decline", checkout_path(&first))).await;
+    assert_eq!(declined.status(), 303);
+    assert!(
+        declined.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("?checkout=canceled")
+    );
+    assert_eq!(order_status(&b, &order).await, "PENDING");
+
+    let mut conn = b.app.conn().await;
+    let raised = cinema::per_backend!(&mut conn, |c| {
+        diesel::update(movies::table.filter(movies::uuid.eq(&b.movies[0])))
+            .set(movies::price_cents.eq(movies::price_cents + 100))
+            .execute(c)
+            .await
+    });
+    assert_eq!(raised, Ok(1));
+    let second = pay_order(&b, &order).await;
+    assert_ne!(
+        second["payment"]["id"], first["payment"]["id"],
+        "a new attempt after a decline"
+    );
+    assert_eq!(second["priceChanged"], true);
+    assert_eq!(
+        second["amount"]["amount"].as_i64().unwrap(),
+        first["amount"]["amount"].as_i64().unwrap() + 100
+    );
+}
+
+/// E1: refusals of `payOrder`.
+async fn pay_order_refuses_what_cannot_be_paid(backend: Backend) {
+    let b = buyer(backend).await;
+    gql(
+        &b,
+        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
+        json!({ "m": b.movies[0] }),
+    )
+    .await;
+    let order = gql(&b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pay = "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }";
+    let (_, body) = b.app.graphql(pay, json!({ "o": order })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let bob = b.app.signed_in_user("bob@example.com").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, body) = b.app.graphql_as(&bob, pay, json!({ "o": order })).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "someone else's order"
+    );
+    gql(
+        &b,
+        "mutation($o: ID!) { cancelOrder(id: $o) { id } }",
+        json!({ "o": order }),
+    )
+    .await;
+    let (_, body) = b.app.graphql_as(&b.token, pay, json!({ "o": order })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "ORDER_CLOSED");
 }

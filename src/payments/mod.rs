@@ -4,6 +4,9 @@
 //!
 //! Imports the shop (fulfil and revoke an order) and never the other way round.
 
+pub mod gateway;
+pub mod graphql;
+pub mod mock;
 pub mod models;
 pub mod repo;
 pub mod rest;

@@ -77,6 +77,8 @@ pub struct NewPayment {
 #[diesel(table_name = payments)]
 pub struct PaymentChanges {
     pub status: Option<PaymentStatus>,
+    pub checkout_session_id: Option<String>,
+    pub checkout_url: Option<String>,
     pub payment_intent_id: Option<String>,
     pub failure_reason: Option<String>,
     pub updated_at: Option<NaiveDateTime>,

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::DbConn;
-use crate::db::schema::{payments, stripe_events, users};
-use crate::payments::models::{NewPayment, PaymentChanges, PaymentRow};
+use crate::db::schema::{orders, payments, stripe_events, users};
+use crate::payments::models::{NewPayment, PaymentChanges, PaymentRow, PaymentStatus};
 use crate::per_backend;
 
 /// Records a Stripe event as handled; false when it was already (E2: each event id is applied once, in the
@@ -97,5 +97,31 @@ pub async fn update_payment(conn: &mut DbConn, payment_id: i64, changes: &Paymen
 pub async fn email_of(conn: &mut DbConn, user_id: i64) -> QueryResult<String> {
     per_backend!(conn, |c| {
         users::table.find(user_id).select(users::email).first(c).await
+    })
+}
+
+/// The open (PENDING) payment of an order, if any: at most one (a partial unique index).
+pub async fn open_payment_of(conn: &mut DbConn, order_id: i64) -> QueryResult<Option<PaymentRow>> {
+    per_backend!(conn, |c| {
+        payments::table
+            .filter(payments::order_id.eq(order_id))
+            .filter(payments::status.eq(PaymentStatus::Pending))
+            .select(PaymentRow::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+/// A payment by its checkout session, without a lock (the mock checkout page reads it).
+pub async fn payment_by_session(conn: &mut DbConn, session_id: &str) -> QueryResult<Option<(PaymentRow, String)>> {
+    per_backend!(conn, |c| {
+        payments::table
+            .inner_join(orders::table)
+            .filter(payments::checkout_session_id.eq(session_id))
+            .select((PaymentRow::as_select(), orders::uuid))
+            .first(c)
+            .await
+            .optional()
     })
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -24,6 +24,13 @@ pub fn build_router(state: AppState) -> Router {
         .route("/media/{*key}", get(media::serve))
         .merge(rest)
         .merge(docs::docs_router(document, state.clone()));
+    if settings.payments.stripe_secret_key.is_none() {
+        // The mock checkout (E7): pages for people, outside the OpenAPI document like GraphiQL.
+        app = app
+            .route("/mock-checkout/{session}", get(crate::payments::mock::page))
+            .route("/mock-checkout/{session}/pay", post(crate::payments::mock::pay))
+            .route("/mock-checkout/{session}/decline", post(crate::payments::mock::decline));
+    }
     if settings.docs.graphiql {
         let mut explorer = Router::new()
             .route("/graphiql", get(graphiql::page))

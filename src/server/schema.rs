@@ -13,6 +13,8 @@ use crate::config::GraphqlLimits;
 use crate::graphql::pagination::CursorSeal;
 use crate::jobs::Jobs;
 use crate::jobs::graphql::JobQuery;
+use crate::payments::Payments;
+use crate::payments::graphql::PaymentMutation;
 use crate::shop::Shop;
 use crate::shop::graphql::{ShopMutation, ShopQuery};
 
@@ -29,6 +31,7 @@ pub struct MutationRoot(
     ModerationMutation,
     CommunityMutation,
     ShopMutation,
+    PaymentMutation,
 );
 
 pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -40,6 +43,7 @@ pub struct Domains {
     pub jobs: Jobs,
     pub community: Community,
     pub shop: Shop,
+    pub payments: Payments,
     /// Seals the catalog lists' keyset cursors.
     pub cursors: CursorSeal,
 }
@@ -53,6 +57,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
         .data(domains.jobs)
         .data(domains.community)
         .data(domains.shop)
+        .data(domains.payments)
         .data(domains.cursors)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)

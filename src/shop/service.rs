@@ -359,3 +359,41 @@ pub async fn revoke_order(conn: &mut DbConn, order_id: i64) -> AppResult<OrderRo
     repo::revoke_purchases(conn, order_id).await?;
     Ok(refunded)
 }
+
+/// The payment step's view of an order (E1): one of `user_id`'s orders, locked, that can be paid. Someone
+/// else's is NOT_FOUND (as in `order(id)`); a paid one ORDER_PAID; a canceled or refunded one ORDER_CLOSED.
+/// Runs in the caller's transaction.
+pub async fn payable_order(conn: &mut DbConn, user_id: i64, uuid: &str) -> AppResult<OrderRow> {
+    let (found, _) = repo::order_by_uuid(conn, uuid).await?.ok_or_else(no_such_order)?;
+    if found.user_id != user_id {
+        return Err(no_such_order());
+    }
+    let order = repo::order_locked(conn, found.id).await?.ok_or_else(no_such_order)?;
+    match order.status {
+        OrderStatus::Pending => Ok(order),
+        OrderStatus::Paid => Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "ORDER_PAID",
+            "this order is paid already",
+        )),
+        OrderStatus::Canceled | OrderStatus::Refunded => Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "ORDER_CLOSED",
+            format!(
+                "this order is {} and cannot be paid",
+                order.status.as_str().to_lowercase()
+            ),
+        )),
+    }
+}
+
+/// The order's lines at their charged prices (after `reprice_pending_order`), with the movies' names: what a
+/// checkout shows, line by line.
+pub async fn charged_lines(conn: &mut DbConn, order_id: i64) -> AppResult<Vec<(String, i64)>> {
+    let lines = repo::lines_of_orders(conn, &[order_id]).await?;
+    Ok(lines
+        .into_values()
+        .flatten()
+        .map(|(line, movie)| (movie.name, line.charged_price_cents.unwrap_or(line.price_cents)))
+        .collect())
+}
