@@ -21,6 +21,7 @@ backend_tests!(
     paying_through_the_mock_checkout_runs_the_real_path,
     a_declined_mock_checkout_keeps_the_order_payable,
     pay_order_refuses_what_cannot_be_paid,
+    without_a_usable_gateway_nothing_is_faked,
 );
 
 struct Buyer {
@@ -635,4 +636,51 @@ async fn pay_order_refuses_what_cannot_be_paid(backend: Backend) {
     .await;
     let (_, body) = b.app.graphql_as(&b.token, pay, json!({ "o": order })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "ORDER_CLOSED");
+}
+
+/// E8: with a Stripe key but no Stripe client in this version, `payOrder` answers SERVICE_UNAVAILABLE and
+/// never fakes a checkout; the attempt is closed FAILED and the order stays payable. The mock's pages are not
+/// served then.
+async fn without_a_usable_gateway_nothing_is_faked(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("SEED_DEMO", "on"),
+            ("STRIPE_SECRET_KEY", "sk_test_example"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_test_example"),
+        ],
+    )
+    .await;
+    let token = app.signed_in_user("ann@example.com").await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let movie =
+        app.query_ok("{ movies(first: 1) { nodes { id } } }", json!({})).await["movies"]["nodes"][0]["id"].clone();
+    let (_, added) = app
+        .graphql_as(
+            &token,
+            "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
+            json!({ "m": movie }),
+        )
+        .await;
+    assert!(added.get("errors").is_none(), "{added}");
+    let (_, placed) = app
+        .graphql_as(&token, "mutation { placeOrder { order { id } } }", json!({}))
+        .await;
+    let order = placed["data"]["placeOrder"]["order"]["id"].clone();
+    let pay = "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }";
+    for _ in 0..2 {
+        let (_, body) = app.graphql_as(&token, pay, json!({ "o": order })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
+    }
+    let (_, read) = app
+        .graphql_as(
+            &token,
+            "query($o: ID!) { order(id: $o) { status } }",
+            json!({ "o": order }),
+        )
+        .await;
+    assert_eq!(read["data"]["order"]["status"], "PENDING");
+    assert_eq!(app.get("/mock-checkout/cs_mock_anything").await.status(), 404);
 }
