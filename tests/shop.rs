@@ -674,7 +674,8 @@ async fn abandoned_orders_are_canceled_by_the_periodic_job(backend: Backend) {
     use cinema::db::schema::orders;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    let s = shop_with(backend, &[("ABANDONED_ORDER_HOURS", "2")]).await;
+    // The app's own worker is off, so the one below is the only one to take the job.
+    let s = shop_with(backend, &[("ABANDONED_ORDER_HOURS", "2"), ("RUN_WORKER", "off")]).await;
     add(&s.app, &s.ann, &s.movies[0]).await;
     let old = place(&s.app, &s.ann).await["order"]["id"].as_str().unwrap().to_string();
     add(&s.app, &s.ann, &s.movies[1]).await;
