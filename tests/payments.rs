@@ -476,12 +476,15 @@ fn checkout_path(started: &Value) -> String {
     url[url.find("/mock-checkout/").unwrap()..].to_string()
 }
 
+/// Presses a mock checkout button, with a `Host` header an attacker chose: the server must deliver its signed
+/// event to itself, not there.
 async fn press(app: &TestApp, path: &str) -> reqwest::Response {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
         .post(app.url(path))
+        .header("host", "attacker.invalid:9")
         .send()
         .await
         .unwrap()

@@ -333,24 +333,11 @@ crate::for_both_backends! {
                 .filter(lower(movies::description).like(pattern.clone()).escape('\\'))
                 .select(movies::id)
                 .into_boxed();
-            let people_matching = people::table
-                .filter(lower(people::name).like(pattern.clone()).escape('\\'))
-                .select(people::id);
-            let by_star = movie_stars::table
-                .filter(movie_stars::person_id.eq_any(people_matching))
-                .select(movie_stars::movie_id);
-            let people_matching = people::table
-                .filter(lower(people::name).like(pattern).escape('\\'))
-                .select(people::id);
-            let by_director = movie_directors::table
-                .filter(movie_directors::person_id.eq_any(people_matching))
-                .select(movie_directors::movie_id);
             query.filter(
                 movies::id.eq_any(
                     by_name
                         .union_all(by_description)
-                        .union_all(by_star)
-                        .union_all(by_director),
+                        .union_all(movies_of_people_named!(pattern)),
                 ),
             )
         }

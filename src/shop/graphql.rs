@@ -299,19 +299,27 @@ async fn one_order(ctx: &Context<'_>, view: OrderView, at: async_graphql::Lookah
 /// All orders matching an admin's filter (D5): their number and total, and their pages.
 pub struct OrderReport {
     filter: OrderFilter,
+    /// (count, sum), read once in one statement whichever field asks first.
+    totals: tokio::sync::OnceCell<(i64, i64)>,
+}
+
+impl OrderReport {
+    async fn totals(&self, ctx: &Context<'_>) -> Result<(i64, i64)> {
+        let shop = ctx.data::<Shop>()?;
+        Ok(*self.totals.get_or_try_init(|| shop.order_totals(&self.filter)).await?)
+    }
 }
 
 #[Object]
 impl OrderReport {
     /// How many orders match.
     async fn count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.data::<Shop>()?.order_totals(&self.filter).await?.0)
+        Ok(self.totals(ctx).await?.0)
     }
 
     /// The sum of the matching orders' totals at ordering.
     async fn total_amount(&self, ctx: &Context<'_>) -> Result<Money> {
-        let (_, sum) = ctx.data::<Shop>()?.order_totals(&self.filter).await?;
-        Ok(Money::new(sum, CATALOG_CURRENCY))
+        Ok(Money::new(self.totals(ctx).await?.1, CATALOG_CURRENCY))
     }
 
     /// The matching orders, newest first.
@@ -403,6 +411,7 @@ impl ShopQuery {
                 status: input.status,
                 ..time_range(input.from, input.to)?
             },
+            totals: tokio::sync::OnceCell::new(),
         })
     }
 }
@@ -444,17 +453,29 @@ impl ShopMutation {
         let shop = ctx.data::<Shop>()?;
         let placed = shop.place_order(reader.user_id).await?;
         let look = ctx.look_ahead();
-        let order = one_order(
-            ctx,
-            OrderView {
+        let order = with_lines(
+            shop,
+            vec![OrderView {
                 row: placed.order,
                 user_uuid: reader.user_uuid.clone(),
-            },
-            look.field("order"),
+            }],
         )
-        .await?;
-        let excluded: Vec<&MovieRow> = placed.excluded.iter().map(|(movie, _)| movie).collect();
-        prefetch_movies(ctx, &excluded, &[look.field("excluded").field("movie")]).await?;
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("an order went missing")))?;
+        // The order's and the left-out movies in one batch per relation.
+        let movies: Vec<&MovieRow> = order
+            .lines
+            .iter()
+            .map(|(_, movie)| movie)
+            .chain(placed.excluded.iter().map(|(movie, _)| movie))
+            .collect();
+        let at = [
+            look.field("order").field("lines").field("movie"),
+            look.field("excluded").field("movie"),
+        ];
+        prefetch_movies(ctx, &movies, &at).await?;
         Ok(PlacedOrderPayload {
             order,
             excluded: placed

@@ -224,11 +224,7 @@ impl Shop {
         let at = now();
         self.db
             .transaction(async |conn| {
-                let (found, user_uuid) = repo::order_by_uuid(conn, uuid).await?.ok_or_else(no_such_order)?;
-                if found.user_id != user_id {
-                    return Err(no_such_order());
-                }
-                let order = repo::order_locked(conn, found.id).await?.ok_or_else(no_such_order)?;
+                let (order, user_uuid) = own_order_locked(conn, user_id, uuid).await?;
                 let row = cancel_pending(conn, &order, at).await?;
                 Ok(OrderView { row, user_uuid })
             })
@@ -266,6 +262,17 @@ impl Shop {
             }
         }
     }
+}
+
+/// One of `user_id`'s orders, locked until the transaction ends, with its owner's public id. Someone else's is
+/// NOT_FOUND, like one that does not exist, so that order ids tell nothing about other users.
+async fn own_order_locked(conn: &mut DbConn, user_id: i64, uuid: &str) -> AppResult<(OrderRow, String)> {
+    let (found, user_uuid) = repo::order_by_uuid(conn, uuid).await?.ok_or_else(no_such_order)?;
+    if found.user_id != user_id {
+        return Err(no_such_order());
+    }
+    let order = repo::order_locked(conn, found.id).await?.ok_or_else(no_such_order)?;
+    Ok((order, user_uuid))
 }
 
 /// The cart as it is inside the transaction that changed it.
@@ -364,11 +371,7 @@ pub async fn revoke_order(conn: &mut DbConn, order_id: i64) -> AppResult<OrderRo
 /// else's is NOT_FOUND (as in `order(id)`); a paid one ORDER_PAID; a canceled or refunded one ORDER_CLOSED.
 /// Runs in the caller's transaction.
 pub async fn payable_order(conn: &mut DbConn, user_id: i64, uuid: &str) -> AppResult<OrderRow> {
-    let (found, _) = repo::order_by_uuid(conn, uuid).await?.ok_or_else(no_such_order)?;
-    if found.user_id != user_id {
-        return Err(no_such_order());
-    }
-    let order = repo::order_locked(conn, found.id).await?.ok_or_else(no_such_order)?;
+    let (order, _) = own_order_locked(conn, user_id, uuid).await?;
     match order.status {
         OrderStatus::Pending => Ok(order),
         OrderStatus::Paid => Err(AppError::rejected(
