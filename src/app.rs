@@ -18,14 +18,17 @@ use crate::graphql::pagination::CursorSeal;
 use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
 use crate::notify::{Email, Mailer};
-use crate::payments::Payments;
-use crate::payments::gateway::{Gateway, MockGateway, StripeNotBuilt};
+use crate::payments::gateway::{Gateway, MockGateway, OwnAddress};
 use crate::payments::models::Provider;
+use crate::payments::service::ExpireCheckout;
+use crate::payments::stripe_gateway::{StripeGateway, StripeOptions};
+use crate::payments::{PaymentOptions, Payments};
 use crate::server::listener::{self, ConnectionLimits};
 use crate::server::schema::{Domains, build_schema};
 use crate::server::{AppState, metrics};
 use crate::shop::Shop;
 use crate::shop::abandoned::CancelAbandonedOrders;
+use crate::shop::models::OrderCanceled;
 use crate::storage::Storage;
 
 /// Opens the database, applies pending migrations, seeds the demo catalog into an empty database when
@@ -83,14 +86,38 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     );
     let catalog = Catalog::new(db.clone());
     let shop = Shop::new(db.clone(), settings.jobs.abandoned_order_after);
-    let (gateway, provider): (Gateway, Provider) = match settings.payments.stripe_secret_key {
-        Some(_) => (Arc::new(StripeNotBuilt), Provider::Stripe),
-        None => (Arc::new(MockGateway::new(&settings.http.public_url)), Provider::Mock),
+    let own_address = OwnAddress::default();
+    let money = &settings.payments;
+    let (gateway, provider): (Gateway, Provider) = match &money.stripe_secret_key {
+        Some(key) => {
+            let stripe = StripeGateway::new(&StripeOptions {
+                secret_key: key,
+                api_base: money.stripe_api_base.as_deref(),
+                timeout: money.stripe_timeout,
+                max_attempts: money.stripe_max_attempts,
+            })
+            .map_err(anyhow::Error::msg)?;
+            (Arc::new(stripe), Provider::Stripe)
+        }
+        None => (
+            Arc::new(MockGateway::new(
+                &settings.http.public_url,
+                &money.stripe_webhook_secret,
+                own_address.clone(),
+            )),
+            Provider::Mock,
+        ),
     };
     let payments = Payments::new(
         db.clone(),
-        settings.payments.stripe_webhook_secret.clone(),
-        settings.http.frontend_url.clone(),
+        PaymentOptions {
+            webhook_secret: money.stripe_webhook_secret.clone(),
+            frontend_url: settings.http.frontend_url.clone(),
+            checkout_lifetime: money.checkout_lifetime,
+            // Every attempt's timeout and the backoffs between them, with room to spare.
+            call_budget: money.stripe_timeout * money.stripe_max_attempts + std::time::Duration::from_secs(5),
+            own_address,
+        },
         gateway,
         provider,
     );
@@ -134,7 +161,14 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
 }
 
 /// The job kinds the worker runs, with their handlers, and the periodic ones it schedules.
-pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str, budget: MailBudget, shop: &Shop) -> Handlers {
+pub fn job_handlers(
+    db: &Db,
+    mailer: &Mailer,
+    frontend_url: &str,
+    budget: MailBudget,
+    shop: &Shop,
+    payments: &Payments,
+) -> Handlers {
     Handlers::default()
         .on::<Email, _>(mailer.clone())
         .on::<LinkMail, _>(LinkMailer::new(
@@ -147,6 +181,8 @@ pub fn job_handlers(db: &Db, mailer: &Mailer, frontend_url: &str, budget: MailBu
         .hourly(DeleteExpired::default())
         .on::<CancelAbandonedOrders, _>(shop.clone())
         .hourly(CancelAbandonedOrders::default())
+        .on::<OrderCanceled, _>(payments.clone())
+        .on::<ExpireCheckout, _>(payments.clone())
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight, stops the worker after its current
@@ -168,6 +204,7 @@ pub async fn serve(
                 &settings.http.frontend_url,
                 MailBudget::per_hour(settings.auth.account_emails_per_hour),
                 &state.shop,
+                &state.payments,
             ),
             settings.jobs.poll,
             settings.jobs.backoff_base,
@@ -178,6 +215,9 @@ pub async fn serve(
         header_read_timeout: state.settings.http.header_read_timeout,
         max_connections: state.settings.http.max_connections,
     };
+    if let Ok(address) = listener.local_addr() {
+        state.payments.serving_on(address);
+    }
     let router = crate::server::build_router(state);
     let served = listener::serve(listener, router, limits, shutdown).await;
     let _ = stop_worker.send(true);

@@ -1,7 +1,7 @@
 //! B10, B11: comments with replies and likes, the delete rules, and notifications in-app and by email, on both
 //! databases.
 
-use crate::common::{TestApp, decode_mail};
+use crate::common::{TestApp, decode_mail, ok};
 use cinema::db::{Backend, Role};
 use serde_json::{Value, json};
 
@@ -46,13 +46,6 @@ async fn people_with(backend: Backend, vars: &[(&str, &str)]) -> People {
         movie,
         app,
     }
-}
-
-async fn ok(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
-    let (status, body) = app.graphql_as(token, query, variables).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.get("errors").is_none(), "{query}: {body}");
-    body["data"].clone()
 }
 
 async fn error_of(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {

@@ -1,7 +1,7 @@
 //! B12, B13: moderators manage movies, genres and people; admins manage certifications; the delete rules
 //! (bought, ordered, in carts) and the uniqueness rules answer CONFLICT with the facts. On both databases.
 
-use crate::common::{PASSWORD, TestApp};
+use crate::common::{PASSWORD, TestApp, ok};
 use cinema::db::{Backend, Role};
 use serde_json::{Value, json};
 
@@ -35,13 +35,6 @@ async fn staffed(backend: Backend) -> Staff {
         user: token(app.login("user@example.com", PASSWORD).await),
         app,
     }
-}
-
-async fn ok(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
-    let (status, body) = app.graphql_as(token, query, variables).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.get("errors").is_none(), "{query}: {body}");
-    body["data"].clone()
 }
 
 async fn refused(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {

@@ -21,18 +21,22 @@ backend_tests!(
     paying_through_the_mock_checkout_runs_the_real_path,
     a_declined_mock_checkout_keeps_the_order_payable,
     pay_order_refuses_what_cannot_be_paid,
-    without_a_usable_gateway_nothing_is_faked,
+    an_unreachable_stripe_fakes_nothing,
 );
 
-struct Buyer {
-    app: TestApp,
-    token: String,
-    email: String,
-    movies: Vec<String>,
+pub(crate) struct Buyer {
+    pub app: TestApp,
+    pub token: String,
+    pub email: String,
+    pub movies: Vec<String>,
 }
 
-async fn buyer(backend: Backend) -> Buyer {
-    let app = TestApp::start(backend).await;
+pub(crate) async fn buyer(backend: Backend) -> Buyer {
+    buyer_in(TestApp::start(backend).await).await
+}
+
+/// A signed-in user of `app`, and six of its movies.
+pub(crate) async fn buyer_in(app: TestApp) -> Buyer {
     let email = "ann@example.com".to_string();
     let token = app.signed_in_user(&email).await["accessToken"]
         .as_str()
@@ -58,7 +62,7 @@ async fn buyer(backend: Backend) -> Buyer {
     }
 }
 
-async fn gql(b: &Buyer, query: &str, variables: Value) -> Value {
+pub(crate) async fn gql(b: &Buyer, query: &str, variables: Value) -> Value {
     let (status, body) = b.app.graphql_as(&b.token, query, variables).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("errors").is_none(), "{query}: {body}");
@@ -66,7 +70,7 @@ async fn gql(b: &Buyer, query: &str, variables: Value) -> Value {
 }
 
 /// An order of `movies`, and its PENDING payment with checkout session `session`, as `payOrder` makes them.
-async fn pending_payment(b: &Buyer, movies: &[String], session: &str) -> (String, PaymentRow) {
+pub(crate) async fn pending_payment(b: &Buyer, movies: &[String], session: &str) -> (String, PaymentRow) {
     for movie in movies {
         gql(
             b,
@@ -115,11 +119,11 @@ async fn pending_payment(b: &Buyer, movies: &[String], session: &str) -> (String
     (order, payment)
 }
 
-fn event(id: &str, kind: &str, object: Value) -> Vec<u8> {
+pub(crate) fn event(id: &str, kind: &str, object: Value) -> Vec<u8> {
     serde_json::to_vec(&json!({ "id": id, "object": "event", "type": kind, "data": { "object": object } })).unwrap()
 }
 
-fn completed(id: &str, payment: &PaymentRow, amount: i64) -> Vec<u8> {
+pub(crate) fn completed(id: &str, payment: &PaymentRow, amount: i64) -> Vec<u8> {
     event(
         id,
         "checkout.session.completed",
@@ -128,7 +132,7 @@ fn completed(id: &str, payment: &PaymentRow, amount: i64) -> Vec<u8> {
     )
 }
 
-async fn deliver(app: &TestApp, body: &[u8], signature: Option<String>) -> (u16, Value, String) {
+pub(crate) async fn deliver(app: &TestApp, body: &[u8], signature: Option<String>) -> (u16, Value, String) {
     let mut request = app
         .client
         .post(app.url("/api/v1/webhooks/stripe"))
@@ -148,17 +152,17 @@ async fn deliver(app: &TestApp, body: &[u8], signature: Option<String>) -> (u16,
     (status, serde_json::from_str(&text).unwrap_or(Value::Null), media)
 }
 
-fn signed(app: &TestApp, body: &[u8]) -> Option<String> {
+pub(crate) fn signed(app: &TestApp, body: &[u8]) -> Option<String> {
     let secret = &app.settings().payments.stripe_webhook_secret;
     Some(signature::sign(secret, chrono::Utc::now().timestamp(), body))
 }
 
-async fn delivered(app: &TestApp, body: &[u8]) {
+pub(crate) async fn delivered(app: &TestApp, body: &[u8]) {
     let (status, problem, _) = deliver(app, body, signed(app, body)).await;
     assert_eq!(status, 200, "{problem}");
 }
 
-async fn payment(app: &TestApp, id: i64) -> PaymentRow {
+pub(crate) async fn payment(app: &TestApp, id: i64) -> PaymentRow {
     use cinema::db::schema::payments;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -171,17 +175,17 @@ async fn payment(app: &TestApp, id: i64) -> PaymentRow {
     .unwrap()
 }
 
-async fn order_status(b: &Buyer, order: &str) -> Value {
+pub(crate) async fn order_status(b: &Buyer, order: &str) -> Value {
     gql(b, "query($o: ID!) { order(id: $o) { status } }", json!({ "o": order })).await["order"]["status"].clone()
 }
 
-async fn owned(b: &Buyer) -> i64 {
+pub(crate) async fn owned(b: &Buyer) -> i64 {
     gql(b, "{ me { purchasedMovies { totalCount } } }", json!({})).await["me"]["purchasedMovies"]["totalCount"]
         .as_i64()
         .unwrap()
 }
 
-async fn events_recorded(app: &TestApp) -> i64 {
+pub(crate) async fn events_recorded(app: &TestApp) -> i64 {
     use cinema::db::schema::stripe_events;
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -459,7 +463,7 @@ async fn our_own_id_finds_the_payment_and_an_early_event_is_retried(backend: Bac
 }
 
 /// `payOrder` as a client calls it.
-async fn pay_order(b: &Buyer, order: &str) -> Value {
+pub(crate) async fn pay_order(b: &Buyer, order: &str) -> Value {
     gql(
         b,
         "mutation($o: ID!) { payOrder(orderId: $o) { payment { id status amount { amount } } checkoutUrl amount { amount } priceChanged } }",
@@ -471,14 +475,14 @@ async fn pay_order(b: &Buyer, order: &str) -> Value {
 
 /// The mock checkout's path, from the URL `payOrder` gave (which names PUBLIC_URL; the test server listens
 /// elsewhere).
-fn checkout_path(started: &Value) -> String {
+pub(crate) fn checkout_path(started: &Value) -> String {
     let url = started["checkoutUrl"].as_str().unwrap();
     url[url.find("/mock-checkout/").unwrap()..].to_string()
 }
 
 /// Presses a mock checkout button, with a `Host` header an attacker chose: the server must deliver its signed
 /// event to itself, not there.
-async fn press(app: &TestApp, path: &str) -> reqwest::Response {
+pub(crate) async fn press(app: &TestApp, path: &str) -> reqwest::Response {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -641,16 +645,18 @@ async fn pay_order_refuses_what_cannot_be_paid(backend: Backend) {
     assert_eq!(body["errors"][0]["extensions"]["code"], "ORDER_CLOSED");
 }
 
-/// E8: with a Stripe key but no Stripe client in this version, `payOrder` answers SERVICE_UNAVAILABLE and
-/// never fakes a checkout; the attempt is closed FAILED and the order stays payable. The mock's pages are not
-/// served then.
-async fn without_a_usable_gateway_nothing_is_faked(backend: Backend) {
+/// E8: with a Stripe key and Stripe out of reach, `payOrder` answers SERVICE_UNAVAILABLE and never fakes a
+/// checkout; the order stays payable and says what to try. The mock's pages are not served then.
+async fn an_unreachable_stripe_fakes_nothing(backend: Backend) {
     let app = TestApp::start_with(
         backend,
         &[
             ("SEED_DEMO", "on"),
             ("STRIPE_SECRET_KEY", "sk_test_example"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_test_example"),
+            // Nothing listens on the discard port: every attempt fails to connect.
+            ("STRIPE_API_BASE", "http://127.0.0.1:9"),
+            ("STRIPE_TIMEOUT_MS", "300"),
         ],
     )
     .await;
@@ -680,10 +686,15 @@ async fn without_a_usable_gateway_nothing_is_faked(backend: Backend) {
     let (_, read) = app
         .graphql_as(
             &token,
-            "query($o: ID!) { order(id: $o) { status } }",
+            "query($o: ID!) { order(id: $o) { status paymentHint } }",
             json!({ "o": order }),
         )
         .await;
     assert_eq!(read["data"]["order"]["status"], "PENDING");
+    let hint = read["data"]["order"]["paymentHint"].as_str().unwrap();
+    assert!(
+        hint.contains("did not answer") && hint.contains("Nothing was charged"),
+        "{hint}"
+    );
     assert_eq!(app.get("/mock-checkout/cs_mock_anything").await.status(), 404);
 }

@@ -3,7 +3,7 @@
 //! holding under concurrent requests (on PostgreSQL they really overlap; on SQLite they queue for the write
 //! lock). On both databases.
 
-use crate::common::{PASSWORD, TestApp};
+use crate::common::{PASSWORD, TestApp, ok, refused};
 use cinema::db::{Backend, Role};
 use serde_json::{Value, json};
 
@@ -76,24 +76,6 @@ async fn shop_with(backend: Backend, vars: &[(&str, &str)]) -> Shop {
             .collect(),
         app,
     }
-}
-
-async fn ok(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
-    let (status, body) = app.graphql_as(token, query, variables).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.get("errors").is_none(), "{query}: {body}");
-    body["data"].clone()
-}
-
-/// The first error of a request that must fail, with nothing in `data`.
-async fn refused(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let body = match token {
-        Some(token) => app.graphql_as(token, query, variables).await.1,
-        None => app.graphql(query, variables).await.1,
-    };
-    assert!(body["errors"].is_array(), "{query} must fail: {body}");
-    assert!(body["data"].is_null(), "{body}");
-    body["errors"][0].clone()
 }
 
 const CART: &str = "count total { amount currency } lines { movie { id name year genres { name } inCart } price { amount } addedAt problem available }";
@@ -700,6 +682,7 @@ async fn abandoned_orders_are_canceled_by_the_periodic_job(backend: Backend) {
         "http://front.example",
         cinema::accounts::links::MailBudget::per_hour(100),
         &s.app.state.shop,
+        &s.app.state.payments,
     );
     let worker = cinema::jobs::Worker::new(
         s.app.db().clone(),

@@ -256,6 +256,16 @@ pub struct PaymentSettings {
     /// The webhook endpoint's signing secret (STRIPE_WEBHOOK_SECRET): required with a Stripe key; in mock mode
     /// a development secret kept under `VAR_DIR`, with which the mock signs the events it delivers (E7).
     pub stripe_webhook_secret: String,
+    /// Where the Stripe client sends its calls (STRIPE_API_BASE): Stripe's API unless set; tests point it at
+    /// their fake Stripe on loopback.
+    pub stripe_api_base: Option<String>,
+    /// One attempt of a call to Stripe gives up after this (STRIPE_TIMEOUT_MS, default 8000; E8).
+    pub stripe_timeout: Duration,
+    /// Attempts per call to Stripe, the first included (STRIPE_MAX_ATTEMPTS, default 3, 1 to 5; E8). Every
+    /// attempt carries the same idempotency key, so a retry never charges or refunds twice.
+    pub stripe_max_attempts: u32,
+    /// How long a checkout stays open (CHECKOUT_LIFETIME_MINUTES, default 60; Stripe accepts 30 to 1440).
+    pub checkout_lifetime: chrono::Duration,
 }
 
 impl PaymentSettings {
@@ -276,9 +286,29 @@ impl PaymentSettings {
                 ))
             })?,
         };
+        let stripe_api_base = vars.text("STRIPE_API_BASE");
+        if let Some(base) = &stripe_api_base
+            && url::Url::parse(base).is_err()
+        {
+            return Err(ConfigError(format!("STRIPE_API_BASE is not a URL: {base}")));
+        }
+        let stripe_max_attempts: u32 = vars.get("STRIPE_MAX_ATTEMPTS", 3u32)?;
+        if !(1..=5).contains(&stripe_max_attempts) {
+            return Err(ConfigError("STRIPE_MAX_ATTEMPTS must be between 1 and 5".into()));
+        }
+        let minutes: u32 = vars.get("CHECKOUT_LIFETIME_MINUTES", 60u32)?;
+        if !(30..=1440).contains(&minutes) {
+            return Err(ConfigError(
+                "CHECKOUT_LIFETIME_MINUTES must be between 30 and 1440 (what Stripe accepts)".into(),
+            ));
+        }
         Ok(PaymentSettings {
             stripe_secret_key,
             stripe_webhook_secret,
+            stripe_api_base,
+            stripe_timeout: vars.get("STRIPE_TIMEOUT_MS", Millis(Duration::from_millis(8_000)))?.0,
+            stripe_max_attempts,
+            checkout_lifetime: chrono::Duration::minutes(i64::from(minutes)),
         })
     }
 }
@@ -289,6 +319,10 @@ impl std::fmt::Debug for PaymentSettings {
         f.debug_struct("PaymentSettings")
             .field("stripe_secret_key", &key)
             .field("stripe_webhook_secret", &crate::util::Redacted)
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("stripe_timeout", &self.stripe_timeout)
+            .field("stripe_max_attempts", &self.stripe_max_attempts)
+            .field("checkout_lifetime", &self.checkout_lifetime)
             .finish()
     }
 }
@@ -349,6 +383,16 @@ impl Settings {
             app_env,
             var_dir,
         };
+        // A payOrder that waits on every attempt of a slow Stripe must still answer before the request times
+        // out, or the client sees a timeout for a checkout that may have opened.
+        let worst = settings.payments.stripe_timeout * settings.payments.stripe_max_attempts;
+        if worst >= settings.http.request_timeout {
+            return Err(ConfigError(format!(
+                "STRIPE_TIMEOUT_MS × STRIPE_MAX_ATTEMPTS ({} ms) must stay under REQUEST_TIMEOUT_SECS ({} s)",
+                worst.as_millis(),
+                settings.http.request_timeout.as_secs()
+            )));
+        }
         if production {
             settings.refuse_unsafe_production(&vars)?;
         }
@@ -890,6 +934,37 @@ mod tests {
         all.push(("STRIPE_WEBHOOK_SECRET", "whsec_test_example"));
         let settings = Settings::from_vars(vars(&all)).unwrap();
         assert_eq!(settings.payments.stripe_webhook_secret, "whsec_test_example");
+    }
+
+    /// E8: the Stripe client's limits are bounded, and all its attempts fit inside one request's time.
+    #[test]
+    fn stripe_call_limits_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = [("VAR_DIR", dir.path().to_str().unwrap())];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            Settings::from_vars(vars(&all))
+        };
+        let defaults = with(&[]).unwrap().payments;
+        assert_eq!(defaults.stripe_timeout, Duration::from_millis(8_000));
+        assert_eq!(defaults.stripe_max_attempts, 3);
+        assert_eq!(defaults.checkout_lifetime, chrono::Duration::minutes(60));
+        assert_eq!(defaults.stripe_api_base, None);
+        for (name, value, says) in [
+            ("STRIPE_MAX_ATTEMPTS", "0", "positive whole number"),
+            ("STRIPE_MAX_ATTEMPTS", "6", "between 1 and 5"),
+            ("CHECKOUT_LIFETIME_MINUTES", "29", "between 30 and 1440"),
+            ("CHECKOUT_LIFETIME_MINUTES", "1441", "between 30 and 1440"),
+            ("STRIPE_API_BASE", "not a url", "not a URL"),
+            ("STRIPE_TIMEOUT_MS", "15000", "under REQUEST_TIMEOUT_SECS"),
+        ] {
+            let error = with(&[(name, value)]).unwrap_err();
+            assert!(error.0.contains(says), "{name}={value}: {error}");
+        }
+        let fake = with(&[("STRIPE_API_BASE", "http://127.0.0.1:9"), ("STRIPE_TIMEOUT_MS", "250")]).unwrap();
+        assert_eq!(fake.payments.stripe_api_base.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(fake.payments.stripe_timeout, Duration::from_millis(250));
     }
 
     #[test]

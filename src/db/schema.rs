@@ -235,6 +235,7 @@ diesel::table! {
         canceled_at -> Nullable<Timestamp>,
         refunded_at -> Nullable<Timestamp>,
         charged_cents -> Nullable<BigInt>,
+        payment_hint -> Nullable<Text>,
     }
 }
 
@@ -307,6 +308,9 @@ diesel::table! {
         external_refund_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        decided_by -> Nullable<BigInt>,
+        decision_reason -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
     }
 }
 

@@ -107,24 +107,37 @@ async fn deliver_choice(
     } else {
         ("checkout.session.async_payment_failed", "unpaid")
     };
+    let session_object = json!({
+        "id": session,
+        "object": "checkout.session",
+        "payment_status": payment_status,
+        "payment_intent": format!("pi_mock_{}", payment.uuid.replace('-', "")),
+        "amount_total": payment.amount_cents,
+        "currency": payment.currency.to_lowercase(),
+        "client_reference_id": order,
+        "metadata": { "payment_id": payment.uuid, "order_id": order },
+    });
+    deliver(own, payments.webhook_secret(), kind, session_object).await?;
+    let outcome = if paid { "success" } else { "canceled" };
+    let back = format!(
+        "{}/orders/{order}?checkout={outcome}",
+        payments.frontend_url().trim_end_matches('/')
+    );
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// Delivers one event in Stripe's format, signed with the webhook's secret, to this server's webhook over HTTP,
+/// and fails unless the webhook accepted it.
+pub async fn deliver(own: std::net::SocketAddr, secret: &str, kind: &str, object: serde_json::Value) -> AppResult<()> {
     let event = json!({
         "id": format!("evt_mock_{}", crate::util::random_token(12)),
         "object": "event",
         "type": kind,
         "created": chrono::Utc::now().timestamp(),
-        "data": { "object": {
-            "id": session,
-            "object": "checkout.session",
-            "payment_status": payment_status,
-            "payment_intent": format!("pi_mock_{}", payment.uuid.replace('-', "")),
-            "amount_total": payment.amount_cents,
-            "currency": payment.currency.to_lowercase(),
-            "client_reference_id": order,
-            "metadata": { "payment_id": payment.uuid, "order_id": order },
-        } },
+        "data": { "object": object },
     });
     let body = serde_json::to_vec(&event).map_err(AppError::internal)?;
-    let signature = signature::sign(payments.webhook_secret(), chrono::Utc::now().timestamp(), &body);
+    let signature = signature::sign(secret, chrono::Utc::now().timestamp(), &body);
     let delivered = reqwest::Client::new()
         .post(format!("http://{own}/api/v1/webhooks/stripe"))
         .header("content-type", "application/json")
@@ -140,10 +153,5 @@ async fn deliver_choice(
             delivered.status()
         )));
     }
-    let outcome = if paid { "success" } else { "canceled" };
-    let back = format!(
-        "{}/orders/{order}?checkout={outcome}",
-        payments.frontend_url().trim_end_matches('/')
-    );
-    Ok(Redirect::to(&back).into_response())
+    Ok(())
 }

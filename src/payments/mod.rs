@@ -1,6 +1,6 @@
-//! Payments (E1–E8): Stripe's signed webhook applied exactly once through one payment state machine, with
-//! the shop's fulfilment and refund steps in the same transaction. (Checkout creation, the mock checkout page,
-//! refunds through the gateway and the payment queries come next; see docs/architecture.md, "Payments".)
+//! Payments (E1–E8): checkouts and refunds through a gateway (Stripe or the built-in mock), and Stripe's signed
+//! webhook applied exactly once through one payment state machine, with the shop's fulfilment and refund steps
+//! in the same transaction. See docs/architecture.md, "Payments".
 //!
 //! Imports the shop (fulfil and revoke an order) and never the other way round.
 
@@ -12,6 +12,7 @@ pub mod repo;
 pub mod rest;
 pub mod service;
 pub mod signature;
+pub mod stripe_gateway;
 pub mod webhook;
 
-pub use service::Payments;
+pub use service::{PaymentOptions, Payments};

@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::{Insertable, Queryable, Selectable};
 
-use crate::db::schema::payments;
+use crate::db::schema::{payments, refunds};
 
 crate::text_enum! {
     /// Where a payment is (E1): PENDING until a verified webhook says otherwise; SUCCEEDED only once the money
@@ -87,4 +87,78 @@ pub struct PaymentChanges {
     pub amount_received_cents: Option<i64>,
     pub needs_review: Option<bool>,
     pub refund_seen_at: Option<NaiveDateTime>,
+}
+
+crate::text_enum! {
+    /// Where a refund is (E5): a user's request waits for staff (REQUESTED); staff's refund is asked of the
+    /// payment provider (PENDING) and confirmed by its webhook (SUCCEEDED); the provider may refuse it (FAILED);
+    /// staff may turn a request down (REJECTED).
+    #[derive(async_graphql::Enum)]
+    pub enum RefundStatus {
+        Requested => "REQUESTED",
+        Pending => "PENDING",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+        Rejected => "REJECTED",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refunds, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct RefundRow {
+    pub id: i64,
+    pub uuid: String,
+    pub payment_id: i64,
+    pub requested_by: i64,
+    /// Why the requester wants the money back.
+    pub reason: Option<String>,
+    pub status: RefundStatus,
+    pub amount_cents: i64,
+    /// The provider's id of the refund, once asked for.
+    pub external_refund_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    /// The staff member who refunded or turned the request down.
+    pub decided_by: Option<i64>,
+    pub decision_reason: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = refunds)]
+pub struct NewRefund {
+    pub uuid: String,
+    pub payment_id: i64,
+    pub requested_by: i64,
+    pub reason: Option<String>,
+    pub status: RefundStatus,
+    pub amount_cents: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub decided_by: Option<i64>,
+    pub decision_reason: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+/// A payment list's filters (E6): all optional; the time range is on when the payment started, `from`
+/// inclusive and `to` exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct PaymentFilter {
+    /// Only this user's payments (always set for a user's own history).
+    pub user_id: Option<i64>,
+    pub status: Option<PaymentStatus>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    /// Only payments whose refund waits for staff (a user's request not decided yet).
+    pub refund_requested: bool,
+    /// Only payments flagged for an admin (an amount mismatch, money for an order that had moved on).
+    pub needs_review: bool,
+}
+
+/// A payment with the public ids of its order and payer, as the lists show it.
+#[derive(Debug, Clone)]
+pub struct PaymentView {
+    pub row: PaymentRow,
+    pub order_uuid: String,
+    pub user_uuid: String,
 }

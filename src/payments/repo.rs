@@ -6,8 +6,12 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::DbConn;
-use crate::db::schema::{orders, payments, stripe_events, users};
-use crate::payments::models::{NewPayment, PaymentChanges, PaymentRow, PaymentStatus};
+use crate::db::schema::{orders, payments, refunds, stripe_events, users};
+use crate::graphql::pagination::TimeCursor;
+use crate::payments::models::{
+    NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, RefundRow,
+    RefundStatus,
+};
 use crate::per_backend;
 
 /// Records a Stripe event as handled; false when it was already (E2: each event id is applied once, in the
@@ -123,5 +127,250 @@ pub async fn payment_by_session(conn: &mut DbConn, session_id: &str) -> QueryRes
             .first(c)
             .await
             .optional()
+    })
+}
+
+/// The SUCCEEDED payment of an order, locked until the transaction ends: the money a refund would return.
+pub async fn succeeded_payment_of(conn: &mut DbConn, order_id: i64) -> QueryResult<Option<PaymentRow>> {
+    let id: Option<i64> = per_backend!(conn, |c| {
+        payments::table
+            .filter(payments::order_id.eq(order_id))
+            .filter(payments::status.eq(PaymentStatus::Succeeded))
+            .select(payments::id)
+            .first(c)
+            .await
+            .optional()
+    })?;
+    match id {
+        Some(id) => payment_locked_by_id(conn, id).await,
+        None => Ok(None),
+    }
+}
+
+/// A payment by its row id, locked until the transaction ends (PostgreSQL; SQLite's write transaction holds
+/// the database).
+pub async fn payment_locked_by_id(conn: &mut DbConn, payment_id: i64) -> QueryResult<Option<PaymentRow>> {
+    match conn {
+        DbConn::Postgres(c) => payments::table
+            .find(payment_id)
+            .select(PaymentRow::as_select())
+            .for_update()
+            .first(&mut **c)
+            .await
+            .optional(),
+        DbConn::Sqlite(c) => payments::table
+            .find(payment_id)
+            .select(PaymentRow::as_select())
+            .first(&mut **c)
+            .await
+            .optional(),
+    }
+}
+
+/// The refund of a payment that is requested, under way or done: at most one (a partial unique index).
+pub async fn open_refund_of(conn: &mut DbConn, payment_id: i64) -> QueryResult<Option<RefundRow>> {
+    per_backend!(conn, |c| {
+        refunds::table
+            .filter(refunds::payment_id.eq(payment_id))
+            .filter(refunds::status.eq_any([RefundStatus::Requested, RefundStatus::Pending, RefundStatus::Succeeded]))
+            .select(RefundRow::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+pub async fn refund_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<RefundRow>> {
+    per_backend!(conn, |c| {
+        refunds::table
+            .filter(refunds::uuid.eq(uuid))
+            .select(RefundRow::as_select())
+            .first(c)
+            .await
+            .optional()
+    })
+}
+
+pub async fn insert_refund(conn: &mut DbConn, refund: &NewRefund) -> QueryResult<RefundRow> {
+    per_backend!(conn, |c| {
+        diesel::insert_into(refunds::table)
+            .values(refund)
+            .returning(RefundRow::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// The changes a decision, the provider's answer or its confirmation make to a refund.
+#[derive(Debug, Clone, Default, diesel::AsChangeset)]
+#[diesel(table_name = refunds)]
+pub struct RefundChanges {
+    pub status: Option<RefundStatus>,
+    pub external_refund_id: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub decided_by: Option<i64>,
+    pub decision_reason: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+pub async fn update_refund(conn: &mut DbConn, refund_id: i64, changes: &RefundChanges) -> QueryResult<RefundRow> {
+    per_backend!(conn, |c| {
+        diesel::update(refunds::table.find(refund_id))
+            .set(changes)
+            .returning(RefundRow::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// The latest refund of each of `payment_ids`, in one statement.
+pub async fn latest_refunds(conn: &mut DbConn, payment_ids: &[i64]) -> QueryResult<Vec<RefundRow>> {
+    if payment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all: Vec<RefundRow> = per_backend!(conn, |c| {
+        refunds::table
+            .filter(refunds::payment_id.eq_any(payment_ids))
+            .order_by((refunds::payment_id, refunds::created_at.desc(), refunds::id.desc()))
+            .select(RefundRow::as_select())
+            .load(c)
+            .await
+    })?;
+    let mut latest: Vec<RefundRow> = Vec::with_capacity(payment_ids.len());
+    for refund in all {
+        if latest.last().is_none_or(|last| last.payment_id != refund.payment_id) {
+            latest.push(refund);
+        }
+    }
+    Ok(latest)
+}
+
+/// Query fragments on payments, for both backends.
+pub trait PaymentQueries: diesel::backend::Backend {
+    /// The payments a filter selects.
+    fn payments_matching<'a>(filter: &PaymentFilter) -> payments::BoxedQuery<'a, Self>;
+}
+
+crate::for_both_backends! {
+    impl PaymentQueries {
+        fn payments_matching<'a>(filter: &PaymentFilter) -> payments::BoxedQuery<'a, Self> {
+            let mut query = payments::table.into_boxed();
+            if let Some(user_id) = filter.user_id {
+                query = query.filter(payments::user_id.eq(user_id));
+            }
+            if let Some(status) = filter.status {
+                query = query.filter(payments::status.eq(status));
+            }
+            if let Some(from) = filter.from {
+                query = query.filter(payments::created_at.ge(from));
+            }
+            if let Some(to) = filter.to {
+                query = query.filter(payments::created_at.lt(to));
+            }
+            if filter.needs_review {
+                query = query.filter(payments::needs_review.eq(true));
+            }
+            if filter.refund_requested {
+                query = query.filter(diesel::dsl::exists(
+                    refunds::table
+                        .filter(refunds::payment_id.eq(payments::id))
+                        .filter(refunds::status.eq(RefundStatus::Requested)),
+                ));
+            }
+            query
+        }
+    }
+}
+
+fn payments_matching<'a, DB: PaymentQueries>(filter: &PaymentFilter) -> payments::BoxedQuery<'a, DB> {
+    DB::payments_matching(filter)
+}
+
+/// A page of payments matching `filter`, newest first, after `after` (keyset on (created_at, id)), with the
+/// public ids of their orders and payers.
+pub async fn list_payments(
+    conn: &mut DbConn,
+    filter: &PaymentFilter,
+    after: Option<TimeCursor>,
+    limit: i64,
+) -> QueryResult<Vec<PaymentView>> {
+    let rows: Vec<(PaymentRow, String, String)> = per_backend!(conn, |c| {
+        let mut query = payments_matching(filter);
+        if let Some(TimeCursor { at, id }) = after {
+            query = query.filter(
+                payments::created_at
+                    .lt(at)
+                    .or(payments::created_at.eq(at).and(payments::id.lt(id))),
+            );
+        }
+        let page = query
+            .order_by((payments::created_at.desc(), payments::id.desc()))
+            .limit(limit)
+            .select(payments::id);
+        payments::table
+            .inner_join(orders::table)
+            .inner_join(users::table)
+            .filter(payments::id.eq_any(page))
+            .order_by((payments::created_at.desc(), payments::id.desc()))
+            .select((PaymentRow::as_select(), orders::uuid, users::uuid))
+            .load(c)
+            .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, order_uuid, user_uuid)| PaymentView {
+            row,
+            order_uuid,
+            user_uuid,
+        })
+        .collect())
+}
+
+/// How many payments match `filter`.
+pub async fn count_payments(conn: &mut DbConn, filter: &PaymentFilter) -> QueryResult<i64> {
+    per_backend!(conn, |c| payments_matching(filter).count().get_result(c).await)
+}
+
+/// Marks the requested or pending refund of a payment as confirmed by the provider.
+pub async fn confirm_refund_of(conn: &mut DbConn, payment_id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    per_backend!(conn, |c| {
+        diesel::update(
+            refunds::table
+                .filter(refunds::payment_id.eq(payment_id))
+                .filter(refunds::status.eq_any([RefundStatus::Requested, RefundStatus::Pending])),
+        )
+        .set((refunds::status.eq(RefundStatus::Succeeded), refunds::updated_at.eq(at)))
+        .execute(c)
+        .await
+    })
+}
+
+/// Claims a new attempt to open a payment's checkout: the failure of the last one is cleared and the attempt's
+/// start stamped (a concurrent `payOrder` then answers CHECKOUT_OPENING instead of calling the provider too).
+pub async fn claim_attempt(conn: &mut DbConn, payment_id: i64, at: NaiveDateTime) -> QueryResult<PaymentRow> {
+    per_backend!(conn, |c| {
+        diesel::update(payments::table.find(payment_id))
+            .set((payments::failure_reason.eq(None::<String>), payments::updated_at.eq(at)))
+            .returning(PaymentRow::as_returning())
+            .get_result(c)
+            .await
+    })
+}
+
+/// One payment with the public ids of its order and payer.
+pub async fn payment_view(conn: &mut DbConn, payment_id: i64) -> QueryResult<PaymentView> {
+    let (row, order_uuid, user_uuid) = per_backend!(conn, |c| {
+        payments::table
+            .inner_join(orders::table)
+            .inner_join(users::table)
+            .filter(payments::id.eq(payment_id))
+            .select((PaymentRow::as_select(), orders::uuid, users::uuid))
+            .first(c)
+            .await
+    })?;
+    Ok(PaymentView {
+        row,
+        order_uuid,
+        user_uuid,
     })
 }

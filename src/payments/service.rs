@@ -2,42 +2,102 @@
 //! body before anything is parsed, then the event is applied in one transaction with its record
 //! (`webhook::apply`). Nothing slow happens in the request: emails go to the job queue.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, now};
 use crate::error::{AppError, AppResult};
-use crate::payments::gateway::{CheckoutRequest, Gateway};
-use crate::payments::models::{NewPayment, PaymentChanges, PaymentRow, PaymentStatus, Provider};
+use crate::graphql::pagination::TimeCursor;
+use crate::jobs::{self, JobHandler, JobKind};
+use crate::payments::gateway::{CheckoutRequest, Gateway, GatewayError, OwnAddress, RefundRequest};
+use crate::payments::models::{
+    NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, Provider, RefundRow,
+    RefundStatus,
+};
 use crate::payments::repo;
 use crate::payments::signature;
 use crate::payments::webhook::{self, Applied, Event};
 use crate::shop;
 
-/// Cheap to clone; what the webhook handler, the mock checkout and the payment resolvers call.
+/// Cheap to clone; what the webhook handler, the mock checkout, the payment resolvers and the payment jobs
+/// call.
 #[derive(Clone)]
 pub struct Payments {
     db: Db,
-    webhook_secret: String,
-    frontend_url: String,
+    options: Arc<PaymentOptions>,
     gateway: Gateway,
     provider: Provider,
+}
+
+/// What the payments need from the settings.
+#[derive(Debug, Clone)]
+pub struct PaymentOptions {
+    /// The webhook's signing secret (the mock signs the events it delivers with it, E7).
+    pub webhook_secret: String,
+    /// Where the payer lands after a checkout: `{frontend_url}/orders/{order}?checkout=success|canceled`.
+    pub frontend_url: String,
+    /// How long a checkout stays open.
+    pub checkout_lifetime: chrono::Duration,
+    /// The longest a call to the provider may take, its retries included: an attempt to open a checkout that
+    /// started longer ago than this and left no checkout has died, and may be tried again.
+    pub call_budget: std::time::Duration,
+    pub own_address: OwnAddress,
 }
 
 /// What `payOrder` answers (E1): the payment, where the payer goes, what is charged, and whether that differs
 /// from the total at ordering (D2).
 #[derive(Debug, Clone)]
 pub struct CheckoutStarted {
-    pub payment: PaymentRow,
+    pub payment: PaymentView,
     pub checkout_url: String,
     pub price_changed: bool,
 }
 
+/// The payment step's first transaction: an open checkout to answer at once, or an attempt to open one.
+enum Prepared {
+    Open(PaymentRow),
+    Attempt {
+        payment: PaymentRow,
+        request: CheckoutRequest,
+        price_changed: bool,
+    },
+}
+
+/// Longest accepted refund reason, in characters.
+pub const REFUND_REASON_MAX: usize = 1_000;
+
+fn refund_reason(field: &'static str, text: &str) -> AppResult<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AppError::bad_input(field, "say why"));
+    }
+    if text.chars().count() > REFUND_REASON_MAX {
+        return Err(AppError::bad_input(
+            field,
+            format!("at most {REFUND_REASON_MAX} characters"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+fn checkout_back(frontend_url: &str, order_uuid: &str, outcome: &str) -> String {
+    format!(
+        "{}/orders/{order_uuid}?checkout={outcome}",
+        frontend_url.trim_end_matches('/')
+    )
+}
+
+const HINT_PROVIDER_DOWN: &str =
+    "The payment provider did not answer. Nothing was charged; try paying again in a moment.";
+
 impl Payments {
-    pub fn new(db: Db, webhook_secret: String, frontend_url: String, gateway: Gateway, provider: Provider) -> Payments {
+    pub fn new(db: Db, options: PaymentOptions, gateway: Gateway, provider: Provider) -> Payments {
         Payments {
             db,
-            webhook_secret,
-            frontend_url,
+            options: Arc::new(options),
             gateway,
             provider,
         }
@@ -45,115 +105,418 @@ impl Payments {
 
     /// The webhook's signing secret (the mock signs the events it delivers with it, E7).
     pub fn webhook_secret(&self) -> &str {
-        &self.webhook_secret
+        &self.options.webhook_secret
     }
 
     pub fn frontend_url(&self) -> &str {
-        &self.frontend_url
+        &self.options.frontend_url
     }
 
     pub fn db(&self) -> &Db {
         &self.db
     }
 
-    /// E1, D2: opens a checkout for one of the user's PENDING orders, for its total at today's prices. A payment
-    /// starts PENDING; only a verified webhook makes it SUCCEEDED. While a checkout is open, calling again
-    /// answers the same one instead of opening a second.
+    /// Remembers where this server listens: the mock delivers its refund events there.
+    pub fn serving_on(&self, address: std::net::SocketAddr) {
+        self.options.own_address.set(address);
+    }
+
+    /// E1, D2, E8: opens a checkout for one of the user's PENDING orders, for its total at today's prices. A
+    /// payment starts PENDING; only a verified webhook makes it SUCCEEDED. While a checkout is open, calling
+    /// again answers the same one instead of opening a second.
     ///
     /// Three steps, so that no database transaction waits on the payment provider: the payment is stored
-    /// (re-priced, PENDING: the one open payment of the order); the checkout is opened with the payment's id as
-    /// idempotency key; its id and URL are stored. A provider failure closes the payment FAILED so the order
-    /// stays payable.
+    /// (re-priced, PENDING: the one open payment of the order); the checkout is opened with the payment's
+    /// idempotency key; its id and URL are stored. When the provider does not answer, the payment stays PENDING
+    /// without a checkout and the order payable: the next `payOrder` tries again with the same key and amount,
+    /// so a checkout the provider did open meanwhile is the one the payer gets. A refusal closes the payment
+    /// FAILED.
     pub async fn pay_order(&self, user_id: i64, order_uuid: &str) -> AppResult<CheckoutStarted> {
         let provider = self.provider;
+        let options = self.options.clone();
         let prepared = self
             .db
             .transaction(async |conn| {
                 let order = shop::service::payable_order(conn, user_id, order_uuid).await?;
-                if let Some(open) = repo::open_payment_of(conn, order.id).await? {
-                    return Ok((open, None));
-                }
-                let repriced = shop::service::reprice_pending_order(conn, &order).await?;
                 let at = now();
-                let uuid = uuid::Uuid::new_v4().to_string();
-                let payment = repo::insert_payment(
-                    conn,
-                    &NewPayment {
-                        uuid: uuid.clone(),
-                        user_id,
-                        order_id: order.id,
-                        status: PaymentStatus::Pending,
-                        provider,
-                        amount_cents: repriced.charged_cents,
-                        currency: order.currency.clone(),
-                        checkout_session_id: None,
-                        checkout_url: None,
-                        idempotency_key: uuid,
-                        created_at: at,
-                        updated_at: at,
-                    },
-                )
-                .await?;
+                let (payment, price_changed) = match repo::open_payment_of(conn, order.id).await? {
+                    Some(open) if open.checkout_url.is_some() => return Ok(Prepared::Open(open)),
+                    Some(open) => {
+                        let started = (at - open.updated_at).to_std().unwrap_or_default();
+                        if open.failure_reason.is_none() && started < options.call_budget {
+                            return Err(AppError::rejected(
+                                StatusCode::CONFLICT,
+                                "CHECKOUT_OPENING",
+                                "a checkout for this order is being opened; ask again in a moment",
+                            ));
+                        }
+                        // An earlier attempt got no answer: the same payment, key and amount try again.
+                        (repo::claim_attempt(conn, open.id, at).await?, false)
+                    }
+                    None => {
+                        let repriced = shop::service::reprice_pending_order(conn, &order).await?;
+                        let uuid = uuid::Uuid::new_v4().to_string();
+                        let payment = repo::insert_payment(
+                            conn,
+                            &NewPayment {
+                                uuid: uuid.clone(),
+                                user_id,
+                                order_id: order.id,
+                                status: PaymentStatus::Pending,
+                                provider,
+                                amount_cents: repriced.charged_cents,
+                                currency: order.currency.clone(),
+                                checkout_session_id: None,
+                                checkout_url: None,
+                                idempotency_key: format!("checkout-{uuid}"),
+                                created_at: at,
+                                updated_at: at,
+                            },
+                        )
+                        .await?;
+                        (payment, repriced.changed())
+                    }
+                };
                 let request = CheckoutRequest {
                     payment_uuid: payment.uuid.clone(),
+                    idempotency_key: payment.idempotency_key.clone(),
                     order_uuid: order.uuid.clone(),
                     lines: shop::service::charged_lines(conn, order.id).await?,
                     currency: order.currency.clone(),
+                    expires_at: (at + options.checkout_lifetime).and_utc().timestamp(),
+                    success_url: checkout_back(&options.frontend_url, &order.uuid, "success"),
+                    cancel_url: checkout_back(&options.frontend_url, &order.uuid, "canceled"),
                 };
-                Ok((payment, Some((request, repriced.changed()))))
+                Ok(Prepared::Attempt {
+                    payment,
+                    request,
+                    price_changed,
+                })
             })
             .await?;
         let (payment, request, price_changed) = match prepared {
-            (open, None) => {
-                let url = open.checkout_url.clone().ok_or_else(|| {
-                    AppError::rejected(
-                        StatusCode::CONFLICT,
-                        "CHECKOUT_OPENING",
-                        "a checkout for this order is being opened; ask again in a moment",
-                    )
-                })?;
+            Prepared::Open(open) => {
+                let url = open.checkout_url.clone().unwrap_or_default();
                 return Ok(CheckoutStarted {
-                    payment: open,
+                    payment: self.view_of(open.id).await?,
                     checkout_url: url,
                     price_changed: false,
                 });
             }
-            (payment, Some((request, changed))) => (payment, request, changed),
+            Prepared::Attempt {
+                payment,
+                request,
+                price_changed,
+            } => (payment, request, price_changed),
         };
         let opened = self.gateway.open_checkout(&request).await;
         let at = now();
-        let changes = match &opened {
-            Ok(checkout) => PaymentChanges {
-                checkout_session_id: Some(checkout.session_id.clone()),
-                checkout_url: Some(checkout.url.clone()),
-                updated_at: Some(at),
-                ..PaymentChanges::default()
-            },
-            Err(_) => PaymentChanges {
-                status: Some(PaymentStatus::Failed),
-                failure_reason: Some("the payment provider did not answer; try again".into()),
-                updated_at: Some(at),
-                ..PaymentChanges::default()
-            },
+        let (changes, hint) = match &opened {
+            Ok(checkout) => (
+                PaymentChanges {
+                    checkout_session_id: Some(checkout.session_id.clone()),
+                    checkout_url: Some(checkout.url.clone()),
+                    updated_at: Some(at),
+                    ..PaymentChanges::default()
+                },
+                None,
+            ),
+            Err(GatewayError::Unavailable(_)) => (
+                PaymentChanges {
+                    failure_reason: Some("the payment provider did not answer; try again".into()),
+                    updated_at: Some(at),
+                    ..PaymentChanges::default()
+                },
+                Some(HINT_PROVIDER_DOWN),
+            ),
+            Err(GatewayError::Refused(_)) => (
+                PaymentChanges {
+                    status: Some(PaymentStatus::Failed),
+                    failure_reason: Some("the payment provider refused to open a checkout".into()),
+                    updated_at: Some(at),
+                    ..PaymentChanges::default()
+                },
+                Some("The payment provider refused this checkout. Nothing was charged; try again later."),
+            ),
         };
         let payment_id = payment.id;
-        let stored = self
-            .db
-            .transaction(async |conn| Ok(repo::update_payment(conn, payment_id, &changes).await?))
+        let order_id = payment.order_id;
+        self.db
+            .transaction(async |conn| {
+                repo::update_payment(conn, payment_id, &changes).await?;
+                shop::service::set_payment_hint(conn, order_id, hint).await
+            })
             .await?;
         let checkout = opened?;
         Ok(CheckoutStarted {
-            payment: stored,
+            payment: self.view_of(payment_id).await?,
             checkout_url: checkout.url,
             price_changed,
         })
+    }
+
+    async fn view_of(&self, payment_id: i64) -> AppResult<PaymentView> {
+        let mut conn = self.db.conn().await?;
+        Ok(repo::payment_view(&mut conn, payment_id).await?)
+    }
+
+    /// E5: the user asks for their money back for one of their PAID orders; staff decide. NOT_FOUND for someone
+    /// else's order, ORDER_NOT_PAID unless paid, REFUND_REQUESTED when a refund is asked for or under way.
+    pub async fn request_refund(&self, user_id: i64, order_uuid: &str, reason: &str) -> AppResult<RefundRow> {
+        let reason = refund_reason("reason", reason)?;
+        self.db
+            .transaction(async |conn| {
+                let order = shop::service::paid_own_order(conn, user_id, order_uuid).await?;
+                let payment = repo::succeeded_payment_of(conn, order.id)
+                    .await?
+                    .ok_or_else(|| AppError::Conflict("this order's payment is not confirmed yet".into()))?;
+                if let Some(open) = repo::open_refund_of(conn, payment.id).await? {
+                    return Err(refund_in_progress(&open));
+                }
+                let at = now();
+                Ok(repo::insert_refund(
+                    conn,
+                    &NewRefund {
+                        uuid: uuid::Uuid::new_v4().to_string(),
+                        payment_id: payment.id,
+                        requested_by: user_id,
+                        reason: Some(reason.clone()),
+                        status: RefundStatus::Requested,
+                        amount_cents: payment.amount_received_cents.unwrap_or(payment.amount_cents),
+                        created_at: at,
+                        updated_at: at,
+                        decided_by: None,
+                        decision_reason: None,
+                        decided_at: None,
+                    },
+                )
+                .await?)
+            })
+            .await
+    }
+
+    /// E5, E8: staff refund a SUCCEEDED payment through the provider, whole; a user's open request for it is
+    /// granted with it. The refund is recorded PENDING first and asked of the provider with the refund's own
+    /// idempotency key, so pressing again after a timeout asks again without refunding twice. The payment
+    /// becomes REFUNDED when the provider's webhook confirms it (at once with the mock).
+    ///
+    /// NOT_FOUND for an unknown payment; ALREADY_REFUNDED; PAYMENT_NOT_REFUNDABLE unless it succeeded;
+    /// SERVICE_UNAVAILABLE when the provider does not answer (try again); PROVIDER_REFUSED when it refuses.
+    pub async fn refund_payment(&self, staff_id: i64, payment_uuid: &str, reason: &str) -> AppResult<PaymentView> {
+        let reason = refund_reason("reason", reason)?;
+        let (payment, refund) = self
+            .db
+            .transaction(async |conn| {
+                let payment = repo::payment_locked(conn, repo::PaymentKey::Ours(payment_uuid))
+                    .await?
+                    .ok_or_else(|| AppError::not_found("no payment has this id"))?;
+                refundable(&payment)?;
+                let at = now();
+                let decision = repo::RefundChanges {
+                    status: Some(RefundStatus::Pending),
+                    updated_at: Some(at),
+                    decided_by: Some(staff_id),
+                    decision_reason: Some(reason.clone()),
+                    decided_at: Some(at),
+                    ..repo::RefundChanges::default()
+                };
+                let refund = match repo::open_refund_of(conn, payment.id).await? {
+                    Some(open) if open.status == RefundStatus::Succeeded => {
+                        return Err(refund_in_progress(&open));
+                    }
+                    Some(open) => repo::update_refund(conn, open.id, &decision).await?,
+                    None => {
+                        repo::insert_refund(
+                            conn,
+                            &NewRefund {
+                                uuid: uuid::Uuid::new_v4().to_string(),
+                                payment_id: payment.id,
+                                requested_by: staff_id,
+                                reason: None,
+                                status: RefundStatus::Pending,
+                                amount_cents: payment.amount_received_cents.unwrap_or(payment.amount_cents),
+                                created_at: at,
+                                updated_at: at,
+                                decided_by: Some(staff_id),
+                                decision_reason: Some(reason.clone()),
+                                decided_at: Some(at),
+                            },
+                        )
+                        .await?
+                    }
+                };
+                Ok((payment, refund))
+            })
+            .await?;
+        let request = RefundRequest {
+            payment_uuid: payment.uuid.clone(),
+            idempotency_key: format!("refund-{}", refund.uuid),
+            payment_intent_id: payment.payment_intent_id.clone().unwrap_or_default(),
+            amount_cents: refund.amount_cents,
+            currency: payment.currency.clone(),
+            reason,
+        };
+        let asked = self.gateway.refund(&request).await;
+        let at = now();
+        let changes = match &asked {
+            Ok(started) => repo::RefundChanges {
+                external_refund_id: Some(started.refund_id.clone()),
+                updated_at: Some(at),
+                ..repo::RefundChanges::default()
+            },
+            // Refused: this refund is over; staff may start another.
+            Err(GatewayError::Refused(_)) => repo::RefundChanges {
+                status: Some(RefundStatus::Failed),
+                updated_at: Some(at),
+                ..repo::RefundChanges::default()
+            },
+            // No answer: it stays PENDING, and asking again uses the same key.
+            Err(GatewayError::Unavailable(_)) => repo::RefundChanges::default(),
+        };
+        if changes.updated_at.is_some() {
+            let refund_id = refund.id;
+            self.db
+                .transaction(async |conn| {
+                    // The mock's confirmation may have marked it SUCCEEDED already: only the provider's id is
+                    // added then.
+                    let current = repo::refund_by_uuid(conn, &refund.uuid).await?;
+                    let changes = match current {
+                        Some(current) if current.status == RefundStatus::Succeeded => repo::RefundChanges {
+                            status: None,
+                            ..changes.clone()
+                        },
+                        _ => changes.clone(),
+                    };
+                    Ok(repo::update_refund(conn, refund_id, &changes).await?)
+                })
+                .await?;
+        }
+        asked?;
+        self.view_of(payment.id).await
+    }
+
+    /// E5: staff turn a user's refund request down, saying why.
+    pub async fn decline_refund(&self, staff_id: i64, refund_uuid: &str, reason: &str) -> AppResult<RefundRow> {
+        let reason = refund_reason("reason", reason)?;
+        self.db
+            .transaction(async |conn| {
+                let refund = repo::refund_by_uuid(conn, refund_uuid)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("no refund has this id"))?;
+                if refund.status != RefundStatus::Requested {
+                    return Err(AppError::rejected(
+                        StatusCode::CONFLICT,
+                        "REFUND_DECIDED",
+                        format!(
+                            "this refund is {} and no longer waits for a decision",
+                            refund.status.as_str().to_lowercase()
+                        ),
+                    ));
+                }
+                let at = now();
+                Ok(repo::update_refund(
+                    conn,
+                    refund.id,
+                    &repo::RefundChanges {
+                        status: Some(RefundStatus::Rejected),
+                        updated_at: Some(at),
+                        decided_by: Some(staff_id),
+                        decision_reason: Some(reason.clone()),
+                        decided_at: Some(at),
+                        ..repo::RefundChanges::default()
+                    },
+                )
+                .await?)
+            })
+            .await
+    }
+
+    /// E6: a page of payments matching `filter`, newest first, with each one's latest refund.
+    pub async fn payments(
+        &self,
+        filter: &PaymentFilter,
+        after: Option<TimeCursor>,
+        limit: i64,
+    ) -> AppResult<Vec<(PaymentView, Option<RefundRow>)>> {
+        let mut conn = self.db.conn().await?;
+        let views = repo::list_payments(&mut conn, filter, after, limit).await?;
+        let ids: Vec<i64> = views.iter().map(|view| view.row.id).collect();
+        let mut refunds: HashMap<i64, RefundRow> = repo::latest_refunds(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|refund| (refund.payment_id, refund))
+            .collect();
+        Ok(views
+            .into_iter()
+            .map(|view| {
+                let refund = refunds.remove(&view.row.id);
+                (view, refund)
+            })
+            .collect())
+    }
+
+    pub async fn count_payments(&self, filter: &PaymentFilter) -> AppResult<i64> {
+        let mut conn = self.db.conn().await?;
+        Ok(repo::count_payments(&mut conn, filter).await?)
+    }
+
+    /// The latest refund of one payment.
+    pub async fn refund_of(&self, payment_id: i64) -> AppResult<Option<RefundRow>> {
+        let mut conn = self.db.conn().await?;
+        Ok(repo::latest_refunds(&mut conn, &[payment_id]).await?.pop())
+    }
+
+    /// After an order was canceled: its open payment closes CANCELED (it can no longer take money here), and
+    /// the provider's checkout is expired by a job of its own that retries until the provider answers.
+    pub async fn close_checkouts_of(&self, order_id: i64) -> AppResult<()> {
+        self.db
+            .transaction(async |conn| {
+                let Some(open) = repo::open_payment_of(conn, order_id).await? else {
+                    return Ok(());
+                };
+                let Some(open) = repo::payment_locked_by_id(conn, open.id).await? else {
+                    return Ok(());
+                };
+                if open.status != PaymentStatus::Pending {
+                    return Ok(());
+                }
+                let at = now();
+                repo::update_payment(
+                    conn,
+                    open.id,
+                    &PaymentChanges {
+                        status: Some(PaymentStatus::Canceled),
+                        failure_reason: Some("the order was canceled".into()),
+                        updated_at: Some(at),
+                        ..PaymentChanges::default()
+                    },
+                )
+                .await?;
+                if let Some(session_id) = open.checkout_session_id {
+                    jobs::enqueue(conn, &ExpireCheckout { session_id }).await?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Expires a checkout at the provider. Ok when the provider refuses (it completed or expired already: a
+    /// completion's money then lands flagged for refund).
+    pub async fn expire_checkout(&self, session_id: &str) -> Result<(), GatewayError> {
+        match self.gateway.expire_checkout(session_id).await {
+            Err(GatewayError::Refused(reason)) => {
+                tracing::info!(session = session_id, %reason, "the provider would not expire a checkout");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// E2: verifies and applies one webhook delivery. INVALID_SIGNATURE (400) for an unsigned, badly signed or
     /// stale request and BAD_USER_INPUT (400) for a body that is no Stripe event; both change nothing.
     pub async fn receive(&self, signature_header: Option<&str>, body: &[u8]) -> AppResult<Applied> {
         let now = chrono::Utc::now().timestamp();
-        if let Err(refusal) = signature::verify(&self.webhook_secret, signature_header, body, now) {
+        if let Err(refusal) = signature::verify(&self.options.webhook_secret, signature_header, body, now) {
             tracing::warn!(?refusal, "refused a webhook delivery");
             return Err(AppError::rejected(
                 axum::http::StatusCode::BAD_REQUEST,
@@ -168,12 +531,70 @@ impl Payments {
                 "the body is not a Stripe event",
             )
         })?;
-        let frontend_url = self.frontend_url.clone();
+        let frontend_url = self.options.frontend_url.clone();
         let applied = self
             .db
             .transaction(async |conn| webhook::apply(conn, &event, &frontend_url).await)
             .await?;
         tracing::info!(event = %event.id, kind = %event.kind, ?applied, "Stripe event");
         Ok(applied)
+    }
+}
+
+/// Why a payment cannot be refunded now.
+fn refundable(payment: &PaymentRow) -> AppResult<()> {
+    match payment.status {
+        PaymentStatus::Succeeded if payment.payment_intent_id.is_some() => Ok(()),
+        PaymentStatus::Refunded => Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "ALREADY_REFUNDED",
+            "this payment is refunded already",
+        )),
+        _ => Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "PAYMENT_NOT_REFUNDABLE",
+            format!(
+                "this payment is {}: only a confirmed payment can be refunded",
+                payment.status.as_str().to_lowercase()
+            ),
+        )),
+    }
+}
+
+fn refund_in_progress(open: &RefundRow) -> AppError {
+    AppError::rejected(
+        StatusCode::CONFLICT,
+        "REFUND_REQUESTED",
+        format!(
+            "a refund of this payment is {} already",
+            open.status.as_str().to_lowercase()
+        ),
+    )
+}
+
+/// Expires one checkout at the provider; queued by `close_checkouts_of`, retried with backoff until the
+/// provider answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpireCheckout {
+    pub session_id: String,
+}
+
+impl JobKind for ExpireCheckout {
+    const KIND: &'static str = "payments.expire_checkout";
+}
+
+impl JobHandler<ExpireCheckout> for Payments {
+    async fn run(&self, job: ExpireCheckout) -> anyhow::Result<()> {
+        self.expire_checkout(&job.session_id)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error:?}"))
+    }
+}
+
+impl JobHandler<shop::models::OrderCanceled> for Payments {
+    async fn run(&self, job: shop::models::OrderCanceled) -> anyhow::Result<()> {
+        self.close_checkouts_of(job.order_id)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error:?}"))
     }
 }

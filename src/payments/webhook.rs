@@ -145,8 +145,14 @@ pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppR
     };
     match step {
         Step::Succeed { intent, amount } => succeed(conn, payment, intent, amount, frontend_url).await?,
-        Step::Fail(reason) => close(conn, &payment, PaymentStatus::Failed, Some(reason)).await?,
-        Step::Cancel => close(conn, &payment, PaymentStatus::Canceled, None).await?,
+        Step::Fail(reason) => {
+            let hint = format!("The payment did not go through ({reason}). Pay again to try another payment method.");
+            close(conn, &payment, PaymentStatus::Failed, Some(reason), &hint).await?
+        }
+        Step::Cancel => {
+            let hint = "The checkout expired before it was paid. Pay again to open a new one.";
+            close(conn, &payment, PaymentStatus::Canceled, None, hint).await?
+        }
         Step::Refund => refund(conn, payment, frontend_url).await?,
     }
     Ok(Applied::Done)
@@ -208,11 +214,19 @@ async fn succeed(
     Ok(())
 }
 
-/// E4: a declined or expired checkout. The payment closes; its order stays PENDING and payable.
-async fn close(conn: &mut DbConn, payment: &PaymentRow, to: PaymentStatus, reason: Option<String>) -> AppResult<()> {
+/// E4: a declined or expired checkout. The payment closes; its order stays PENDING and payable, and tells its
+/// payer what to try next.
+async fn close(
+    conn: &mut DbConn,
+    payment: &PaymentRow,
+    to: PaymentStatus,
+    reason: Option<String>,
+    hint: &str,
+) -> AppResult<()> {
     if payment.status != PaymentStatus::Pending {
         return Ok(());
     }
+    shop::service::set_payment_hint(conn, payment.order_id, Some(hint)).await?;
     let at = now();
     repo::update_payment(
         conn,
@@ -245,6 +259,7 @@ async fn refund(conn: &mut DbConn, payment: PaymentRow, frontend_url: &str) -> A
                 },
             )
             .await?;
+            repo::confirm_refund_of(conn, refunded.id, at).await?;
             match shop::service::revoke_order(conn, refunded.order_id).await {
                 Ok(_) => {}
                 // Money for an order that had moved on (flagged at confirmation): nothing was granted.

@@ -14,13 +14,13 @@ use crate::graphql::pagination::CursorSeal;
 use crate::jobs::Jobs;
 use crate::jobs::graphql::JobQuery;
 use crate::payments::Payments;
-use crate::payments::graphql::PaymentMutation;
+use crate::payments::graphql::{PaymentMutation, PaymentQuery};
 use crate::shop::Shop;
 use crate::shop::graphql::{ShopMutation, ShopQuery};
 
 /// Every domain's queries; each domain adds its part here.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery, ShopQuery);
+pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery, ShopQuery, PaymentQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]

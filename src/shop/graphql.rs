@@ -148,6 +148,15 @@ impl Order {
     async fn refunded_at(&self) -> Option<DateTime<Utc>> {
         self.view.row.refunded_at.map(|at| at.and_utc())
     }
+
+    /// What to try after a declined or expired checkout, or when the payment provider did not answer (E4);
+    /// null unless the order still waits for payment and its last attempt did not go through.
+    async fn payment_hint(&self) -> Option<&str> {
+        match self.view.row.status {
+            OrderStatus::Pending => self.view.row.payment_hint.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// A movie in an order, at its price when ordered.

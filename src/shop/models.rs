@@ -74,6 +74,8 @@ pub struct OrderRow {
     pub refunded_at: Option<NaiveDateTime>,
     /// The total at the last re-pricing before payment (D2); None until the payment step re-priced it.
     pub charged_cents: Option<i64>,
+    /// What the payer should try after a declined or expired checkout (E4); cleared when a checkout opens.
+    pub payment_hint: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -132,4 +134,15 @@ impl Repriced {
     pub fn changed(&self) -> bool {
         self.ordered_cents != self.charged_cents
     }
+}
+
+/// Queued when a PENDING order is canceled (by its owner or as abandoned), in the same transaction: the
+/// payments close the order's open checkout, so it can no longer take money.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OrderCanceled {
+    pub order_id: i64,
+}
+
+impl crate::jobs::JobKind for OrderCanceled {
+    const KIND: &'static str = "orders.canceled";
 }

@@ -513,3 +513,12 @@ pub async fn revoke_purchases(conn: &mut DbConn, order_id: i64) -> QueryResult<u
             .await
     })
 }
+
+pub async fn set_payment_hint(conn: &mut DbConn, order_id: i64, hint: Option<&str>) -> QueryResult<usize> {
+    per_backend!(conn, |c| {
+        diesel::update(orders::table.find(order_id))
+            .set(orders::payment_hint.eq(hint))
+            .execute(c)
+            .await
+    })
+}

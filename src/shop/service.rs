@@ -11,8 +11,9 @@ use crate::catalog::moderation::CATALOG_CURRENCY;
 use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::TimeCursor;
+use crate::jobs;
 use crate::shop::models::{
-    CartView, NewOrder, OrderFilter, OrderLineRow, OrderRow, OrderStatus, PlacedOrder, Repriced,
+    CartView, NewOrder, OrderCanceled, OrderFilter, OrderLineRow, OrderRow, OrderStatus, PlacedOrder, Repriced,
 };
 use crate::shop::repo;
 
@@ -248,9 +249,7 @@ impl Shop {
                     .db
                     .transaction(async |conn| match repo::order_locked(conn, order_id).await? {
                         Some(order) if order.status == OrderStatus::Pending => {
-                            Ok(repo::move_order(conn, &order, OrderStatus::Canceled, at)
-                                .await?
-                                .is_some())
+                            Ok(cancel(conn, &order, at).await?.is_some())
                         }
                         _ => Ok(false),
                     })
@@ -282,10 +281,20 @@ async fn cart_after_change(conn: &mut DbConn, user_id: i64) -> AppResult<CartVie
     })
 }
 
+/// Moves a PENDING order (read under its lock) to CANCELED and queues `OrderCanceled` in the same transaction,
+/// so that its open checkout is closed whoever canceled it. None when it changed since it was read.
+async fn cancel(conn: &mut DbConn, order: &OrderRow, at: chrono::NaiveDateTime) -> AppResult<Option<OrderRow>> {
+    let canceled = repo::move_order(conn, order, OrderStatus::Canceled, at).await?;
+    if canceled.is_some() {
+        jobs::enqueue(conn, &OrderCanceled { order_id: order.id }).await?;
+    }
+    Ok(canceled)
+}
+
 /// Cancels a PENDING order read under its lock; the refusals of D4 otherwise.
 async fn cancel_pending(conn: &mut DbConn, order: &OrderRow, at: chrono::NaiveDateTime) -> AppResult<OrderRow> {
     match order.status {
-        OrderStatus::Pending => repo::move_order(conn, order, OrderStatus::Canceled, at)
+        OrderStatus::Pending => cancel(conn, order, at)
             .await?
             .ok_or_else(|| AppError::Conflict("the order changed meanwhile; read it again".into())),
         OrderStatus::Paid => Err(AppError::rejected(
@@ -399,4 +408,28 @@ pub async fn charged_lines(conn: &mut DbConn, order_id: i64) -> AppResult<Vec<(S
         .flatten()
         .map(|(line, movie)| (movie.name, line.charged_price_cents.unwrap_or(line.price_cents)))
         .collect())
+}
+
+/// The refund step's view of an order (E5): one of `user_id`'s orders, locked, that is PAID. Someone else's is
+/// NOT_FOUND; any other status ORDER_NOT_PAID. Runs in the caller's transaction.
+pub async fn paid_own_order(conn: &mut DbConn, user_id: i64, uuid: &str) -> AppResult<OrderRow> {
+    let (order, _) = own_order_locked(conn, user_id, uuid).await?;
+    if order.status != OrderStatus::Paid {
+        return Err(AppError::rejected(
+            StatusCode::CONFLICT,
+            "ORDER_NOT_PAID",
+            format!(
+                "this order is {}: only a paid order can be refunded",
+                order.status.as_str().to_lowercase()
+            ),
+        ));
+    }
+    Ok(order)
+}
+
+/// E4: what the order's payer should try next after a declined or expired checkout; None clears it (a new
+/// checkout opened, or the money arrived). Runs in the caller's transaction.
+pub async fn set_payment_hint(conn: &mut DbConn, order_id: i64, hint: Option<&str>) -> AppResult<()> {
+    repo::set_payment_hint(conn, order_id, hint).await?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Test harness: the real router served over real HTTP on loopback, on a fresh database per test —
 //! a temporary SQLite file, or a PostgreSQL database copied from a migrated template.
 
+pub mod fake_stripe;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -536,4 +537,23 @@ pub fn names(connection: &Value) -> Vec<String> {
         .iter()
         .map(|m| m["name"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The data of a GraphQL request as `token`'s user that must succeed.
+pub async fn ok(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let (status, body) = app.graphql_as(token, query, variables).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{query}: {body}");
+    body["data"].clone()
+}
+
+/// The first error of a request that must fail, with nothing in `data`.
+pub async fn refused(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let body = match token {
+        Some(token) => app.graphql_as(token, query, variables).await.1,
+        None => app.graphql(query, variables).await.1,
+    };
+    assert!(body["errors"].is_array(), "{query} must fail: {body}");
+    assert!(body["data"].is_null(), "{body}");
+    body["errors"][0].clone()
 }
