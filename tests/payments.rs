@@ -698,3 +698,88 @@ async fn an_unreachable_stripe_fakes_nothing(backend: Backend) {
     );
     assert_eq!(app.get("/mock-checkout/cs_mock_anything").await.status(), 404);
 }
+
+/// E2 on PostgreSQL under real concurrency: 50 deliveries of one event at once, then every kind of event about
+/// one payment racing (confirmations, a decline, an expiry, a failed intent; each delivered ten times at once):
+/// exactly one event record per event id, one SUCCEEDED payment per order (money taken beats a decline or an
+/// expiry that lost the race), each movie granted once, one confirmation email per order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_deliveries_leave_consistent_rows_on_postgres() {
+    use cinema::db::schema::{payments, purchases};
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    if !crate::common::postgres_available() {
+        return;
+    }
+    let b = buyer(Backend::Postgres).await;
+    let (order, pending) = pending_payment(&b, &b.movies[0..3], "cs_test_fifty").await;
+    let body = completed("evt_fifty", &pending, pending.amount_cents);
+    let deliveries =
+        futures_util::future::join_all((0..50).map(|_| deliver(&b.app, &body, signed(&b.app, &body)))).await;
+    for (status, problem, _) in &deliveries {
+        assert_eq!(*status, 200, "{problem}");
+    }
+    assert_eq!(events_recorded(&b.app).await, 1);
+    assert_eq!(payment(&b.app, pending.id).await.status, PaymentStatus::Succeeded);
+    assert_eq!(order_status(&b, &order).await, "PAID");
+    assert_eq!(owned(&b).await, 3);
+
+    let (second_order, second) = pending_payment(&b, &b.movies[3..4], "cs_test_race").await;
+    let ours = json!({ "payment_id": second.uuid });
+    let session = |status: &str| {
+        json!({ "id": "cs_test_race", "object": "checkout.session", "payment_status": status,
+                "payment_intent": format!("pi_{}", second.uuid), "amount_total": second.amount_cents,
+                "metadata": ours })
+    };
+    let events = [
+        event("evt_race_completed", "checkout.session.completed", session("paid")),
+        event(
+            "evt_race_async_ok",
+            "checkout.session.async_payment_succeeded",
+            session("paid"),
+        ),
+        event(
+            "evt_race_declined",
+            "checkout.session.async_payment_failed",
+            session("unpaid"),
+        ),
+        event("evt_race_expired", "checkout.session.expired", session("unpaid")),
+        event(
+            "evt_race_intent_failed",
+            "payment_intent.payment_failed",
+            json!({ "id": format!("pi_{}", second.uuid), "object": "payment_intent", "metadata": ours }),
+        ),
+    ];
+    let racing = futures_util::future::join_all(
+        (0..10)
+            .flat_map(|_| events.iter())
+            .map(|body| deliver(&b.app, body, signed(&b.app, body))),
+    )
+    .await;
+    for (status, problem, _) in &racing {
+        assert_eq!(*status, 200, "{problem}");
+    }
+    assert_eq!(events_recorded(&b.app).await, 1 + events.len() as i64);
+    assert_eq!(payment(&b.app, second.id).await.status, PaymentStatus::Succeeded);
+    assert_eq!(order_status(&b, &second_order).await, "PAID");
+    assert_eq!(owned(&b).await, 4);
+    let mut conn = b.app.conn().await;
+    let succeeded: i64 = cinema::per_backend!(&mut conn, |c| payments::table
+        .filter(payments::status.eq(PaymentStatus::Succeeded))
+        .count()
+        .get_result(c)
+        .await)
+    .unwrap();
+    assert_eq!(succeeded, 2, "one succeeded payment per order");
+    let granted: i64 = cinema::per_backend!(&mut conn, |c| purchases::table.count().get_result(c).await).unwrap();
+    assert_eq!(granted, 4, "each movie granted once");
+    b.app.wait_for_mail(&b.email, "Your Cinema order is paid", 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let paid_mails = b
+        .app
+        .outbox(&b.email)
+        .iter()
+        .filter(|m| m.contains("order is paid"))
+        .count();
+    assert_eq!(paid_mails, 2, "one confirmation per order");
+}
