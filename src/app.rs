@@ -218,9 +218,14 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         state.payments.serving_on(address);
     }
+    // Live order status from every instance (PostgreSQL LISTEN; SQLite passes its notices on at commit).
+    let listening = state.db.listen(&[crate::shop::models::ORDER_STATUS_CHANNEL]);
     let router = crate::server::build_router(state);
     let served = listener::serve(listener, router, limits, shutdown).await;
     let _ = stop_worker.send(true);
+    if let Some(listening) = listening {
+        listening.abort();
+    }
     if let Some(worker) = worker {
         let _ = worker.await;
     }

@@ -16,6 +16,7 @@ mod cors;
 mod health;
 mod http_api;
 mod layers;
+mod live;
 mod mail_jobs;
 mod mailbox_owner;
 mod migrations;

@@ -268,9 +268,15 @@ impl Auth {
                     "Authorization must be `Bearer <access token>`",
                 )
             })?;
+        self.viewer_of_token(token).await.map(Some)
+    }
+
+    /// The signed-in user an access token stands for; its refusal (`INVALID_TOKEN`, `SESSION_REVOKED`, …)
+    /// otherwise. (A WebSocket carries its token in the connection's first message, not in a header.)
+    pub async fn viewer_of_token(&self, token: &str) -> AppResult<Viewer> {
         let claims = self.inner.keys.verify(token)?;
         match self.session_state(&claims.sid).await? {
-            SessionState::Live(viewer) if viewer.user_uuid == claims.sub => Ok(Some(viewer)),
+            SessionState::Live(viewer) if viewer.user_uuid == claims.sub => Ok(viewer),
             SessionState::Disabled => Err(account_disabled()),
             SessionState::Live(_) | SessionState::Ended => Err(session_revoked()),
         }

@@ -93,10 +93,13 @@ impl Db {
         let mut conn = Unfinished(Some(self.conn().await?));
         let in_transaction = conn.get();
         in_transaction.begin().await?;
-        match work(in_transaction).await {
+        // PostgreSQL's notices ride in the transaction itself; SQLite's wait here until it commits.
+        let (outcome, notices) = crate::db::notify::collecting(work(in_transaction)).await;
+        match outcome {
             Ok(value) => {
                 conn.get().commit().await?;
                 conn.finish();
+                self.publish(notices);
                 Ok(value)
             }
             Err(error) => {

@@ -2,6 +2,7 @@
 
 pub mod conn;
 pub mod migrate;
+pub mod notify;
 pub mod pool;
 pub mod schema;
 pub mod types;

@@ -108,6 +108,10 @@ pub struct Db {
     /// How long a writer waits for its turn before it goes ahead and leaves the waiting to `busy_timeout`
     /// (the same time): a turn is an optimisation, never a way to hang.
     writer_wait: Duration,
+    /// Notices of committed changes (see `notify`).
+    pub(crate) notices: tokio::sync::broadcast::Sender<crate::db::notify::Notice>,
+    /// Where `listen` connects, on PostgreSQL.
+    postgres_url: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +210,11 @@ impl Db {
             stats,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             writer_wait: options.statement_timeout,
+            notices: tokio::sync::broadcast::channel(crate::db::notify::NOTICE_BUFFER).0,
+            postgres_url: match url {
+                DatabaseUrl::Postgres(url) => Some(Arc::from(url.as_str())),
+                DatabaseUrl::Sqlite(_) => None,
+            },
         })
     }
 
@@ -215,6 +224,10 @@ impl Db {
             DbPool::Sqlite(_) => tokio::time::timeout(self.writer_wait, self.writer.lock()).await.ok(),
             DbPool::Postgres(_) => None,
         }
+    }
+
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     pub fn pool(&self) -> &DbPool {

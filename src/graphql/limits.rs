@@ -316,3 +316,32 @@ mod tests {
         assert_eq!(s.depth, 2);
     }
 }
+
+/// How many subscriptions one WebSocket may hold at once: each holds a listener and reads the database on
+/// every change it hears, so one socket must not multiply them without bound.
+pub const MAX_SUBSCRIPTIONS_PER_SOCKET: usize = 10;
+
+/// A socket's subscription slots (connection data of a WebSocket); a subscription holds one while it runs.
+#[derive(Clone)]
+pub struct SubscriptionSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Default for SubscriptionSlots {
+    fn default() -> Self {
+        SubscriptionSlots(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            MAX_SUBSCRIPTIONS_PER_SOCKET,
+        )))
+    }
+}
+
+impl SubscriptionSlots {
+    /// A slot, held until the subscription's stream is dropped; TOO_MANY_SUBSCRIPTIONS when none is free.
+    pub fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit, crate::error::AppError> {
+        self.0.clone().try_acquire_owned().map_err(|_| {
+            crate::error::AppError::rejected(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_SUBSCRIPTIONS",
+                format!("at most {MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per connection; stop one first"),
+            )
+        })
+    }
+}

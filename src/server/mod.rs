@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod router;
 pub mod schema;
 pub mod state;
+pub mod subscriptions;
 
 pub use router::build_router;
 pub use state::AppState;

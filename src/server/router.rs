@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::server::AppState;
-use crate::server::{docs, graphiql, graphql, media, metrics, middleware};
+use crate::server::{docs, graphiql, graphql, media, metrics, middleware, subscriptions};
 
 pub fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -21,6 +21,7 @@ pub fn build_router(state: AppState) -> Router {
 
     let mut app = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/media/{*key}", get(media::serve))
         .merge(rest)
         .merge(docs::docs_router(document, state.clone()));

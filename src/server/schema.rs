@@ -1,6 +1,6 @@
 //! Assembles the schema from the domains' parts.
 
-use async_graphql::{EmptySubscription, MergedObject, Request, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Request, SDLExportOptions, Schema};
 
 use crate::accounts::Accounts;
 use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
@@ -16,7 +16,7 @@ use crate::jobs::graphql::JobQuery;
 use crate::payments::Payments;
 use crate::payments::graphql::{PaymentMutation, PaymentQuery};
 use crate::shop::Shop;
-use crate::shop::graphql::{ShopMutation, ShopQuery};
+use crate::shop::graphql::{ShopMutation, ShopQuery, ShopSubscription};
 
 /// Every domain's queries; each domain adds its part here.
 #[derive(MergedObject, Default)]
@@ -34,7 +34,11 @@ pub struct MutationRoot(
     PaymentMutation,
 );
 
-pub type CinemaSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+/// Every domain's subscriptions (over WebSocket at /graphql/ws).
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(ShopSubscription);
+
+pub type CinemaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The domains' handles, which resolvers read from the schema's data (`ctx.data::<Catalog>()`).
 pub struct Domains {
@@ -51,20 +55,24 @@ pub struct Domains {
 /// The schema with its limits (G3, G11). The domains' handles are schema-wide data; the loader is per request
 /// (`request_data`).
 pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .data(domains.accounts)
-        .data(domains.catalog)
-        .data(domains.jobs)
-        .data(domains.community)
-        .data(domains.shop)
-        .data(domains.payments)
-        .data(domains.cursors)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(64)
-        // Depth, aliases and fields are checked by `graphql::limits::DocumentLimits` in the HTTP handler, not
-        // by async-graphql's `limit_depth`, which would count the standard introspection query's type-reference
-        // chain against the data limit.
-        .limit_directives(10);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .data(domains.accounts)
+    .data(domains.catalog)
+    .data(domains.jobs)
+    .data(domains.community)
+    .data(domains.shop)
+    .data(domains.payments)
+    .data(domains.cursors)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(64)
+    // Depth, aliases and fields are checked by `graphql::limits::DocumentLimits` in the HTTP handler, not
+    // by async-graphql's `limit_depth`, which would count the standard introspection query's type-reference
+    // chain against the data limit.
+    .limit_directives(10);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
@@ -88,5 +96,10 @@ pub fn sdl(schema: &CinemaSchema) -> String {
 
 /// The SDL without a database: the schema's shape does not depend on data or limits.
 pub fn export_sdl() -> String {
-    sdl(&Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish())
+    sdl(&Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .finish())
 }

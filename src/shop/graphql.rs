@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object, Result, Subscription};
 use chrono::{DateTime, Utc};
 
 use crate::accounts::Accounts;
@@ -13,10 +13,13 @@ use crate::catalog::moderation::CATALOG_CURRENCY;
 use crate::db::Role;
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, requires_role, viewer};
+use crate::graphql::limits::SubscriptionSlots;
 use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, TimeCursor, Total};
 use crate::graphql::scalars::Money;
 use crate::shop::Shop;
-use crate::shop::models::{CartLine as CartLineRow, CartView, OrderExclusion, OrderFilter, OrderLineRow, OrderStatus};
+use crate::shop::models::{
+    CartLine as CartLineRow, CartView, ORDER_STATUS_CHANNEL, OrderExclusion, OrderFilter, OrderLineRow, OrderStatus,
+};
 use crate::shop::service::OrderView;
 
 /// A user's cart (C1): its lines, oldest first, at today's prices.
@@ -503,5 +506,74 @@ impl ShopMutation {
         let shop = ctx.data::<Shop>()?;
         let view = shop.cancel_order(user_id, &id).await?;
         one_order(ctx, view, ctx.look_ahead()).await
+    }
+}
+
+/// The shop's subscriptions (over WebSocket, `/graphql/ws`).
+#[derive(Default)]
+pub struct ShopSubscription;
+
+/// What an `orderStatusChanged` stream keeps between items.
+struct Watch {
+    shop: Shop,
+    user_id: i64,
+    order_uuid: String,
+    first: Option<Order>,
+    notices: tokio::sync::broadcast::Receiver<crate::db::notify::Notice>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+#[Subscription]
+impl ShopSubscription {
+    /// One of the viewer's orders as it is now, then again each time its status changes (PAID when the
+    /// payment lands, CANCELED, REFUNDED): what the app shows after the payer comes back from checkout. On
+    /// several instances the change reaches every one of them (PostgreSQL LISTEN/NOTIFY). Someone else's order
+    /// is NOT_FOUND; a socket holds at most 10 subscriptions (TOO_MANY_SUBSCRIPTIONS).
+    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    async fn order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+    ) -> Result<impl futures_util::Stream<Item = Result<Order>> + use<>> {
+        let user_id = viewer(ctx)?.user_id;
+        let slot = ctx.data::<SubscriptionSlots>()?.take()?;
+        let shop = ctx.data::<Shop>()?.clone();
+        // Listening starts before the first read, so a change between the two is not missed.
+        let notices = shop.notices();
+        let view = shop.own_order(user_id, &order_id).await?;
+        let first = with_lines(&shop, vec![view]).await?.pop();
+        let watch = Watch {
+            shop,
+            user_id,
+            order_uuid: order_id.to_string(),
+            first,
+            notices,
+            _slot: slot,
+        };
+        Ok(futures_util::stream::unfold(watch, |mut watch| async move {
+            if let Some(order) = watch.first.take() {
+                return Some((Ok(order), watch));
+            }
+            loop {
+                match watch.notices.recv().await {
+                    Ok(notice) if notice.channel == ORDER_STATUS_CHANNEL && notice.payload == watch.order_uuid => {
+                        break;
+                    }
+                    Ok(_) => {}
+                    // Fell behind: its own notice may be among those missed, so read again.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+            let order = match watch.shop.own_order(watch.user_id, &watch.order_uuid).await {
+                Ok(view) => with_lines(&watch.shop, vec![view]).await.and_then(|mut orders| {
+                    orders
+                        .pop()
+                        .ok_or_else(|| AppError::not_found("the order is gone").into())
+                }),
+                Err(error) => Err(error.into()),
+            };
+            Some((order, watch))
+        }))
     }
 }

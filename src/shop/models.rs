@@ -146,3 +146,6 @@ pub struct OrderCanceled {
 impl crate::jobs::JobKind for OrderCanceled {
     const KIND: &'static str = "orders.canceled";
 }
+
+/// The notice channel on which an order's status changes are announced (payload: the order's public id).
+pub const ORDER_STATUS_CHANNEL: &str = "cinema_order_status";

@@ -16,7 +16,9 @@ use crate::db::DbConn;
 use crate::db::schema::{cart_items, carts, movies, order_items, orders, purchases, users};
 use crate::graphql::pagination::TimeCursor;
 use crate::per_backend;
-use crate::shop::models::{CartLine, NewOrder, OrderExclusion, OrderFilter, OrderLineRow, OrderRow, OrderStatus};
+use crate::shop::models::{
+    CartLine, NewOrder, ORDER_STATUS_CHANNEL, OrderExclusion, OrderFilter, OrderLineRow, OrderRow, OrderStatus,
+};
 
 /// The user's cart, created on first use, and locked until the transaction ends: the upsert takes the row's
 /// write lock on PostgreSQL (SQLite's write transaction holds the whole database). Every change to a cart,
@@ -378,6 +380,10 @@ pub async fn move_order(
         .await
         .optional()
     })?;
+    if moved.is_some() {
+        // Live order status (the `orderStatusChanged` subscription), heard once this transaction commits.
+        crate::db::notify::notify(conn, ORDER_STATUS_CHANNEL, &order.uuid).await?;
+    }
     if moved.is_some() && order.status == OrderStatus::Pending && to != OrderStatus::Pending {
         per_backend!(conn, |c| {
             diesel::update(order_items::table.filter(order_items::order_id.eq(order_id)))

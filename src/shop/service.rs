@@ -219,6 +219,12 @@ impl Shop {
         Ok(repo::lines_of_orders(&mut conn, order_ids).await?)
     }
 
+    /// Notices of committed changes, from now on: the live order status reads the order again on each one
+    /// naming it (`ORDER_STATUS_CHANNEL`).
+    pub fn notices(&self) -> tokio::sync::broadcast::Receiver<crate::db::notify::Notice> {
+        self.db.notices()
+    }
+
     /// D4: cancels one of the user's PENDING orders; its movies may be ordered again. A PAID order is undone
     /// only by a refund (ORDER_PAID); a canceled or refunded one cannot change (ORDER_CLOSED).
     pub async fn cancel_order(&self, user_id: i64, uuid: &str) -> AppResult<OrderView> {
