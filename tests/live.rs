@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::common::{TestApp, ok};
-use crate::payments::{buyer, checkout_path, gql, pay_order, press};
+use crate::payments::{buyer, checkout_path, pay_order, placed_order, press};
 use cinema::db::{Backend, DatabaseUrl};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -105,16 +105,7 @@ fn code(message: &Value) -> String {
 /// webhook lands (here: the mock's signed event), without asking again.
 async fn the_subscriber_hears_the_moment_the_payment_lands(backend: Backend) {
     let b = buyer(backend).await;
-    gql(
-        &b,
-        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
-        json!({ "m": b.movies[0] }),
-    )
-    .await;
-    let order = gql(&b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let order = placed_order(&b, &b.movies[0..1]).await;
     let started = pay_order(&b, &order).await;
 
     let mut socket = Socket::signed_in(&b.app, &b.token).await;
@@ -145,16 +136,7 @@ async fn the_subscriber_hears_the_moment_the_payment_lands(backend: Backend) {
 /// G1, H: who may subscribe to what, and the limits of a socket.
 async fn subscriptions_refuse_what_they_must(backend: Backend) {
     let b = buyer(backend).await;
-    gql(
-        &b,
-        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
-        json!({ "m": b.movies[0] }),
-    )
-    .await;
-    let order = gql(&b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let order = placed_order(&b, &b.movies[0..1]).await;
 
     // No token: the socket opens, the subscription is refused.
     let mut anonymous = Socket::open(&b.app, json!({})).await;
@@ -224,16 +206,7 @@ async fn a_change_on_one_instance_reaches_a_subscriber_of_another() {
         unreachable!("a PostgreSQL app")
     };
     let other = TestApp::start_with(Backend::Postgres, &[("DATABASE_URL", shared.as_str())]).await;
-    gql(
-        &b,
-        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
-        json!({ "m": b.movies[0] }),
-    )
-    .await;
-    let order = gql(&b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let order = placed_order(&b, &b.movies[0..1]).await;
     let started = pay_order(&b, &order).await;
     let mut socket = Socket::signed_in(&b.app, &b.token).await;
     socket.subscribe("1", WATCH, json!({ "o": order })).await;

@@ -69,8 +69,8 @@ pub(crate) async fn gql(b: &Buyer, query: &str, variables: Value) -> Value {
     body["data"].clone()
 }
 
-/// An order of `movies`, and its PENDING payment with checkout session `session`, as `payOrder` makes them.
-pub(crate) async fn pending_payment(b: &Buyer, movies: &[String], session: &str) -> (String, PaymentRow) {
+/// An order of `movies`, placed through the cart by the buyer.
+pub(crate) async fn placed_order(b: &Buyer, movies: &[String]) -> String {
     for movie in movies {
         gql(
             b,
@@ -79,10 +79,15 @@ pub(crate) async fn pending_payment(b: &Buyer, movies: &[String], session: &str)
         )
         .await;
     }
-    let order = gql(b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
+    gql(b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// An order of `movies`, and its PENDING payment with checkout session `session`, as `payOrder` makes them.
+pub(crate) async fn pending_payment(b: &Buyer, movies: &[String], session: &str) -> (String, PaymentRow) {
+    let order = placed_order(b, movies).await;
     let mut conn = b.app.conn().await;
     let (row, _) = cinema::shop::repo::order_by_uuid(&mut conn, &order)
         .await
@@ -569,16 +574,7 @@ async fn a_declined_mock_checkout_keeps_the_order_payable(backend: Backend) {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     let b = buyer(backend).await;
-    gql(
-        &b,
-        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
-        json!({ "m": b.movies[0] }),
-    )
-    .await;
-    let order = gql(&b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let order = placed_order(&b, &b.movies[0..1]).await;
     let first = pay_order(&b, &order).await;
     let declined = press(&b.app, &format!("{}/decline", checkout_path(&first))).await;
     assert_eq!(declined.status(), 303);
@@ -613,16 +609,7 @@ async fn a_declined_mock_checkout_keeps_the_order_payable(backend: Backend) {
 /// E1: refusals of `payOrder`.
 async fn pay_order_refuses_what_cannot_be_paid(backend: Backend) {
     let b = buyer(backend).await;
-    gql(
-        &b,
-        "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
-        json!({ "m": b.movies[0] }),
-    )
-    .await;
-    let order = gql(&b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let order = placed_order(&b, &b.movies[0..1]).await;
     let pay = "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }";
     let (_, body) = b.app.graphql(pay, json!({ "o": order })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");

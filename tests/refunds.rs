@@ -3,7 +3,7 @@
 //! histories (own, refund requests, all) with their filters and pages. On both databases.
 
 use crate::common::{TestApp, ok, refused};
-use crate::payments::{Buyer, buyer, checkout_path, gql, order_status, owned, pay_order, press};
+use crate::payments::{Buyer, buyer, checkout_path, gql, order_status, owned, pay_order, placed_order, press};
 use cinema::db::{Backend, Role};
 use serde_json::{Value, json};
 
@@ -15,26 +15,11 @@ backend_tests!(
 
 /// An order of `movies`, paid on the mock checkout; returns (order id, payment id).
 async fn paid_order(b: &Buyer, movies: &[String]) -> (String, String) {
-    let order = placed(b, movies).await;
+    let order = placed_order(b, movies).await;
     let started = pay_order(b, &order).await;
     let paid = press(&b.app, &format!("{}/pay", checkout_path(&started))).await;
     assert_eq!(paid.status(), 303);
     (order, started["payment"]["id"].as_str().unwrap().to_string())
-}
-
-async fn placed(b: &Buyer, movies: &[String]) -> String {
-    for movie in movies {
-        gql(
-            b,
-            "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
-            json!({ "m": movie }),
-        )
-        .await;
-    }
-    gql(b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 async fn staff(app: &TestApp, email: &str, role: Role) -> String {
@@ -109,7 +94,7 @@ async fn a_mock_refund_runs_the_real_path(backend: Backend) {
 async fn refund_rules_and_role_checks(backend: Backend) {
     let b = buyer(backend).await;
     let (order, payment) = paid_order(&b, &b.movies[0..1]).await;
-    let pending = placed(&b, &b.movies[1..2]).await;
+    let pending = placed_order(&b, &b.movies[1..2]).await;
     let pending_payment = pay_order(&b, &pending).await["payment"]["id"]
         .as_str()
         .unwrap()
@@ -206,7 +191,7 @@ async fn refund_rules_and_role_checks(backend: Backend) {
 async fn payment_histories_filter_and_page(backend: Backend) {
     let b = buyer(backend).await;
     paid_order(&b, &b.movies[0..1]).await;
-    let declined_order = placed(&b, &b.movies[1..2]).await;
+    let declined_order = placed_order(&b, &b.movies[1..2]).await;
     let started = pay_order(&b, &declined_order).await;
     press(&b.app, &format!("{}/decline", checkout_path(&started))).await;
     let open = pay_order(&b, &declined_order).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::common::fake_stripe::{FakeStripe, Trouble};
 use crate::common::smtp::SmtpSink;
 use crate::common::{PASSWORD, TestApp, decode_mail, token_in};
-use crate::payments::{Buyer, buyer_in, delivered, gql, order_status, owned};
+use crate::payments::{Buyer, buyer_in, delivered, gql, order_status, owned, placed_order};
 use cinema::db::{Backend, Role};
 use serde_json::{Value, json};
 
@@ -29,22 +29,6 @@ async fn stripe_app(backend: Backend, stripe: &FakeStripe, extra: &[(&str, Strin
 
 async fn stripe_buyer(backend: Backend, stripe: &FakeStripe) -> Buyer {
     buyer_in(stripe_app(backend, stripe, &[]).await).await
-}
-
-/// An order of `movies` placed by the buyer.
-async fn order_of(b: &Buyer, movies: &[String]) -> String {
-    for movie in movies {
-        gql(
-            b,
-            "mutation($m: ID!) { addToCart(movieId: $m) { count } }",
-            json!({ "m": movie }),
-        )
-        .await;
-    }
-    gql(b, "mutation { placeOrder { order { id } } }", json!({})).await["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 const PAY: &str = "mutation($o: ID!) { payOrder(orderId: $o) { payment { id status } checkoutUrl amount { amount } } }";
@@ -126,7 +110,7 @@ async fn the_whole_journey_through_stripe(backend: Backend) {
         email: email.to_string(),
         movies,
     };
-    let order = order_of(&b, &b.movies.clone()).await;
+    let order = placed_order(&b, &b.movies.clone()).await;
     let total = gql(
         &b,
         "query($o: ID!) { order(id: $o) { total { amount } } }",
@@ -213,7 +197,7 @@ async fn the_whole_journey_through_stripe(backend: Backend) {
 async fn a_stripe_outage_leaves_the_order_payable_and_the_retry_reuses_the_key(backend: Backend) {
     let stripe = FakeStripe::start().await;
     let b = stripe_buyer(backend, &stripe).await;
-    let order = order_of(&b, &b.movies[0..1]).await;
+    let order = placed_order(&b, &b.movies[0..1]).await;
 
     stripe.trouble(Trouble::Status(500), 3);
     assert_eq!(error_code(&b, PAY, json!({ "o": order })).await, "SERVICE_UNAVAILABLE");
@@ -269,7 +253,7 @@ async fn a_stripe_outage_leaves_the_order_payable_and_the_retry_reuses_the_key(b
     assert_eq!(order_status(&b, &order).await, "PAID");
 
     // A refusal (4xx) is final: not tried again, and the attempt closes.
-    let second = order_of(&b, &b.movies[1..2]).await;
+    let second = placed_order(&b, &b.movies[1..2]).await;
     stripe.trouble(Trouble::Status(400), 1);
     let before = stripe.requests().len();
     assert_eq!(error_code(&b, PAY, json!({ "o": second })).await, "PROVIDER_REFUSED");
@@ -284,7 +268,7 @@ async fn a_stripe_outage_leaves_the_order_payable_and_the_retry_reuses_the_key(b
 async fn refunds_go_through_stripe_and_land_with_its_webhook(backend: Backend) {
     let stripe = FakeStripe::start().await;
     let b = stripe_buyer(backend, &stripe).await;
-    let order = order_of(&b, &b.movies[0..2]).await;
+    let order = placed_order(&b, &b.movies[0..2]).await;
     let started = gql(&b, PAY, json!({ "o": order })).await["payOrder"].clone();
     let payment = started["payment"]["id"].as_str().unwrap().to_string();
     delivered(
@@ -354,7 +338,7 @@ async fn refunds_go_through_stripe_and_land_with_its_webhook(backend: Backend) {
 
     // Stripe refuses a refund (here: the fake knows no such payment intent): the refund FAILS, the payment
     // stays SUCCEEDED, and staff may try again later.
-    let second = order_of(&b, &b.movies[2..3]).await;
+    let second = placed_order(&b, &b.movies[2..3]).await;
     let started = gql(&b, PAY, json!({ "o": second })).await["payOrder"].clone();
     let second_payment = started["payment"]["id"].as_str().unwrap().to_string();
     delivered(
@@ -376,7 +360,7 @@ async fn refunds_go_through_stripe_and_land_with_its_webhook(backend: Backend) {
 async fn canceling_an_order_expires_its_stripe_checkout(backend: Backend) {
     let stripe = FakeStripe::start().await;
     let b = stripe_buyer(backend, &stripe).await;
-    let order = order_of(&b, &b.movies[0..1]).await;
+    let order = placed_order(&b, &b.movies[0..1]).await;
     let started = gql(&b, PAY, json!({ "o": order })).await["payOrder"].clone();
     let session = session_of(started["checkoutUrl"].as_str().unwrap());
     // Stripe fails the first expiry calls (all three attempts): the job tries again later.

@@ -184,19 +184,6 @@ pub struct AllPaymentsFilterInput {
     needs_review: bool,
 }
 
-fn time_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<PaymentFilter, AppError> {
-    if let (Some(from), Some(to)) = (from, to)
-        && from > to
-    {
-        return Err(AppError::bad_input("filter.to", "to must not be before from"));
-    }
-    Ok(PaymentFilter {
-        from: from.map(|at| at.naive_utc()),
-        to: to.map(|at| at.naive_utc()),
-        ..PaymentFilter::default()
-    })
-}
-
 /// What a payment page's `totalCount` counts.
 pub struct PaymentCount(PaymentFilter);
 
@@ -248,10 +235,13 @@ impl PaymentQuery {
     ) -> Result<Page<Payment, PaymentCount>> {
         let user_id = viewer(ctx)?.user_id;
         let input = filter.unwrap_or_default();
+        let (from, to) = pagination::time_window(input.from, input.to)?;
         let filter = PaymentFilter {
             user_id: Some(user_id),
             status: input.status,
-            ..time_range(input.from, input.to)?
+            from,
+            to,
+            ..PaymentFilter::default()
         };
         payment_page(ctx, filter, first, after.as_deref()).await
     }
@@ -297,12 +287,14 @@ impl PaymentQuery {
             ),
             None => None,
         };
+        let (from, to) = pagination::time_window(input.from, input.to)?;
         let filter = PaymentFilter {
             user_id,
             status: input.status,
+            from,
+            to,
             refund_requested: input.refund_requested,
             needs_review: input.needs_review,
-            ..time_range(input.from, input.to)?
         };
         payment_page(ctx, filter, first, after.as_deref()).await
     }

@@ -237,19 +237,6 @@ pub struct AllOrdersFilterInput {
     to: Option<DateTime<Utc>>,
 }
 
-fn time_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<OrderFilter, AppError> {
-    if let (Some(from), Some(to)) = (from, to)
-        && from > to
-    {
-        return Err(AppError::bad_input("filter.to", "to must not be before from"));
-    }
-    Ok(OrderFilter {
-        from: from.map(|at| at.naive_utc()),
-        to: to.map(|at| at.naive_utc()),
-        ..OrderFilter::default()
-    })
-}
-
 /// What an order page's `totalCount` counts.
 pub struct OrderCount(OrderFilter);
 
@@ -383,10 +370,12 @@ impl ShopQuery {
     ) -> Result<Page<Order, OrderCount>> {
         let user_id = viewer(ctx)?.user_id;
         let input = filter.unwrap_or_default();
+        let (from, to) = pagination::time_window(input.from, input.to)?;
         let filter = OrderFilter {
             user_id: Some(user_id),
             status: input.status,
-            ..time_range(input.from, input.to)?
+            from,
+            to,
         };
         order_page(ctx, filter, first, after.as_deref()).await
     }
@@ -417,11 +406,13 @@ impl ShopQuery {
             ),
             None => None,
         };
+        let (from, to) = pagination::time_window(input.from, input.to)?;
         Ok(OrderReport {
             filter: OrderFilter {
                 user_id,
                 status: input.status,
-                ..time_range(input.from, input.to)?
+                from,
+                to,
             },
             totals: tokio::sync::OnceCell::new(),
         })
