@@ -17,13 +17,14 @@ backend_tests!(
     subscriptions_refuse_what_they_must,
 );
 
-const WATCH: &str = "subscription($o: ID!) { orderStatusChanged(orderId: $o) { id status lines { movie { name } } } }";
+pub(crate) const WATCH: &str =
+    "subscription($o: ID!) { orderStatusChanged(orderId: $o) { id status lines { movie { name } } } }";
 
-struct Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
+pub(crate) struct Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
 
 impl Socket {
     /// Opens /graphql/ws and sends `connection_init` with `payload`.
-    async fn open(app: &TestApp, payload: Value) -> Socket {
+    pub(crate) async fn open(app: &TestApp, payload: Value) -> Socket {
         let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
         let mut request = url.into_client_request().unwrap();
         request
@@ -39,23 +40,23 @@ impl Socket {
     }
 
     /// A signed-in user's socket, acknowledged.
-    async fn signed_in(app: &TestApp, token: &str) -> Socket {
+    pub(crate) async fn signed_in(app: &TestApp, token: &str) -> Socket {
         let mut socket = Socket::open(app, json!({ "authorization": format!("Bearer {token}") })).await;
         assert_eq!(socket.next().await["type"], "connection_ack");
         socket
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.0.send(Message::Text(message.to_string().into())).await.unwrap();
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
             .await;
     }
 
     /// The next protocol message (pings answered), or `{"type": "closed", "code": …}` when the server closed.
-    async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
                 .await
@@ -81,7 +82,7 @@ impl Socket {
         }
     }
     /// The next message about subscription `id` (others, such as the `complete` of a stopped one, skipped).
-    async fn next_for(&mut self, id: &str) -> Value {
+    pub(crate) async fn next_for(&mut self, id: &str) -> Value {
         loop {
             let message = self.next().await;
             if message["id"] == id || message["type"] == "closed" {

@@ -1,4 +1,4 @@
-//! E1, E3, E5, E8 through the Stripe gateway: the real async-stripe client talks to a fake Stripe on loopback
+//! E1, E3, E5, E8 (and G1's live status) through the Stripe gateway: the real async-stripe client talks to a fake Stripe on loopback
 //! (`common::fake_stripe`), and the events Stripe would send are signed with the endpoint's secret and delivered
 //! to the webhook over HTTP. On both databases.
 
@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::common::fake_stripe::{FakeStripe, Trouble};
 use crate::common::smtp::SmtpSink;
 use crate::common::{PASSWORD, TestApp, decode_mail, token_in};
+use crate::live::{Socket, WATCH};
 use crate::payments::{Buyer, buyer_in, delivered, gql, order_status, owned, placed_order};
 use cinema::db::{Backend, Role};
 use serde_json::{Value, json};
@@ -165,8 +166,20 @@ async fn the_whole_journey_through_stripe(backend: Backend) {
     assert_eq!(stripe.requests_to("/v1/checkout/sessions").len(), 1);
     assert!(!key.is_empty());
 
-    // The payer pays on Stripe's page; Stripe's signed event lands.
+    // The app, back from checkout, subscribes to its order; the payer pays on Stripe's page; Stripe's signed
+    // event lands, and the app hears it.
+    let mut socket = Socket::signed_in(&b.app, &b.token).await;
+    socket.subscribe("1", WATCH, json!({ "o": order })).await;
+    assert_eq!(
+        socket.next_for("1").await["payload"]["data"]["orderStatusChanged"]["status"],
+        "PENDING"
+    );
     delivered(&b.app, &stripe.complete(&session)).await;
+    let heard = socket.next_for("1").await;
+    assert_eq!(
+        heard["payload"]["data"]["orderStatusChanged"]["status"], "PAID",
+        "{heard}"
+    );
     assert_eq!(order_status(&b, &order).await, "PAID");
     assert_eq!(owned(&b).await, 2);
     let cart = gql(&b, "{ cart { count } }", json!({})).await;
