@@ -341,6 +341,22 @@ fn decode_cursor(cursor: &str) -> AppResult<i64> {
         .ok_or_else(invalid)
 }
 
+/// A list filter's time window as stored times, `from` inclusive and `to` exclusive; BAD_USER_INPUT on
+/// `filter.to` when it ends before it starts.
+pub type TimeWindow = (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>);
+
+pub fn time_window(
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> AppResult<TimeWindow> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(AppError::bad_input("filter.to", "to must not be before from"));
+    }
+    Ok((from.map(|at| at.naive_utc()), to.map(|at| at.naive_utc())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,20 +402,4 @@ mod tests {
         assert!(window(Some(1), Some("garbage!")).is_err());
         assert!(window(Some(1), Some(&URL_SAFE_NO_PAD.encode("p:-5"))).is_err());
     }
-}
-
-/// A list filter's time window as stored times, `from` inclusive and `to` exclusive; BAD_USER_INPUT on
-/// `filter.to` when it ends before it starts.
-pub type TimeWindow = (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>);
-
-pub fn time_window(
-    from: Option<chrono::DateTime<chrono::Utc>>,
-    to: Option<chrono::DateTime<chrono::Utc>>,
-) -> AppResult<TimeWindow> {
-    if let (Some(from), Some(to)) = (from, to)
-        && from > to
-    {
-        return Err(AppError::bad_input("filter.to", "to must not be before from"));
-    }
-    Ok((from.map(|at| at.naive_utc()), to.map(|at| at.naive_utc())))
 }
