@@ -157,6 +157,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         jobs,
         mailer,
         storage,
+        sockets: Default::default(),
     })
 }
 

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 backend_tests!(
     the_subscriber_hears_the_moment_the_payment_lands,
     subscriptions_refuse_what_they_must,
+    sockets_are_bounded_in_number_time_and_size,
 );
 
 pub(crate) const WATCH: &str =
@@ -23,16 +24,26 @@ pub(crate) const WATCH: &str =
 pub(crate) struct Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
 
 impl Socket {
-    /// Opens /graphql/ws and sends `connection_init` with `payload`.
-    pub(crate) async fn open(app: &TestApp, payload: Value) -> Socket {
+    /// Opens /graphql/ws, saying nothing yet; the HTTP status when the upgrade is refused.
+    pub(crate) async fn connect(app: &TestApp) -> Result<Socket, u16> {
         let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
         let mut request = url.into_client_request().unwrap();
         request
             .headers_mut()
             .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-        let (stream, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
-        let mut socket = Socket(stream);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, response)) => {
+                assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+                Ok(Socket(stream))
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    /// Opens /graphql/ws and sends `connection_init` with `payload`.
+    pub(crate) async fn open(app: &TestApp, payload: Value) -> Socket {
+        let mut socket = Socket::connect(app).await.expect("the upgrade is accepted");
         socket
             .send(json!({ "type": "connection_init", "payload": payload }))
             .await;
@@ -47,7 +58,8 @@ impl Socket {
     }
 
     pub(crate) async fn send(&mut self, message: Value) {
-        self.0.send(Message::Text(message.to_string().into())).await.unwrap();
+        // A socket the server closed refuses the write; the next read tells the test so.
+        let _ = self.0.send(Message::Text(message.to_string().into())).await;
     }
 
     pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
@@ -225,4 +237,48 @@ async fn a_change_on_one_instance_reaches_a_subscriber_of_another() {
         heard["payload"]["data"]["orderStatusChanged"]["status"], "PAID",
         "{heard}"
     );
+}
+
+/// H (WebSocket limits): a client holds at most 16 sockets (TOO_MANY_SOCKETS, 429, before the upgrade), and a
+/// closed one frees its place; a socket that says nothing is closed after 5 seconds; a message larger than a
+/// query and its variables may be closes the socket.
+async fn sockets_are_bounded_in_number_time_and_size(backend: Backend) {
+    let b = buyer(backend).await;
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(Socket::signed_in(&b.app, &b.token).await);
+    }
+    assert_eq!(
+        Socket::connect(&b.app).await.err(),
+        Some(429),
+        "the 17th socket of one client"
+    );
+    drop(open.pop());
+    let mut freed = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Ok(socket) = Socket::connect(&b.app).await {
+            freed = Some(socket);
+            break;
+        }
+    }
+    let mut silent = freed.expect("a closed socket frees its place");
+    drop(open);
+
+    // Silent: closed once the time for `connection_init` is up.
+    let started = std::time::Instant::now();
+    assert_eq!(silent.next().await["type"], "closed");
+    assert!(started.elapsed() >= Duration::from_secs(4), "{:?}", started.elapsed());
+
+    // Too large: a message past GRAPHQL_MAX_QUERY_BYTES + GRAPHQL_MAX_BODY_BYTES closes the socket.
+    let mut large = Socket::signed_in(&b.app, &b.token).await;
+    let padding = "x".repeat(200 * 1024);
+    large
+        .subscribe("1", &format!("subscription {{ __typename }} # {padding}"), json!({}))
+        .await;
+    assert_eq!(large.next().await["type"], "closed");
+    // The server is fine after all of it.
+    let mut fine = Socket::signed_in(&b.app, &b.token).await;
+    fine.subscribe("1", "subscription { __typename }", json!({})).await;
+    assert_ne!(fine.next_for("1").await["type"], "closed");
 }

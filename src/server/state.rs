@@ -37,4 +37,6 @@ pub struct AppState {
     pub jobs: Jobs,
     pub mailer: Mailer,
     pub storage: Storage,
+    /// The WebSockets open now (`/graphql/ws`), per client and in all.
+    pub sockets: crate::server::subscriptions::OpenSockets,
 }

@@ -9,9 +9,13 @@
 //! - a message is at most GRAPHQL_MAX_QUERY_BYTES plus room for variables;
 //! - a socket holds at most `MAX_SUBSCRIPTIONS_PER_SOCKET` subscriptions, and lives at most `SOCKET_LIFETIME`
 //!   (clients reconnect; a subscription starts with the current state, so nothing is lost);
+//! - a socket that sends no `connection_init` within `CONNECTION_INIT_TIMEOUT` is closed;
+//! - a client address holds at most `MAX_SOCKETS_PER_CLIENT` sockets, and all clients together at most
+//!   `MAX_CONNECTIONS` (an upgraded connection no longer counts in the listener's limit);
 //! - opening a socket spends the client's GraphQL request budget, and a bad token closes the socket at once.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::futures_util::stream::BoxStream;
@@ -20,6 +24,7 @@ use async_graphql::{Data, Executor, Response, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use futures_util::StreamExt;
 
@@ -31,6 +36,63 @@ use crate::server::schema::{CinemaSchema, request_data};
 
 /// How long one socket may stay open.
 pub const SOCKET_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// How long a new socket may wait before its `connection_init`: an idle socket holds a task and buffers.
+pub const CONNECTION_INIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sockets one client address may hold open at once.
+pub const MAX_SOCKETS_PER_CLIENT: usize = 16;
+
+/// The sockets open now, per client address and in all. An upgraded connection leaves the listener's
+/// `MAX_CONNECTIONS` count, so sockets are counted here, against the same figure in all.
+#[derive(Clone, Default)]
+pub struct OpenSockets(Arc<Mutex<SocketCounts>>);
+
+#[derive(Default)]
+struct SocketCounts {
+    total: usize,
+    per_client: HashMap<String, usize>,
+}
+
+/// One open socket, counted until dropped.
+pub struct OpenSocket {
+    sockets: OpenSockets,
+    client: String,
+}
+
+impl OpenSockets {
+    /// A place for one more socket of `client`; TOO_MANY_SOCKETS past either cap.
+    fn open(&self, client: &str, total_cap: usize) -> Result<OpenSocket, AppError> {
+        let mut counts = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mine = counts.per_client.get(client).copied().unwrap_or(0);
+        if mine >= MAX_SOCKETS_PER_CLIENT || counts.total >= total_cap {
+            return Err(AppError::rejected(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_SOCKETS",
+                format!("at most {MAX_SOCKETS_PER_CLIENT} open sockets per client; close one first"),
+            ));
+        }
+        counts.total += 1;
+        counts.per_client.insert(client.to_string(), mine + 1);
+        Ok(OpenSocket {
+            sockets: self.clone(),
+            client: client.to_string(),
+        })
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        let mut counts = self.sockets.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(mine) = counts.per_client.get_mut(&self.client) {
+            *mine -= 1;
+            if *mine == 0 {
+                counts.per_client.remove(&self.client);
+            }
+        }
+    }
+}
 
 const ONLY_SUBSCRIPTIONS: &str =
     "only subscriptions run over the WebSocket; send queries and mutations to POST /graphql";
@@ -132,6 +194,10 @@ pub async fn upgrade(
     {
         return error.into_response();
     }
+    let counted = match state.sockets.open(&client, state.settings.http.max_connections) {
+        Ok(counted) => counted,
+        Err(error) => return error.into_response(),
+    };
     let max_message = limits.max_query_bytes + limits.max_body_bytes;
     let executor = SubscriptionsOnly {
         schema: state.schema.clone(),
@@ -143,8 +209,10 @@ pub async fn upgrade(
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
+            let (initialized, init_seen) = tokio::sync::oneshot::channel::<()>();
             let session = GraphQLWebSocket::new(socket, executor, protocol)
                 .on_connection_init(move |payload| async move {
+                    let _ = initialized.send(());
                     let mut data = Data::default();
                     data.insert(SubscriptionSlots::default());
                     if let Some(token) = token_in(&payload) {
@@ -157,6 +225,18 @@ pub async fn upgrade(
                 })
                 .keepalive_timeout(Duration::from_secs(30))
                 .serve();
-            let _ = tokio::time::timeout(SOCKET_LIFETIME, session).await;
+            // Dropping the session closes the socket: at the end of its lifetime, or when no
+            // `connection_init` came in time.
+            let init_deadline = async {
+                if tokio::time::timeout(CONNECTION_INIT_TIMEOUT, init_seen).await.is_ok() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = session => {}
+                () = init_deadline => {}
+                () = tokio::time::sleep(SOCKET_LIFETIME) => {}
+            }
+            drop(counted);
         })
 }
