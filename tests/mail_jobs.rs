@@ -16,7 +16,7 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::common::smtp::{Received, SmtpSink};
+use crate::common::smtp::SmtpSink;
 use crate::common::{PASSWORD, TestApp, decode_mail, token_in};
 
 backend_tests!(
@@ -39,17 +39,6 @@ async fn jobs_of(app: &TestApp, status: Option<JobStatus>) -> Vec<JobRow> {
         .unwrap()
 }
 
-async fn wait_for_smtp(sink: &SmtpSink, count: usize) -> Vec<Received> {
-    for _ in 0..300 {
-        let received = sink.received();
-        if received.len() >= count {
-            return received;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the SMTP sink got {} of {count} messages", sink.received().len());
-}
-
 async fn activation_email_travels_over_smtp(backend: Backend) {
     let sink = SmtpSink::start().await;
     let app = TestApp::start_with(
@@ -65,7 +54,7 @@ async fn activation_email_travels_over_smtp(backend: Backend) {
         )
         .await;
     assert_eq!(status, 201);
-    let received = wait_for_smtp(&sink, 1).await;
+    let received = sink.wait_for(1, |_| true).await;
     assert_eq!(received[0].to, ["smtp@example.com"]);
     assert_eq!(received[0].from, "hello@cinema.test");
     assert!(received[0].data.contains("Subject: Activate your Cinema account"));
@@ -107,7 +96,7 @@ async fn an_smtp_outage_loses_no_email(backend: Backend) {
     assert!(sink.received().is_empty());
 
     sink.restart().await;
-    let received = wait_for_smtp(&sink, 1).await;
+    let received = sink.wait_for(1, |_| true).await;
     assert_eq!(received[0].to, ["outage@example.com"]);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let done = jobs_of(&app, Some(JobStatus::Succeeded)).await;
@@ -166,7 +155,7 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
     for worker in workers {
         per_worker.push(worker.await.unwrap());
     }
-    let received = wait_for_smtp(&sink, EMAILS).await;
+    let received = sink.wait_for(EMAILS, |_| true).await;
     let recipients: BTreeSet<String> = received.iter().flat_map(|m| m.to.clone()).collect();
     assert_eq!(
         received.len(),

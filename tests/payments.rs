@@ -184,6 +184,19 @@ pub(crate) async fn order_status(b: &Buyer, order: &str) -> Value {
     gql(b, "query($o: ID!) { order(id: $o) { status } }", json!({ "o": order })).await["order"]["status"].clone()
 }
 
+/// What the order tells its payer to try (E4), empty when nothing.
+async fn payment_hint(b: &Buyer, order: &str) -> String {
+    gql(
+        b,
+        "query($o: ID!) { order(id: $o) { paymentHint } }",
+        json!({ "o": order }),
+    )
+    .await["order"]["paymentHint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub(crate) async fn owned(b: &Buyer) -> i64 {
     gql(b, "{ me { purchasedMovies { totalCount } } }", json!({})).await["me"]["purchasedMovies"]["totalCount"]
         .as_i64()
@@ -289,9 +302,14 @@ async fn declined_and_expired_checkouts_keep_the_order_payable(backend: Backend)
     assert_eq!(failed.status, PaymentStatus::Failed);
     assert!(failed.failure_reason.unwrap().contains("try another"));
     assert_eq!(order_status(&b, &order).await, "PENDING");
+    let hint = payment_hint(&b, &order).await;
+    assert!(
+        hint.contains("did not go through") && hint.contains("another payment method"),
+        "E4: {hint}"
+    );
 
     // A completed session whose delayed payment is not in yet changes nothing.
-    let (_, second) = pending_payment(&b, &b.movies[1..2], "cs_test_expired").await;
+    let (second_order, second) = pending_payment(&b, &b.movies[1..2], "cs_test_expired").await;
     let unpaid = event(
         "evt_unpaid",
         "checkout.session.completed",
@@ -306,6 +324,7 @@ async fn declined_and_expired_checkouts_keep_the_order_payable(backend: Backend)
     );
     delivered(&b.app, &expired).await;
     assert_eq!(payment(&b.app, second.id).await.status, PaymentStatus::Canceled);
+    assert!(payment_hint(&b, &second_order).await.contains("expired"), "E4");
     // An expiry after the failure does not move a closed payment.
     let late = event(
         "evt_late",

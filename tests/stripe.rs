@@ -47,23 +47,13 @@ fn session_of(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_string()
 }
 
-/// Waits for `count` messages to `to` containing `subject` at the SMTP listener; returns them as received.
+/// The first `count` messages to `to` containing `subject` at the SMTP listener, as received.
 async fn smtp_mail(sink: &SmtpSink, to: &str, subject: &str, count: usize) -> Vec<String> {
-    for _ in 0..200 {
-        let found: Vec<String> = sink
-            .messages
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m.to.iter().any(|t| t == to) && m.data.contains(subject))
-            .map(|m| m.data.clone())
-            .collect();
-        if found.len() >= count {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no {count} message(s) \"{subject}\" to {to}");
+    sink.wait_for(count, |m| m.to.iter().any(|t| t == to) && m.data.contains(subject))
+        .await
+        .into_iter()
+        .map(|m| m.data)
+        .collect()
 }
 
 /// E1, E3, F1: register → activate → log in → cart → order → pay through Stripe → webhook → purchased, with

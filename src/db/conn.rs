@@ -94,7 +94,10 @@ impl Db {
         let in_transaction = conn.get();
         in_transaction.begin().await?;
         // PostgreSQL's notices ride in the transaction itself; SQLite's wait here until it commits.
-        let (outcome, notices) = crate::db::notify::collecting(work(in_transaction)).await;
+        let (outcome, notices) = match self.backend() {
+            Backend::Sqlite => crate::db::notify::collecting(work(in_transaction)).await,
+            Backend::Postgres => (work(in_transaction).await, Vec::new()),
+        };
         match outcome {
             Ok(value) => {
                 conn.get().commit().await?;

@@ -12,11 +12,6 @@ use serde::de::DeserializeOwned;
 use crate::auth::{Auth, Viewer};
 use crate::error::AppError;
 
-/// The local address of the connection a request came in on (set by the accept loop): where this server can
-/// reach itself, whatever the request's `Host` header claims.
-#[derive(Debug, Clone, Copy)]
-pub struct ServedAt(pub SocketAddr);
-
 /// A handler argument that requires a signed-in user: `UNAUTHENTICATED` without a bearer token, and the
 /// token's own refusal (`INVALID_TOKEN`, `SESSION_REVOKED`, …) when it does not authenticate.
 pub struct SignedIn(pub Viewer);

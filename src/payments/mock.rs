@@ -1,9 +1,9 @@
 //! The mock checkout (E7): served by this server when no Stripe key is set. The page shows the payment and
 //! lets the payer pay or decline; the choice makes the server deliver a signed event in Stripe's format to its
-//! own webhook over HTTP (on the socket the page's request came in on, never where its `Host` header points), so the whole real path runs: signature,
+//! own webhook over HTTP (at the address this server listens on, never where a request's `Host` header points),
+//! so the whole real path runs: signature,
 //! exactly-once record, state machine, fulfilment, email. Then the payer goes back to the single-page app.
 
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::error::{AppError, AppResult};
 use crate::graphql::scalars::format_money;
-use crate::http::extract::ServedAt;
 use crate::payments::Payments;
 use crate::payments::models::{PaymentRow, PaymentStatus};
 use crate::payments::{repo, signature};
@@ -67,29 +66,16 @@ pub async fn page(State(payments): State<Payments>, Path(session): Path<String>)
 }
 
 /// "Pay": delivers `checkout.session.completed`, then sends the payer back to the app.
-pub async fn pay(
-    State(payments): State<Payments>,
-    served_at: Option<Extension<ServedAt>>,
-    Path(session): Path<String>,
-) -> AppResult<Response> {
-    deliver_choice(&payments, served_at, &session, true).await
+pub async fn pay(State(payments): State<Payments>, Path(session): Path<String>) -> AppResult<Response> {
+    deliver_choice(&payments, &session, true).await
 }
 
 /// "Decline": delivers `checkout.session.async_payment_failed`, then sends the payer back to the app.
-pub async fn decline(
-    State(payments): State<Payments>,
-    served_at: Option<Extension<ServedAt>>,
-    Path(session): Path<String>,
-) -> AppResult<Response> {
-    deliver_choice(&payments, served_at, &session, false).await
+pub async fn decline(State(payments): State<Payments>, Path(session): Path<String>) -> AppResult<Response> {
+    deliver_choice(&payments, &session, false).await
 }
 
-async fn deliver_choice(
-    payments: &Payments,
-    served_at: Option<Extension<ServedAt>>,
-    session: &str,
-    paid: bool,
-) -> AppResult<Response> {
+async fn deliver_choice(payments: &Payments, session: &str, paid: bool) -> AppResult<Response> {
     let (payment, order) = payment_of(payments, session).await?;
     if payment.status != PaymentStatus::Pending {
         return Err(AppError::rejected(
@@ -98,10 +84,11 @@ async fn deliver_choice(
             "this checkout is closed",
         ));
     }
-    // To the socket this request came in on, never to the `Host` header: a client's Host would make the server
+    // To the address this server listens on, never to the `Host` header: a client's Host would make the server
     // send a signed event anywhere it names.
-    let Extension(ServedAt(own)) =
-        served_at.ok_or_else(|| AppError::Unavailable("the mock cannot tell where this server listens".into()))?;
+    let own = payments
+        .own_address()
+        .ok_or_else(|| AppError::Unavailable("the mock cannot tell where this server listens".into()))?;
     let (kind, payment_status) = if paid {
         ("checkout.session.completed", "paid")
     } else {

@@ -55,21 +55,25 @@ pub enum PaymentKey<'a> {
     PaymentIntent(&'a str),
     /// Our own id, which every checkout carries in its metadata (`payment_id`).
     Ours(&'a str),
+    /// The row's id.
+    Row(i64),
 }
 
 /// The payment an event names, locked until the transaction ends (PostgreSQL; SQLite's write transaction
 /// holds the database).
 pub async fn payment_locked(conn: &mut DbConn, key: PaymentKey<'_>) -> QueryResult<Option<PaymentRow>> {
     // `= NULL` is never true, so the key's other column matches nothing.
-    let (session, intent, ours) = match key {
-        PaymentKey::CheckoutSession(id) => (Some(id), None, None),
-        PaymentKey::PaymentIntent(id) => (None, Some(id), None),
-        PaymentKey::Ours(id) => (None, None, Some(id)),
+    let (session, intent, ours, row) = match key {
+        PaymentKey::CheckoutSession(id) => (Some(id), None, None, None),
+        PaymentKey::PaymentIntent(id) => (None, Some(id), None, None),
+        PaymentKey::Ours(id) => (None, None, Some(id), None),
+        PaymentKey::Row(id) => (None, None, None, Some(id)),
     };
     let named = payments::checkout_session_id
         .eq(session)
         .or(payments::payment_intent_id.eq(intent))
-        .or(payments::uuid.nullable().eq(ours));
+        .or(payments::uuid.nullable().eq(ours))
+        .or(payments::id.nullable().eq(row));
     match conn {
         DbConn::Postgres(c) => payments::table
             .filter(named)
@@ -142,28 +146,8 @@ pub async fn succeeded_payment_of(conn: &mut DbConn, order_id: i64) -> QueryResu
             .optional()
     })?;
     match id {
-        Some(id) => payment_locked_by_id(conn, id).await,
+        Some(id) => payment_locked(conn, PaymentKey::Row(id)).await,
         None => Ok(None),
-    }
-}
-
-/// A payment by its row id, locked until the transaction ends (PostgreSQL; SQLite's write transaction holds
-/// the database).
-pub async fn payment_locked_by_id(conn: &mut DbConn, payment_id: i64) -> QueryResult<Option<PaymentRow>> {
-    match conn {
-        DbConn::Postgres(c) => payments::table
-            .find(payment_id)
-            .select(PaymentRow::as_select())
-            .for_update()
-            .first(&mut **c)
-            .await
-            .optional(),
-        DbConn::Sqlite(c) => payments::table
-            .find(payment_id)
-            .select(PaymentRow::as_select())
-            .first(&mut **c)
-            .await
-            .optional(),
     }
 }
 

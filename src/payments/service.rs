@@ -116,9 +116,14 @@ impl Payments {
         &self.db
     }
 
-    /// Remembers where this server listens: the mock delivers its refund events there.
+    /// Remembers where this server listens: the mock delivers its events there.
     pub fn serving_on(&self, address: std::net::SocketAddr) {
         self.options.own_address.set(address);
+    }
+
+    /// Where this server listens, once it does.
+    pub fn own_address(&self) -> Option<std::net::SocketAddr> {
+        self.options.own_address.get()
     }
 
     /// E1, D2, E8: opens a checkout for one of the user's PENDING orders, for its total at today's prices. A
@@ -474,7 +479,7 @@ impl Payments {
                 let Some(open) = repo::open_payment_of(conn, order_id).await? else {
                     return Ok(());
                 };
-                let Some(open) = repo::payment_locked_by_id(conn, open.id).await? else {
+                let Some(open) = repo::payment_locked(conn, repo::PaymentKey::Row(open.id)).await? else {
                     return Ok(());
                 };
                 if open.status != PaymentStatus::Pending {

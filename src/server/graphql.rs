@@ -5,7 +5,7 @@
 use async_graphql::ParseRequestError;
 use async_graphql::ServerError;
 use async_graphql::http::MultipartOptions;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -270,13 +270,8 @@ async fn execute(
     if via_get {
         // Without a name, a document of several operations is refused by the executor; with one operation,
         // that one runs.
-        let mut operations = document.operations.iter();
-        let operation = match &request.operation_name {
-            Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-            None if operations.len() == 1 => operations.next(),
-            None => None,
-        };
-        if operation.is_some_and(|(_, op)| op.node.ty != OperationType::Query) {
+        let operation = operation_type(&document, request.operation_name.as_deref());
+        if operation.is_some_and(|ty| ty != OperationType::Query) {
             let mut response = request_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 media,
@@ -342,7 +337,19 @@ async fn execute(
     http
 }
 
-fn document_limits(state: &AppState) -> DocumentLimits {
+/// The type of the operation a request runs: the one named, or the only one. None when the executor will refuse
+/// the choice (no such name; several operations and no name).
+pub(crate) fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    let mut operations = document.operations.iter();
+    let operation = match name {
+        Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None if operations.len() == 1 => operations.next(),
+        None => None,
+    };
+    operation.map(|(_, op)| op.node.ty)
+}
+
+pub(crate) fn document_limits(state: &AppState) -> DocumentLimits {
     let limits = &state.settings.graphql;
     DocumentLimits {
         max_depth: limits.max_depth,

@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 
-use crate::http::extract::ServedAt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -67,14 +66,10 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let served_at = stream.local_addr().ok().map(ServedAt);
         let service = router
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
-                if let Some(served_at) = served_at {
-                    request.extensions_mut().insert(served_at);
-                }
                 request
             });
         let connection = builder

@@ -29,9 +29,10 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use futures_util::StreamExt;
 
 use crate::error::AppError;
-use crate::graphql::limits::{DocumentLimits, SubscriptionSlots};
+use crate::graphql::limits::SubscriptionSlots;
 use crate::http::extract::ClientAddress;
 use crate::server::AppState;
+use crate::server::graphql::{document_limits, operation_type};
 use crate::server::schema::{CinemaSchema, request_data};
 
 /// How long one socket may stay open.
@@ -122,21 +123,11 @@ impl SubscriptionsOnly {
         }
         let document = async_graphql::parser::parse_query(&request.query)
             .map_err(|error| ("GRAPHQL_PARSE_FAILED", error.to_string()))?;
-        let checks = DocumentLimits {
-            max_depth: limits.max_depth,
-            max_aliases: limits.max_aliases,
-            max_fields: limits.max_fields,
-        };
-        checks
+        document_limits(&self.state)
             .check(&document)
             .map_err(|reason| ("QUERY_TOO_COMPLEX", reason))?;
-        let mut operations = document.operations.iter();
-        let operation = match &request.operation_name {
-            Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-            None if operations.len() == 1 => operations.next(),
-            None => None,
-        };
-        if operation.is_some_and(|(_, op)| op.node.ty != OperationType::Subscription) {
+        let operation = operation_type(&document, request.operation_name.as_deref());
+        if operation.is_some_and(|ty| ty != OperationType::Subscription) {
             return Err(("METHOD_NOT_ALLOWED", ONLY_SUBSCRIPTIONS.to_string()));
         }
         request.set_parsed_query(document);

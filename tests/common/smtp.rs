@@ -21,6 +21,21 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
+    /// Waits (up to 15 s) until `count` accepted messages satisfy `matches`; returns those.
+    pub async fn wait_for(&self, count: usize, matches: impl Fn(&Received) -> bool) -> Vec<Received> {
+        for _ in 0..300 {
+            let found: Vec<Received> = self.received().into_iter().filter(|m| matches(m)).collect();
+            if found.len() >= count {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the SMTP sink got {} messages, not {count} matching ones",
+            self.received().len()
+        );
+    }
+
     pub async fn start() -> SmtpSink {
         SmtpSink::start_on(0, Arc::new(Mutex::new(Vec::new()))).await
     }
