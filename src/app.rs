@@ -24,6 +24,8 @@ use crate::payments::service::ExpireCheckout;
 use crate::payments::stripe_gateway::{StripeGateway, StripeOptions};
 use crate::payments::{PaymentOptions, Payments};
 use crate::server::listener::{self, ConnectionLimits};
+use crate::server::persisted_queries::PersistedQueries;
+use crate::server::response_cache::ResponseCache;
 use crate::server::schema::{Domains, build_schema};
 use crate::server::{AppState, metrics};
 use crate::shop::Shop;
@@ -138,6 +140,8 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         },
         &settings.graphql,
     );
+    let response_cache = Arc::new(ResponseCache::new(settings.graphql.response_cache_bytes));
+    let persisted_queries = Arc::new(PersistedQueries::new(settings.graphql.persisted_query_bytes));
     Ok(AppState {
         metrics: settings.metrics.then(metrics::recorder),
         trusted_proxy_hops: TrustedProxyHops(settings.http.trusted_proxy_hops),
@@ -158,6 +162,8 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         mailer,
         storage,
         sockets: Default::default(),
+        response_cache,
+        persisted_queries,
     })
 }
 

@@ -24,6 +24,7 @@ mod moderation;
 mod openapi_contract;
 mod payments;
 mod refunds;
+mod response_cache;
 mod schema_snapshots;
 mod shop;
 mod stripe;

@@ -528,8 +528,17 @@ impl Accounts {
             }
         }
         changes.updated_at = Some(now());
-        let mut conn = self.db().conn().await?;
-        Ok(repo::update_profile(&mut conn, user_id, &changes).await?)
+        let renamed = changes.first_name.is_some() || changes.last_name.is_some();
+        self.db()
+            .transaction(async |conn| {
+                let profile = repo::update_profile(conn, user_id, &changes).await?;
+                if renamed {
+                    // The name shows on the user's comments, which anyone may read.
+                    crate::db::notify::public_content_changed(conn).await?;
+                }
+                Ok(profile)
+            })
+            .await
     }
 
     /// Where an avatar stored under `key` is served.

@@ -23,13 +23,19 @@ use crate::graphql::scalars::{Long, Money};
 /// Box-office gross is reported in US dollars.
 const GROSS_CURRENCY: &str = "USD";
 
+/// The catalog's public reads. Each root field may be kept by HTTP caches for 10 seconds and by the response
+/// cache until public content changes; the viewer's fields of a movie are private, so an answer that names
+/// one is never kept (server::response_cache).
 #[derive(Default)]
 pub struct CatalogQuery;
 
 #[Object]
 impl CatalogQuery {
     /// Browse the catalog (B2–B5): filters, search and sorting combine; pages are Relay cursor connections.
-    #[graphql(complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())")]
+    #[graphql(
+        complexity = "crate::graphql::limits::page_cost(first, child_complexity, search.is_some())",
+        cache_control(max_age = 10)
+    )]
     async fn movies(
         &self,
         ctx: &Context<'_>,
@@ -47,14 +53,18 @@ impl CatalogQuery {
     }
 
     /// One movie by id; a NOT_FOUND error when there is none.
-    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
+    #[graphql(
+        complexity = "crate::graphql::limits::QUERY_COST + child_complexity",
+        cache_control(max_age = 10)
+    )]
     async fn movie(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Movie>> {
         Ok(Some(Movie(ctx.data::<Catalog>()?.movie(&id).await?)))
     }
 
     /// Every genre, by name, with the number of movies in each (B6).
     #[graphql(
-        complexity = "crate::graphql::limits::QUERY_COST + crate::graphql::limits::GENRES_LIST_SIZE * child_complexity"
+        complexity = "crate::graphql::limits::QUERY_COST + crate::graphql::limits::GENRES_LIST_SIZE * child_complexity",
+        cache_control(max_age = 10)
     )]
     async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
         let rows = ctx.data::<Catalog>()?.genres_with_counts().await?;
@@ -68,21 +78,30 @@ impl CatalogQuery {
     }
 
     /// One genre by id; a NOT_FOUND error when there is none.
-    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
+    #[graphql(
+        complexity = "crate::graphql::limits::QUERY_COST + child_complexity",
+        cache_control(max_age = 10)
+    )]
     async fn genre(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Genre>> {
         let row = ctx.data::<Catalog>()?.genre(parse_id("id", &id)?).await?;
         Ok(Some(Genre { row, movie_count: None }))
     }
 
     /// One person (director or star) by id; a NOT_FOUND error when there is none.
-    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
+    #[graphql(
+        complexity = "crate::graphql::limits::QUERY_COST + child_complexity",
+        cache_control(max_age = 10)
+    )]
     async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
         let row = ctx.data::<Catalog>()?.person(parse_id("id", &id)?).await?;
         Ok(Some(Person(row)))
     }
 
     /// Every certification (age rating), by name.
-    #[graphql(complexity = "crate::graphql::limits::QUERY_COST + child_complexity")]
+    #[graphql(
+        complexity = "crate::graphql::limits::QUERY_COST + child_complexity",
+        cache_control(max_age = 10)
+    )]
     async fn certifications(&self, ctx: &Context<'_>) -> Result<Vec<Certification>> {
         let rows = ctx.data::<Catalog>()?.certifications().await?;
         Ok(rows.into_iter().map(Certification).collect())
@@ -194,26 +213,31 @@ impl Movie {
     }
 
     /// The signed-in viewer's reaction; null when none, or for an anonymous viewer (B8).
+    #[graphql(cache_control(private))]
     async fn viewer_reaction(&self, ctx: &Context<'_>) -> Result<Option<Reaction>> {
         Ok(viewer_state(ctx, self).await?.reaction)
     }
 
     /// The signed-in viewer's rating, 1 to 10; null when none, or for an anonymous viewer (B9).
+    #[graphql(cache_control(private))]
     async fn viewer_rating(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
         Ok(viewer_state(ctx, self).await?.rating)
     }
 
     /// Whether the signed-in viewer keeps it among their favorites; false for an anonymous viewer (B7).
+    #[graphql(cache_control(private))]
     async fn is_favorite(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(viewer_state(ctx, self).await?.favorite)
     }
 
     /// Whether the signed-in viewer bought it; false for an anonymous viewer (B14).
+    #[graphql(cache_control(private))]
     async fn is_purchased(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(viewer_state(ctx, self).await?.purchased)
     }
 
     /// Whether it is in the signed-in viewer's cart; false for an anonymous viewer (C1).
+    #[graphql(cache_control(private))]
     async fn in_cart(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(viewer_state(ctx, self).await?.in_cart)
     }

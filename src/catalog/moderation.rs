@@ -223,6 +223,7 @@ impl Catalog {
                 repo::set_movie_genres(conn, row.id, &genres).await?;
                 repo::set_movie_directors(conn, row.id, &directors).await?;
                 repo::set_movie_stars(conn, row.id, &stars).await?;
+                crate::db::notify::public_content_changed(conn).await?;
                 Ok(row)
             })
             .await
@@ -256,6 +257,7 @@ impl Catalog {
                     let stars = check_links(conn, Named::Person, "starIds", ids).await?;
                     repo::set_movie_stars(conn, movie.id, &stars).await?;
                 }
+                crate::db::notify::public_content_changed(conn).await?;
                 Ok(repo::update_movie(conn, movie.id, &edit.changes).await?)
             })
             .await
@@ -292,6 +294,7 @@ impl Catalog {
                 }
                 let removed_from_carts = repo::remove_from_carts(conn, movie.id).await?;
                 repo::delete_movie(conn, movie.id).await?;
+                crate::db::notify::public_content_changed(conn).await?;
                 Ok(DeletedMovie {
                     uuid: movie.uuid,
                     removed_from_carts,
@@ -303,26 +306,37 @@ impl Catalog {
     /// B12, B13: a new genre, person or certification; CONFLICT when the name is taken.
     pub async fn create_named(&self, kind: Named, name: &str) -> AppResult<(i64, String)> {
         let name = clean_name(kind, name)?;
-        let mut conn = self.db().conn().await?;
-        repo::insert_named(&mut conn, kind, &name)
-            .await
-            .map_err(|error| match AppError::from(error) {
-                AppError::Conflict(_) => name_taken(kind, &name),
-                other => other,
+        self.db()
+            .transaction(async |conn| {
+                let created =
+                    repo::insert_named(conn, kind, &name)
+                        .await
+                        .map_err(|error| match AppError::from(error) {
+                            AppError::Conflict(_) => name_taken(kind, &name),
+                            other => other,
+                        })?;
+                crate::db::notify::public_content_changed(conn).await?;
+                Ok(created)
             })
+            .await
     }
 
     /// B12, B13: renames a genre, person or certification; CONFLICT when the name is taken.
     pub async fn rename_named(&self, kind: Named, id: i64, name: &str) -> AppResult<(i64, String)> {
         let name = clean_name(kind, name)?;
-        let mut conn = self.db().conn().await?;
-        repo::rename_named(&mut conn, kind, id, &name)
+        self.db()
+            .transaction(async |conn| {
+                let renamed = repo::rename_named(conn, kind, id, &name)
+                    .await
+                    .map_err(|error| match AppError::from(error) {
+                        AppError::Conflict(_) => name_taken(kind, &name),
+                        other => other,
+                    })?
+                    .ok_or_else(|| no_such_named(kind))?;
+                crate::db::notify::public_content_changed(conn).await?;
+                Ok(renamed)
+            })
             .await
-            .map_err(|error| match AppError::from(error) {
-                AppError::Conflict(_) => name_taken(kind, &name),
-                other => other,
-            })?
-            .ok_or_else(|| no_such_named(kind))
     }
 
     /// B12, B13: deletes a genre or person (it leaves the movies that named it) or a certification no movie
@@ -340,6 +354,7 @@ impl Catalog {
                     }
                 }
                 if repo::delete_named(conn, kind, id).await? {
+                    crate::db::notify::public_content_changed(conn).await?;
                     Ok(())
                 } else {
                     Err(no_such_named(kind))

@@ -202,6 +202,8 @@ impl Catalog {
                     Some(reaction) => repo::set_reaction(conn, user_id, movie_id, reaction, at).await?,
                     None => repo::clear_reaction(conn, user_id, movie_id).await?,
                 }
+                // The movie's counters are public.
+                crate::db::notify::public_content_changed(conn).await?;
                 movie_row(conn, movie_uuid).await
             })
             .await
@@ -223,6 +225,8 @@ impl Catalog {
                     Some(score) => repo::set_rating(conn, user_id, movie_id, score, at).await?,
                     None => repo::clear_rating(conn, user_id, movie_id).await?,
                 }
+                // The movie's average rating is public.
+                crate::db::notify::public_content_changed(conn).await?;
                 movie_row(conn, movie_uuid).await
             })
             .await

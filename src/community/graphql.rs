@@ -81,6 +81,7 @@ impl Comment {
     }
 
     /// Whether the signed-in viewer liked it; false for an anonymous viewer.
+    #[graphql(cache_control(private))]
     async fn viewer_liked(&self) -> bool {
         self.0.viewer_liked
     }

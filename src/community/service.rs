@@ -157,6 +157,7 @@ impl Community {
                     .ok_or_else(|| AppError::not_found("no movie has this id"))?;
                 let comment =
                     repo::insert_comment(conn, &new_comment(movie_id, user_id, None, body.clone(), at)).await?;
+                crate::db::notify::public_content_changed(conn).await?;
                 view_of(conn, comment.id, user_id).await
             })
             .await
@@ -177,6 +178,7 @@ impl Community {
                     &new_comment(target.movie_id, user_id, Some(thread), body.clone(), at),
                 )
                 .await?;
+                crate::db::notify::public_content_changed(conn).await?;
                 if target.user_id != user_id {
                     let notification =
                         new_notification(target.user_id, NotificationKind::CommentReply, user_id, reply.id, at);
@@ -206,6 +208,8 @@ impl Community {
                 } else {
                     repo::unlike(conn, user_id, comment.id).await?;
                 }
+                // A comment's likes are public.
+                crate::db::notify::public_content_changed(conn).await?;
                 view_of(conn, comment.id, user_id).await
             })
             .await
@@ -224,6 +228,7 @@ impl Community {
                         "only its author or a moderator deletes a comment".into(),
                     ));
                 }
+                crate::db::notify::public_content_changed(conn).await?;
                 if comment.parent_id.is_none() && repo::has_replies(conn, comment.id).await? {
                     repo::mark_deleted(conn, comment.id, at).await?;
                     return Ok(());

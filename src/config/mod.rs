@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::db::DatabaseUrl;
-use vars::{Days, Millis, Secs, Vars, var_enum};
+use vars::{BytesOrOff, Days, Millis, Secs, Vars, var_enum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -127,6 +127,10 @@ pub struct GraphqlLimits {
     /// Requests per client address per minute on /graphql (429 past it).
     pub requests_per_minute: u32,
     pub introspection: bool,
+    /// Bytes the response cache of public reads may hold (answers and their keys); 0 turns it off.
+    pub response_cache_bytes: u64,
+    /// Bytes of query text kept for automatic persisted queries; 0 turns them off.
+    pub persisted_query_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -603,6 +607,8 @@ impl GraphqlLimits {
             requests_per_minute: vars.get("GRAPHQL_REQUESTS_PER_MINUTE", 120_000u32)?,
             // Tools want it while the API is built; a public production API need not describe itself.
             introspection: vars.get("GRAPHQL_INTROSPECTION", !production)?,
+            response_cache_bytes: vars.get("RESPONSE_CACHE_BYTES", BytesOrOff(32 * 1024 * 1024))?.0,
+            persisted_query_bytes: vars.get("PERSISTED_QUERY_BYTES", BytesOrOff(4 * 1024 * 1024))?.0,
         })
     }
 }

@@ -76,6 +76,18 @@ impl VarValue for u32 {
     }
 }
 
+/// A memory budget in bytes, where 0 turns the feature off (variables named `…_BYTES` of optional caches).
+#[derive(Debug, Clone, Copy)]
+pub struct BytesOrOff(pub u64);
+
+impl VarValue for BytesOrOff {
+    const EXPECTED: &'static str = "a whole number of bytes (0 turns it off)";
+
+    fn parse(text: &str) -> Option<BytesOrOff> {
+        text.parse::<u64>().ok().map(BytesOrOff)
+    }
+}
+
 /// A duration in whole seconds (variables named `…_SECS`).
 #[derive(Debug, Clone, Copy)]
 pub struct Secs(pub Duration);

@@ -93,16 +93,14 @@ impl Db {
         let mut conn = Unfinished(Some(self.conn().await?));
         let in_transaction = conn.get();
         in_transaction.begin().await?;
-        // PostgreSQL's notices ride in the transaction itself; SQLite's wait here until it commits.
-        let (outcome, notices) = match self.backend() {
-            Backend::Sqlite => crate::db::notify::collecting(work(in_transaction)).await,
-            Backend::Postgres => (work(in_transaction).await, Vec::new()),
-        };
+        // What the work announces waits here until it commits (PostgreSQL's notices ride in the transaction
+        // itself; SQLite's, and a public content change on either backend, are acted on here).
+        let (outcome, unpublished) = crate::db::notify::collecting(work(in_transaction)).await;
         match outcome {
             Ok(value) => {
                 conn.get().commit().await?;
                 conn.finish();
-                self.publish(notices);
+                self.publish(unpublished);
                 Ok(value)
             }
             Err(error) => {

@@ -9,7 +9,8 @@
 //! A notice is a hint, not a record: one can be lost (a listener reconnecting), so subscribers read the current
 //! state when they start and after every notice, never from the notice alone.
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::QueryResult;
@@ -23,6 +24,11 @@ use crate::db::{Db, DbConn};
 /// How many notices a slow subscriber may fall behind before it is told it lagged (and re-reads).
 pub const NOTICE_BUFFER: usize = 1_024;
 
+/// Where changes to public content are announced: whatever anyone may read without signing in (the catalog,
+/// its counters, comments and the names they show). Every instance listens here and moves its
+/// `ContentVersion`, which the response cache keys its answers by (docs/architecture.md, "Response cache").
+pub const PUBLIC_CONTENT_CHANNEL: &str = "public_content";
+
 /// One committed change: a channel and what changed (an id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -30,9 +36,18 @@ pub struct Notice {
     pub payload: String,
 }
 
+/// What a transaction announced that this process acts on only after it commits.
+#[derive(Debug, Default)]
+pub(crate) struct Unpublished {
+    /// SQLite's notices (PostgreSQL's ride in the transaction itself).
+    pub notices: Vec<Notice>,
+    /// The transaction changed public content (both backends).
+    pub public_content_changed: bool,
+}
+
 tokio::task_local! {
-    /// The notices of the SQLite transaction this task is running, passed on after it commits.
-    static PENDING: Arc<Mutex<Vec<Notice>>>;
+    /// What the transaction this task is running announced, acted on after it commits.
+    static UNPUBLISHED: RefCell<Unpublished>;
 }
 
 /// Announces a change on `channel` from inside the caller's transaction; heard only if it commits.
@@ -50,12 +65,7 @@ pub async fn notify(conn: &mut DbConn, channel: &str, payload: &str) -> QueryRes
                 channel: channel.to_string(),
                 payload: payload.to_string(),
             };
-            let kept = PENDING.try_with(|pending| {
-                pending
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(notice)
-            });
+            let kept = UNPUBLISHED.try_with(|unpublished| unpublished.borrow_mut().notices.push(notice));
             if kept.is_err() {
                 tracing::warn!(channel, "a notice outside a transaction was dropped");
             }
@@ -64,12 +74,75 @@ pub async fn notify(conn: &mut DbConn, channel: &str, payload: &str) -> QueryRes
     Ok(())
 }
 
-/// Runs `work` (a transaction's body) with a place for its notices; returns them with its result.
-pub(crate) async fn collecting<T>(work: impl Future<Output = T>) -> (T, Vec<Notice>) {
-    let pending = Arc::new(Mutex::new(Vec::new()));
-    let result = PENDING.scope(pending.clone(), work).await;
-    let notices = std::mem::take(&mut *pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-    (result, notices)
+/// Announces, from inside the caller's transaction, that it changes public content: once it commits, this
+/// instance's `ContentVersion` moves (before the caller gets its answer), and on PostgreSQL every other
+/// instance's moves when it hears the notice. Every write of public content calls it; outside a transaction
+/// it would be lost, so such writes run in one.
+pub async fn public_content_changed(conn: &mut DbConn) -> QueryResult<()> {
+    if let DbConn::Postgres(c) = conn {
+        // Several in one transaction are delivered once (PostgreSQL folds identical notices).
+        diesel::sql_query("SELECT pg_notify($1, '')")
+            .bind::<Text, _>(PUBLIC_CONTENT_CHANNEL)
+            .execute(&mut **c)
+            .await?;
+    }
+    let kept = UNPUBLISHED.try_with(|unpublished| unpublished.borrow_mut().public_content_changed = true);
+    if kept.is_err() {
+        tracing::warn!("a public content change outside a transaction: cached answers may be stale");
+    }
+    Ok(())
+}
+
+/// Runs `work` (a transaction's body) with a place for what it announces; returns that with its result.
+pub(crate) async fn collecting<T>(work: impl Future<Output = T>) -> (T, Unpublished) {
+    let mut scoped = std::pin::pin!(UNPUBLISHED.scope(RefCell::default(), work));
+    let result = scoped.as_mut().await;
+    let unpublished = scoped.take_value().map(RefCell::into_inner).unwrap_or_default();
+    (result, unpublished)
+}
+
+/// The version of public content as this instance knows it: it moves after every committed change, this
+/// instance's at once and another instance's when its notice arrives. An answer computed from public content
+/// is reusable while the version it started under is the current one.
+#[derive(Debug)]
+pub struct ContentVersion {
+    version: AtomicU64,
+    /// Whether changes made elsewhere reach this instance: always on SQLite (one process); on PostgreSQL only
+    /// while the LISTEN connection is up.
+    hearing: AtomicBool,
+}
+
+impl ContentVersion {
+    pub(crate) fn new(hearing: bool) -> ContentVersion {
+        ContentVersion {
+            version: AtomicU64::new(0),
+            hearing: AtomicBool::new(hearing),
+        }
+    }
+
+    /// The current version; None while changes made elsewhere might go unheard (nothing may be reused then).
+    pub fn current(&self) -> Option<u64> {
+        // SeqCst pairs the two loads with `changed` and `hear`: a version read as current was current when
+        // `hearing` was true.
+        // (Called as functions: diesel's `RunQueryDsl::load` is in scope too.)
+        AtomicBool::load(&self.hearing, Ordering::SeqCst).then(|| AtomicU64::load(&self.version, Ordering::SeqCst))
+    }
+
+    /// Public content changed (a commit here, or a notice from elsewhere).
+    pub fn changed(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The LISTEN connection came up (`true`: anything missed meanwhile counts as a change) or went down.
+    fn hear(&self, hearing: bool) {
+        if hearing {
+            self.changed();
+        }
+        self.hearing.store(hearing, Ordering::SeqCst);
+        if !hearing {
+            self.changed();
+        }
+    }
 }
 
 impl Db {
@@ -78,23 +151,31 @@ impl Db {
         self.notices.subscribe()
     }
 
-    /// Passes a committed SQLite transaction's notices on (nobody listening is fine).
-    pub(crate) fn publish(&self, notices: Vec<Notice>) {
-        for notice in notices {
+    /// Acts on what a committed transaction announced: passes SQLite's notices on (nobody listening is fine)
+    /// and moves the public content version.
+    pub(crate) fn publish(&self, unpublished: Unpublished) {
+        for notice in unpublished.notices {
             let _ = self.notices.send(notice);
+        }
+        if unpublished.public_content_changed {
+            self.content_version().changed();
         }
     }
 
-    /// On PostgreSQL, LISTENs on `channels` on a connection of its own and passes every notice on, reconnecting
-    /// after a failure (a second later, then up to every 30 seconds); nothing to do on SQLite, whose notices
-    /// are passed on at commit. Runs until the task is aborted.
+    /// On PostgreSQL, LISTENs on `channels` and on `PUBLIC_CONTENT_CHANNEL` on a connection of its own, passes
+    /// every notice on and moves the content version, reconnecting after a failure (a second later, then up to
+    /// every 30 seconds); nothing to do on SQLite, whose notices are passed on at commit. Runs until the task
+    /// is aborted.
     pub fn listen(&self, channels: &'static [&'static str]) -> Option<tokio::task::JoinHandle<()>> {
         let url = self.postgres_url()?.to_string();
         let sender = self.notices.clone();
+        let content = self.content_version_handle();
         Some(tokio::spawn(async move {
             let mut wait = Duration::from_secs(1);
             loop {
-                match listen_once(&url, channels, &sender).await {
+                let outcome = listen_once(&url, channels, &sender, &content).await;
+                content.hear(false);
+                match outcome {
                     Ok(()) => wait = Duration::from_secs(1),
                     Err(error) => tracing::warn!(%error, "listening for notices failed; reconnecting"),
                 }
@@ -106,18 +187,28 @@ impl Db {
 }
 
 /// One LISTEN connection's life: returns when the connection ends.
-async fn listen_once(url: &str, channels: &[&str], sender: &broadcast::Sender<Notice>) -> anyhow::Result<()> {
+async fn listen_once(
+    url: &str,
+    channels: &[&str],
+    sender: &broadcast::Sender<Notice>,
+    content: &ContentVersion,
+) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    for channel in channels {
+    for channel in channels.iter().chain([&PUBLIC_CONTENT_CHANNEL]) {
         // Channel names are our own constants, never input.
         diesel::sql_query(format!("LISTEN \"{channel}\""))
             .execute(&mut conn)
             .await?;
     }
     tracing::info!(?channels, "listening for notices");
+    content.hear(true);
     let mut heard = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = heard.next().await {
         let notification = notification?;
+        if notification.channel == PUBLIC_CONTENT_CHANNEL {
+            content.changed();
+            continue;
+        }
         let _ = sender.send(Notice {
             channel: notification.channel,
             payload: notification.payload,

@@ -112,6 +112,8 @@ pub struct Db {
     pub(crate) notices: tokio::sync::broadcast::Sender<crate::db::notify::Notice>,
     /// Where `listen` connects, on PostgreSQL.
     postgres_url: Option<Arc<str>>,
+    /// The version of public content (see `notify::ContentVersion`).
+    content: Arc<crate::db::notify::ContentVersion>,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +217,11 @@ impl Db {
                 DatabaseUrl::Postgres(url) => Some(Arc::from(url.as_str())),
                 DatabaseUrl::Sqlite(_) => None,
             },
+            // One SQLite process hears every change it makes; a PostgreSQL instance only once it listens.
+            content: Arc::new(crate::db::notify::ContentVersion::new(matches!(
+                url,
+                DatabaseUrl::Sqlite(_)
+            ))),
         })
     }
 
@@ -224,6 +231,15 @@ impl Db {
             DbPool::Sqlite(_) => tokio::time::timeout(self.writer_wait, self.writer.lock()).await.ok(),
             DbPool::Postgres(_) => None,
         }
+    }
+
+    /// The version of public content as this instance knows it (see `notify::ContentVersion`).
+    pub fn content_version(&self) -> &crate::db::notify::ContentVersion {
+        &self.content
+    }
+
+    pub(crate) fn content_version_handle(&self) -> Arc<crate::db::notify::ContentVersion> {
+        self.content.clone()
     }
 
     pub(crate) fn postgres_url(&self) -> Option<&str> {

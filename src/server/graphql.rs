@@ -2,6 +2,8 @@
 //! queries only, `application/graphql-response+json` answers with 4xx for requests that cannot run, and
 //! `application/json` answers (legacy clients) with 200.
 
+use std::sync::Arc;
+
 use async_graphql::ParseRequestError;
 use async_graphql::ServerError;
 use async_graphql::http::MultipartOptions;
@@ -16,6 +18,8 @@ use crate::error::AppError;
 use crate::graphql::limits::DocumentLimits;
 use crate::http::extract::ClientAddress;
 use crate::server::AppState;
+use crate::server::persisted_queries::Refusal;
+use crate::server::response_cache::{PublicAnswer, public_max_age};
 use crate::server::schema::request_data;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -61,14 +65,57 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
     }
 }
 
+/// What an answer that is not public tells HTTP caches: keep nothing (it names the viewer, or an error).
+const PRIVATE: HeaderValue = HeaderValue::from_static("private, no-store");
+/// Public answers differ by media type, and an answer to a request with a token is never a public one.
+const VARY: HeaderValue = HeaderValue::from_static("Accept, Authorization");
+
 /// A response made of errors only, for requests refused before they run.
 fn request_error(status: StatusCode, media: Media, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    headers.insert(header::CACHE_CONTROL, PRIVATE);
     response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+}
+
+/// A public answer (see `response_cache`): HTTP caches may keep it for its max age and revalidate it with its
+/// entity tag; a GET whose `If-None-Match` names the tag gets 304 without a body.
+fn public_answer(media: Media, request_headers: &HeaderMap, answer: &PublicAnswer, via_get: bool) -> Response {
+    let unchanged = via_get
+        && request_headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|tags| names_tag(tags, &answer.etag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = (StatusCode::OK, answer.body.clone()).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, answer.etag.clone());
+    let control = format!("public, max-age={}", answer.max_age);
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&control).expect("digits are a valid header value"),
+    );
+    headers.insert(header::VARY, VARY);
     response
+}
+
+/// Whether an `If-None-Match` value (`*`, or a list of tags, weak or strong) names `etag` (weak comparison, as
+/// RFC 9110 asks for If-None-Match).
+fn names_tag(if_none_match: &str, etag: &HeaderValue) -> bool {
+    let etag = etag.to_str().unwrap_or_default();
+    if_none_match
+        .split(',')
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 pub async fn get(
@@ -222,7 +269,7 @@ async fn execute(
     client: &str,
     headers: &HeaderMap,
     media: Media,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     via_get: bool,
 ) -> Response {
     // A per-client budget (H2): one address cannot keep the pool busy with request after request.
@@ -238,6 +285,17 @@ async fn execute(
             .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         return response;
     }
+    // A persisted query's hash stands for its text (see `persisted_queries`).
+    let to_register = match state.persisted_queries.resolve(&mut request) {
+        Ok(to_register) => to_register,
+        Err(refusal) => {
+            let status = match refusal {
+                Refusal::Malformed(_) => StatusCode::BAD_REQUEST,
+                _ => bad_request_status(media),
+            };
+            return request_error(status, media, refusal.code(), refusal.message());
+        }
+    };
     if request.query.len() > limits.max_query_bytes {
         let message = format!("the query text is longer than {} bytes", limits.max_query_bytes);
         return request_error(bad_request_status(media), media, "QUERY_TOO_LARGE", &message);
@@ -249,6 +307,18 @@ async fn execute(
             "BAD_REQUEST",
             "the request has no query",
         );
+    }
+    // An anonymous request may find its answer among the public ones (see `response_cache`), read before
+    // anything is parsed: that is the whole point.
+    let anonymous = !headers.contains_key(header::AUTHORIZATION);
+    let cache_key = if anonymous {
+        let version = state.db.content_version().current();
+        state.response_cache.key(version, &request)
+    } else {
+        None
+    };
+    if let Some(answer) = cache_key.as_ref().and_then(|key| state.response_cache.get(key)) {
+        return public_answer(media, headers, &answer, via_get);
     }
     // Parsed once, here: a parse error gets its own code, the document limits run before the schema sees the
     // document (see `DocumentLimits::check`), a GET that would mutate is refused (GET must be safe), and the
@@ -267,24 +337,24 @@ async fn execute(
     if let Err(reason) = document_limits(&state).check(&document) {
         return request_error(bad_request_status(media), media, "QUERY_TOO_COMPLEX", &reason);
     }
-    if via_get {
-        // Without a name, a document of several operations is refused by the executor; with one operation,
-        // that one runs.
-        let operation = operation_type(&document, request.operation_name.as_deref());
-        if operation.is_some_and(|ty| ty != OperationType::Query) {
-            let mut response = request_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                media,
-                "METHOD_NOT_ALLOWED",
-                "only queries may be sent with GET; use POST for mutations",
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
-        }
+    // Without a name, a document of several operations is refused by the executor; with one operation, that
+    // one runs.
+    let operation = operation_type(&document, request.operation_name.as_deref());
+    if via_get && operation.is_some_and(|ty| ty != OperationType::Query) {
+        let mut response = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "METHOD_NOT_ALLOWED",
+            "only queries may be sent with GET; use POST for mutations",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
     }
-    let mut request = request;
+    if let Some(to_register) = to_register {
+        state.persisted_queries.register(to_register, &request.query);
+    }
     request.set_parsed_query(document);
 
     // A token that does not authenticate is refused outright (401), so the client knows to refresh it, rather
@@ -331,9 +401,18 @@ async fn execute(
             );
         }
     };
+    let public_max_age = public_max_age(&response).filter(|_| anonymous && operation == Some(OperationType::Query));
+    if let Some(max_age) = public_max_age {
+        let answer = Arc::new(PublicAnswer::new(body.into(), max_age));
+        if let Some(key) = cache_key {
+            state.response_cache.keep(key, answer.clone());
+        }
+        return public_answer(media, headers, &answer, via_get);
+    }
     let mut http = (status, body).into_response();
-    http.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    let headers = http.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    headers.insert(header::CACHE_CONTROL, PRIVATE);
     http
 }
 
@@ -434,6 +513,16 @@ mod tests {
             get_request("query=%7Bx%7D&operationName=").unwrap().operation_name,
             None
         );
+    }
+
+    #[test]
+    fn if_none_match_names_a_tag_weakly_or_any() {
+        let etag = HeaderValue::from_static("\"abc\"");
+        assert!(names_tag("\"abc\"", &etag));
+        assert!(names_tag("\"x\", W/\"abc\"", &etag));
+        assert!(names_tag("*", &etag));
+        assert!(!names_tag("\"abd\"", &etag));
+        assert!(!names_tag("abc", &etag));
     }
 
     #[test]

@@ -54,8 +54,9 @@ pub async fn track(request: Request, next: Next) -> Response {
 
 /// Metrics
 ///
-/// Prometheus text format: `http_requests_total`, `http_request_duration_seconds`, `cinema_db_statements_total`
-/// and the pool gauges `cinema_db_pool_*`. With `METRICS_TOKEN` set (required in production), only a scraper
+/// Prometheus text format: `http_requests_total`, `http_request_duration_seconds`, `cinema_db_statements_total`,
+/// the pool gauges `cinema_db_pool_*` and the response cache's `cinema_response_cache_*` (hits, misses,
+/// entries, bytes). With `METRICS_TOKEN` set (required in production), only a scraper
 /// sending `Authorization: Bearer <METRICS_TOKEN>` may read it; public otherwise (development). 404 when
 /// `METRICS=off`. Public in development; a scraper's role in production.
 #[utoipa::path(
@@ -87,5 +88,10 @@ pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMa
     metrics::gauge!("cinema_db_pool_available").set(status.available as f64);
     metrics::gauge!("cinema_db_pool_waiting").set(status.waiting as f64);
     metrics::gauge!("cinema_db_pool_max_size").set(status.max_size as f64);
+    let (hits, misses, entries, bytes) = state.response_cache.stats();
+    metrics::counter!("cinema_response_cache_hits_total").absolute(hits);
+    metrics::counter!("cinema_response_cache_misses_total").absolute(misses);
+    metrics::gauge!("cinema_response_cache_entries").set(entries as f64);
+    metrics::gauge!("cinema_response_cache_bytes").set(bytes as f64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }

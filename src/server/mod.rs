@@ -9,6 +9,8 @@ pub mod listener;
 pub mod media;
 pub mod metrics;
 pub mod middleware;
+pub mod persisted_queries;
+pub mod response_cache;
 pub mod router;
 pub mod schema;
 pub mod state;

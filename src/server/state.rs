@@ -39,4 +39,8 @@ pub struct AppState {
     pub storage: Storage,
     /// The WebSockets open now (`/graphql/ws`), per client and in all.
     pub sockets: crate::server::subscriptions::OpenSockets,
+    /// Answers to anonymous public reads, reused until public content changes.
+    pub response_cache: Arc<crate::server::response_cache::ResponseCache>,
+    /// Query texts clients registered by hash (automatic persisted queries).
+    pub persisted_queries: Arc<crate::server::persisted_queries::PersistedQueries>,
 }

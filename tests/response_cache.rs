@@ -1,0 +1,359 @@
+//! Issue 12: the response cache of anonymous public reads, persisted queries and HTTP caching. A public answer is
+//! reused until public content changes (a moderator's edit, a rating, a comment, a profile's name): the next
+//! anonymous read after the change sees it, on this instance at once and, on PostgreSQL, on another instance
+//! once its notice arrives. Viewer fields, signed-in requests, errors and mutations are never kept. On both
+//! databases.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{PASSWORD, TestApp, ok};
+use cinema::db::{Backend, DatabaseUrl, Role};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+backend_tests!(
+    public_reads_are_reused_until_public_content_changes,
+    viewer_fields_signed_in_requests_and_errors_are_never_kept,
+    persisted_queries_stand_for_their_text_and_get_revalidated,
+);
+
+const PAGE: &str = "query($first: Int) { movies(first: $first, sort: {field: IMDB, direction: DESC}) {
+    nodes { id name averageRating genres { id name } comments(first: 5) { totalCount nodes { text author { name } } } } } }";
+
+/// An anonymous POST: (status, headers, body).
+async fn anonymous(app: &TestApp, query: &str, variables: Value) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.json().await.unwrap())
+}
+
+/// The data of an anonymous read, and how many SQL statements it cost.
+async fn read(app: &TestApp, query: &str, variables: Value) -> (Value, u64) {
+    let before = app.statements();
+    let (status, _, body) = anonymous(app, query, variables).await;
+    assert!(status == 200 && body.get("errors").is_none(), "{status}: {body}");
+    (body["data"].clone(), app.statements() - before)
+}
+
+/// Waits until the instance hears changes made elsewhere (on PostgreSQL its LISTEN connection is up): only
+/// then does it keep answers.
+pub(crate) async fn hearing(app: &TestApp) {
+    let started = Instant::now();
+    while app.db().content_version().current().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the listener never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Cast {
+    app: TestApp,
+    moderator: String,
+    user: String,
+}
+
+async fn cast(backend: Backend) -> Cast {
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on")]).await;
+    app.signed_in_user("mod@example.com").await;
+    app.signed_in_user("fan@example.com").await;
+    app.set_role("mod@example.com", Role::Moderator).await;
+    let token = |t: Value| t["accessToken"].as_str().unwrap().to_string();
+    hearing(&app).await;
+    Cast {
+        moderator: token(app.login("mod@example.com", PASSWORD).await),
+        user: token(app.login("fan@example.com", PASSWORD).await),
+        app,
+    }
+}
+
+async fn public_reads_are_reused_until_public_content_changes(backend: Backend) {
+    let Cast { app, moderator, user } = cast(backend).await;
+    let vars = json!({ "first": 3 });
+    let (first, cost) = read(&app, PAGE, vars.clone()).await;
+    assert!(cost > 0, "the first read runs");
+    let (again, cost) = read(&app, PAGE, vars.clone()).await;
+    assert_eq!(
+        (again.clone(), cost),
+        (first.clone(), 0),
+        "the second is the kept answer"
+    );
+    let (_, headers, _) = anonymous(&app, PAGE, vars.clone()).await;
+    assert_eq!(headers["cache-control"], "public, max-age=10");
+    assert_eq!(headers["vary"], "Accept, Authorization");
+    assert!(headers["etag"].to_str().unwrap().starts_with('"'));
+    // Other variables are another answer.
+    let (_, cost) = read(&app, PAGE, json!({ "first": 2 })).await;
+    assert!(cost > 0);
+
+    let movie = first["movies"]["nodes"][0].clone();
+    let movie_id = movie["id"].as_str().unwrap();
+    let changes: [(&str, &str, Value); 5] = [
+        (
+            "a moderator's edit",
+            "mutation($id: ID!) { updateMovie(id: $id, input: {name: \"Renamed for the cache\"}) { id } }",
+            json!({ "id": movie_id }),
+        ),
+        (
+            "a rating",
+            "mutation($id: ID!) { rateMovie(movieId: $id, score: 3) { id } }",
+            json!({ "id": movie_id }),
+        ),
+        (
+            "a comment",
+            "mutation($id: ID!) { addComment(movieId: $id, text: \"Seen through the cache\") { id } }",
+            json!({ "id": movie_id }),
+        ),
+        (
+            "a renamed genre",
+            "mutation($id: ID!) { updateGenre(id: $id, name: \"Renamed genre\") { id } }",
+            json!({ "id": movie["genres"][0]["id"] }),
+        ),
+        (
+            "a commenter's new name",
+            "mutation { updateProfile(input: {firstName: \"Renamed\", lastName: \"Fan\"}) { firstName } }",
+            json!({}),
+        ),
+    ];
+    let mut seen = first;
+    for (what, mutation, variables) in changes {
+        let token = if what.contains("moderator") || what.contains("genre") {
+            &moderator
+        } else {
+            &user
+        };
+        ok(&app, token, mutation, variables).await;
+        let (now, cost) = read(&app, PAGE, vars.clone()).await;
+        assert!(cost > 0, "after {what} the page runs again");
+        assert_ne!(now, seen, "after {what} the page shows it");
+        seen = now;
+    }
+    let node = &seen["movies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == movie_id)
+        .expect("the movie is still on the page")
+        .clone();
+    assert_eq!(node["name"], "Renamed for the cache");
+    assert_eq!(node["averageRating"], 3.0);
+    assert_eq!(node["genres"][0]["name"], "Renamed genre");
+    assert_eq!(node["comments"]["nodes"][0]["text"], "Seen through the cache");
+    assert_eq!(node["comments"]["nodes"][0]["author"]["name"], "Renamed Fan");
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let hits = metrics
+        .lines()
+        .find(|line| line.starts_with("cinema_response_cache_hits_total"))
+        .expect("hits are counted");
+    assert!(!hits.ends_with(" 0"), "{hits}");
+    assert!(metrics.contains("cinema_response_cache_bytes"));
+}
+
+async fn viewer_fields_signed_in_requests_and_errors_are_never_kept(backend: Backend) {
+    let Cast { app, user, .. } = cast(backend).await;
+    let viewer_page = "{ movies(first: 3) { nodes { name isFavorite } } }";
+    for _ in 0..2 {
+        let before = app.statements();
+        let (status, headers, body) = anonymous(&app, viewer_page, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(app.statements() > before, "a viewer field runs every time");
+        assert_eq!(headers["cache-control"], "private, no-store");
+        assert!(headers.get("etag").is_none());
+    }
+    let comments = "{ movies(first: 1) { nodes { comments(first: 1) { nodes { viewerLiked } } } } }";
+    let (_, headers, _) = anonymous(&app, comments, json!({})).await;
+    assert_eq!(headers["cache-control"], "private, no-store");
+
+    // Signed in: the same public page runs every time and is private.
+    let public_page = "{ movies(first: 3) { nodes { name } } }";
+    read(&app, public_page, json!({})).await;
+    for _ in 0..2 {
+        let before = app.statements();
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&user)
+            .json(&json!({ "query": public_page }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["cache-control"], "private, no-store");
+        assert!(app.statements() > before, "a signed-in read runs every time");
+    }
+
+    // An answer with an error, and one naming a field that is not the catalog's, are not kept.
+    for query in [
+        "{ movie(id: \"no-such-movie\") { name } }",
+        "{ movies(first: 1) { nodes { name } } me { email } }",
+    ] {
+        for _ in 0..2 {
+            let before = app.statements();
+            let (_, headers, body) = anonymous(&app, query, json!({})).await;
+            assert!(body["errors"].is_array(), "{body}");
+            assert_eq!(headers["cache-control"], "private, no-store");
+            assert!(app.statements() > before, "{query} runs every time");
+        }
+    }
+}
+
+fn sha(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A GET of a persisted query by its hash alone: (status, headers, body text).
+async fn by_hash(app: &TestApp, hash: &str, if_none_match: Option<&str>) -> (u16, reqwest::header::HeaderMap, String) {
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
+    let mut request = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", extensions.as_str()), ("variables", "{}")]);
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+/// A POST of a persisted query's text with its hash.
+async fn register(app: &TestApp, query: &str, hash: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": query, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn persisted_queries_stand_for_their_text_and_get_revalidated(backend: Backend) {
+    let Cast { app, moderator, .. } = cast(backend).await;
+    let query = "{ genres { id name movieCount } }";
+    let hash = sha(query);
+
+    // Unknown: the client is told to send the text (a legacy JSON client with 200, as Apollo's clients expect).
+    let (status, headers, body) = by_hash(&app, &hash, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("PERSISTED_QUERY_NOT_FOUND") && body.contains("PersistedQueryNotFound"));
+    assert_eq!(
+        headers["cache-control"], "private, no-store",
+        "a CDN must not keep the refusal"
+    );
+
+    // A text that does not hash to its hash is refused and not kept.
+    let (status, body) = register(&app, "{ certifications { name } }", &hash).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (400, json!("PERSISTED_QUERY_HASH_MISMATCH"))
+    );
+    let (_, _, body) = by_hash(&app, &hash, None).await;
+    assert!(body.contains("PERSISTED_QUERY_NOT_FOUND"), "{body}");
+    // Nor is a text that does not parse, whatever its hash.
+    let broken = "{ genres { name ";
+    let (status, body) = register(&app, broken, &sha(broken)).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (400, json!("GRAPHQL_PARSE_FAILED"))
+    );
+    let (_, _, body) = by_hash(&app, &sha(broken), None).await;
+    assert!(body.contains("PERSISTED_QUERY_NOT_FOUND"), "{body}");
+    // A malformed extension.
+    let (status, body) = register(&app, query, "not-a-hash").await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (400, json!("BAD_REQUEST"))
+    );
+
+    // Registered with its text, then the hash alone stands for it, by GET, with an entity tag.
+    let (status, body) = register(&app, query, &hash).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, headers, text) = by_hash(&app, &hash, None).await;
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["data"], body["data"]);
+    assert_eq!(headers["cache-control"], "public, max-age=10");
+    let etag = headers["etag"].to_str().unwrap().to_string();
+
+    // Revalidation: the same tag is 304 without a body, weak or in a list too; another tag gets the answer.
+    for tag in [etag.clone(), format!("W/{etag}"), format!("\"other\", {etag}")] {
+        let (status, headers, text) = by_hash(&app, &hash, Some(&tag)).await;
+        assert_eq!((status, text.as_str()), (304, ""), "{tag}");
+        assert_eq!(headers["etag"].to_str().unwrap(), etag);
+    }
+    let (status, _, _) = by_hash(&app, &hash, Some("\"other\"")).await;
+    assert_eq!(status, 200);
+
+    // A change to public content: the tag no longer matches, the answer is the new one.
+    let genre = answer["data"]["genres"][0]["id"].clone();
+    ok(
+        &app,
+        &moderator,
+        "mutation($id: ID!) { updateGenre(id: $id, name: \"Aaa first genre\") { id } }",
+        json!({ "id": genre }),
+    )
+    .await;
+    let (status, headers, text) = by_hash(&app, &hash, Some(&etag)).await;
+    assert_eq!(status, 200, "{text}");
+    assert_ne!(headers["etag"].to_str().unwrap(), etag);
+    assert!(text.contains("Aaa first genre"));
+
+    // A persisted mutation may not run by GET.
+    let mutation = "mutation { markNotificationsRead(all: true) }";
+    let (status, _) = register(&app, mutation, &sha(mutation)).await;
+    assert_eq!(status, 200, "registered (it ran, refused: nobody is signed in)");
+    let (status, _, _) = by_hash(&app, &sha(mutation), None).await;
+    assert_eq!(status, 405);
+}
+
+/// On PostgreSQL, instances on one database share nothing but the database: a change made through instance A
+/// reaches instance B's kept answers through LISTEN/NOTIFY, within moments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_instance_clears_the_answers_of_another() {
+    if !crate::common::postgres_available() {
+        return;
+    }
+    let Cast { app, moderator, .. } = cast(Backend::Postgres).await;
+    let DatabaseUrl::Postgres(shared) = app.settings().database.url.clone() else {
+        unreachable!("a PostgreSQL app")
+    };
+    let other = TestApp::start_with(Backend::Postgres, &[("DATABASE_URL", shared.as_str())]).await;
+    hearing(&other).await;
+    let page = "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { id name } } }";
+    let (kept, _) = read(&other, page, json!({})).await;
+    let (again, cost) = read(&other, page, json!({})).await;
+    assert_eq!((again, cost), (kept.clone(), 0), "instance B keeps the answer");
+
+    let id = kept["movies"]["nodes"][0]["id"].clone();
+    ok(
+        &app,
+        &moderator,
+        "mutation($id: ID!) { updateMovie(id: $id, input: {name: \"Edited on instance A\"}) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        let (now, _) = read(&other, page, json!({})).await;
+        if now["movies"]["nodes"][0]["name"] == "Edited on instance A" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "instance B still answers {now} after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
