@@ -7,6 +7,12 @@ use cinema::config::{LogFormat, Settings};
 use cinema::db::{Db, PoolOptions, migrate};
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's malloc: a GraphQL answer is built from many small allocations (values, futures,
+/// rows), and glibc's allocator took about a quarter of the server's CPU time on the catalog page
+/// (benches/RESULTS.md, 2026-12-01 profile).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "cinema", version, about = "Online cinema API server")]
 struct Cli {
@@ -73,6 +79,9 @@ fn main() -> ExitCode {
     init_logging(settings.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // SQLite's statements, bcrypt and file reads run on blocking threads; tokio would start up to 512,
+        // each with its own allocator heap. The pool bounds SQLite's share; this bounds the rest.
+        .max_blocking_threads(settings.database.pool_size + 16)
         .build()
         .expect("tokio runtime starts");
     match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {

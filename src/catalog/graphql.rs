@@ -1,12 +1,16 @@
 //! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::auth::Viewer;
 use crate::catalog::loader::{
-    CertificationId, CountInGenre, DirectorsOf, GenrePage, GenresOf, MovieCountOf, MovieListArgs, RequestLoader,
-    StarsOf, ViewerStateOf,
+    CatalogLoader, CertificationId, CountInGenre, DirectorsOf, GenrePage, GenresOf, MovieCountOf, MovieListArgs,
+    RequestLoader, StarsOf, ViewerStateOf,
 };
 use crate::catalog::models::{
     CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, Reaction,
@@ -365,7 +369,8 @@ impl Genre {
             |movie| seal_cursor(seal, sort, movie),
             Movie,
         );
-        prefetch_relations(ctx, page.nodes()).await?;
+        // Every genre of the list runs this at once: their loads share one batch per relation.
+        prefetch_relations(ctx, page.nodes(), Batching::WithSiblings).await?;
         Ok(page)
     }
 }
@@ -584,7 +589,7 @@ async fn movie_page(
         Movie,
     )
     .with_total(found.total);
-    prefetch_relations(ctx, page.nodes()).await?;
+    prefetch_relations(ctx, page.nodes(), Batching::Alone).await?;
     Ok(page)
 }
 
@@ -650,16 +655,36 @@ impl Counted for MovieCount {
 /// Loads, in one batch each, the relations the query asks for on this page's movies. The loader caches the
 /// results, so the movies' own resolvers find them there: a page costs the same number of statements for 1 or
 /// 100 movies, instead of depending on how the resolvers' timing falls into the loader's batching window.
-async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie]) -> Result<()> {
+async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie], batching: Batching) -> Result<()> {
     let look = ctx.look_ahead();
     let rows: Vec<&MovieRow> = movies.iter().map(|movie| &movie.0).collect();
-    prefetch_movies(ctx, &rows, &[look.field("nodes"), look.field("edges").field("node")]).await
+    let at = [look.field("nodes"), look.field("edges").field("node")];
+    prefetch_movies_with(ctx, &rows, &at, batching).await
+}
+
+/// Whether other lists of the same request prefetch at the same moment (the pages of every genre of a list,
+/// the lines of every order of a page) and should share their batches, or this list is alone (the root page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batching {
+    /// Through the DataLoader, which gathers the keys its callers ask for within 1 ms into one batch.
+    WithSiblings,
+    /// Straight through the batch function, without the DataLoader's wait (see `prime`).
+    Alone,
 }
 
 /// Loads, in one batch each, the relations that the selections `at` (each one where a `Movie` is selected)
 /// ask for on `movies`: what `prefetch_relations` does for a page, for any answer that shows movies (a cart's
 /// lines, an order's lines).
 pub async fn prefetch_movies(ctx: &Context<'_>, movies: &[&MovieRow], at: &[Lookahead<'_>]) -> Result<()> {
+    prefetch_movies_with(ctx, movies, at, Batching::WithSiblings).await
+}
+
+async fn prefetch_movies_with(
+    ctx: &Context<'_>,
+    movies: &[&MovieRow],
+    at: &[Lookahead<'_>],
+    batching: Batching,
+) -> Result<()> {
     if movies.is_empty() {
         return Ok(());
     }
@@ -677,32 +702,54 @@ pub async fn prefetch_movies(ctx: &Context<'_>, movies: &[&MovieRow], at: &[Look
         if !wants("genres") {
             return Ok::<(), async_graphql::Error>(());
         }
-        let by_movie = loader.load_many(movie_ids.iter().copied().map(GenresOf)).await?;
+        let by_movie = prime(
+            loader,
+            batching,
+            movie_ids.iter().copied().map(GenresOf),
+            Some(Vec::new()),
+        )
+        .await?;
         if wants_genre_counts {
             let mut genre_ids: Vec<i64> = by_movie.values().flatten().map(|g| g.id).collect();
             genre_ids.sort_unstable();
             genre_ids.dedup();
-            loader.load_many(genre_ids.into_iter().map(MovieCountOf)).await?;
+            prime(loader, batching, genre_ids.into_iter().map(MovieCountOf), Some(0)).await?;
         }
         Ok(())
     };
     let directors = async {
         if wants("directors") {
-            loader.load_many(movie_ids.iter().copied().map(DirectorsOf)).await?;
+            prime(
+                loader,
+                batching,
+                movie_ids.iter().copied().map(DirectorsOf),
+                Some(Vec::new()),
+            )
+            .await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     let stars = async {
         if wants("stars") {
-            loader.load_many(movie_ids.iter().copied().map(StarsOf)).await?;
+            prime(
+                loader,
+                batching,
+                movie_ids.iter().copied().map(StarsOf),
+                Some(Vec::new()),
+            )
+            .await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     let certifications = async {
         if wants("certification") {
-            loader
-                .load_many(certification_ids.iter().copied().map(CertificationId))
-                .await?;
+            prime(
+                loader,
+                batching,
+                certification_ids.iter().copied().map(CertificationId),
+                None,
+            )
+            .await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
@@ -716,12 +763,43 @@ pub async fn prefetch_movies(ctx: &Context<'_>, movies: &[&MovieRow], at: &[Look
                 user_id: viewer.user_id,
                 movie_id,
             });
-            loader.load_many(keys).await?;
+            prime(loader, batching, keys, Some(ViewerState::default())).await?;
         }
         Ok::<(), async_graphql::Error>(())
     };
     futures_util::try_join!(genres, directors, stars, certifications, viewer_states)?;
     Ok(())
+}
+
+/// Loads `keys` into the request's cache, where the movies' resolvers find them. A list that is `Alone` loads
+/// them in one batch straight through the loader's batch function: `DataLoader::load_many` would first wait
+/// its batching delay, 1 ms, in a task of its own, and the root page already knows its whole batch. A key
+/// without a value then gets `missing` (an empty list), so that no resolver asks again.
+async fn prime<K, V>(
+    loader: &RequestLoader,
+    batching: Batching,
+    keys: impl IntoIterator<Item = K>,
+    missing: Option<V>,
+) -> Result<HashMap<K, V>>
+where
+    CatalogLoader: Loader<K, Value = V, Error = async_graphql::Error>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Clone,
+{
+    if batching == Batching::WithSiblings {
+        return loader.load_many(keys).await;
+    }
+    let keys: Vec<K> = keys.into_iter().collect();
+    let mut found = loader.loader().load(&keys).await?;
+    if let Some(missing) = missing {
+        for key in keys {
+            found.entry(key).or_insert_with(|| missing.clone());
+        }
+    }
+    loader
+        .feed_many(found.iter().map(|(key, value)| (key.clone(), value.clone())))
+        .await;
+    Ok(found)
 }
 
 /// Parses a numeric id, naming the argument when it is not one.

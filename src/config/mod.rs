@@ -510,9 +510,16 @@ impl DatabaseSettings {
         let url = vars
             .text("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}/cinema.db", var_dir.display()));
+        let url = DatabaseUrl::parse(&url).map_err(ConfigError)?;
+        // SQLite runs each statement on a blocking thread with its own page cache per connection: past 8
+        // connections it gains nothing on two cores and costs memory (benches/RESULTS.md, 2026-12-01).
+        let default_pool = match url.backend() {
+            crate::db::Backend::Sqlite => 8,
+            crate::db::Backend::Postgres => 16,
+        };
         Ok(DatabaseSettings {
-            url: DatabaseUrl::parse(&url).map_err(ConfigError)?,
-            pool_size: vars.get("DB_POOL_SIZE", 16)?,
+            url,
+            pool_size: vars.get("DB_POOL_SIZE", default_pool)?,
         })
     }
 }
@@ -607,7 +614,7 @@ impl GraphqlLimits {
             requests_per_minute: vars.get("GRAPHQL_REQUESTS_PER_MINUTE", 120_000u32)?,
             // Tools want it while the API is built; a public production API need not describe itself.
             introspection: vars.get("GRAPHQL_INTROSPECTION", !production)?,
-            response_cache_bytes: vars.get("RESPONSE_CACHE_BYTES", BytesOrOff(32 * 1024 * 1024))?.0,
+            response_cache_bytes: vars.get("RESPONSE_CACHE_BYTES", BytesOrOff(8 * 1024 * 1024))?.0,
             persisted_query_bytes: vars.get("PERSISTED_QUERY_BYTES", BytesOrOff(4 * 1024 * 1024))?.0,
         })
     }

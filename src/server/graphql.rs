@@ -403,6 +403,9 @@ async fn execute(
     };
     let public_max_age = public_max_age(&response).filter(|_| anonymous && operation == Some(OperationType::Query));
     if let Some(max_age) = public_max_age {
+        // Kept as long as it is read: without the room the serializer grew into (up to as much again).
+        let mut body = body;
+        body.shrink_to_fit();
         let answer = Arc::new(PublicAnswer::new(body.into(), max_age));
         if let Some(key) = cache_key {
             state.response_cache.keep(key, answer.clone());
