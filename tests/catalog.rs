@@ -519,6 +519,8 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
         ],
     )
     .await;
+    // On PostgreSQL the catalog keeps its copy of the certifications once its listener is up.
+    crate::response_cache::hearing(&app).await;
     let query = r#"query($first: Int) { movies(first: $first, sort: {field: IMDB, direction: DESC}) {
         totalCount nodes { name certification { name } genres { name movieCount } directors { name } stars { name } } } }"#;
     let mut costs = Vec::new();
@@ -529,8 +531,9 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
         app.query_ok(query, json!({ "first": first })).await;
         costs.push(app.statements() - before);
     }
-    // page + count + certifications + genres + genre counts + directors + stars
-    assert_eq!(costs, [7, 7, 7], "statements per page for 1, 20 and 100 movies");
+    // page + count + genres + genre counts + directors + stars; the certifications come from the catalog's
+    // copy, read once while public content is unchanged.
+    assert_eq!(costs, [6, 6, 6], "statements per page for 1, 20 and 100 movies");
     // A page deep in the list, after a cursor, costs the same (B4: keyset pages).
     let deep = r#"query($after: String) { movies(first: 5, after: $after, sort: {field: IMDB, direction: DESC}) {
         totalCount nodes { name certification { name } genres { name movieCount } directors { name } stars { name } } } }"#;
@@ -545,7 +548,7 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
     let before = app.statements();
     let data = app.query_ok(deep, json!({ "after": after })).await;
     assert_eq!(data["movies"]["nodes"].as_array().unwrap().len(), 5);
-    assert_eq!(app.statements() - before, 7, "a page after 100 movies");
+    assert_eq!(app.statements() - before, 6, "a page after 100 movies");
 }
 
 /// B4: a cursor is only good for the list and sort that made it: another sort's, an edited one, or an old

@@ -15,6 +15,7 @@ backend_tests!(
     public_reads_are_reused_until_public_content_changes,
     viewer_fields_signed_in_requests_and_errors_are_never_kept,
     persisted_queries_stand_for_their_text_and_get_revalidated,
+    the_catalogs_copy_of_certifications_follows_their_changes,
 );
 
 const PAGE: &str = "query($first: Int) { movies(first: $first, sort: {field: IMDB, direction: DESC}) {
@@ -356,4 +357,33 @@ async fn a_change_on_one_instance_clears_the_answers_of_another() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The catalog keeps every certification in memory under the public content version (a page names them all
+/// the time); a renamed one shows on the next page, with the response cache off so that the copy is what is
+/// read.
+async fn the_catalogs_copy_of_certifications_follows_their_changes(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("RESPONSE_CACHE_BYTES", "0")]).await;
+    app.signed_in_user("admin@example.com").await;
+    app.set_role("admin@example.com", Role::Admin).await;
+    let admin = app.login("admin@example.com", PASSWORD).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    hearing(&app).await;
+    let page = "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { certification { id name } } } }";
+    let (first, _) = read(&app, page, json!({})).await;
+    let (again, cost) = read(&app, page, json!({})).await;
+    assert_eq!(again, first);
+    assert_eq!(cost, 1, "the page itself; its certification comes from memory");
+    let certification = &first["movies"]["nodes"][0]["certification"];
+    ok(
+        &app,
+        &admin,
+        "mutation($id: ID!) { updateCertification(id: $id, name: \"Renamed rating\") { id } }",
+        json!({ "id": certification["id"] }),
+    )
+    .await;
+    let (now, _) = read(&app, page, json!({})).await;
+    assert_eq!(now["movies"]["nodes"][0]["certification"]["name"], "Renamed rating");
 }

@@ -184,13 +184,13 @@ impl Loader<CertificationId> for CatalogLoader {
     type Value = CertificationRow;
     type Error = async_graphql::Error;
 
+    /// From the catalog's copy of every certification (no statement while public content is unchanged).
     async fn load(&self, keys: &[CertificationId]) -> Loaded<CertificationId, Self::Value> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.catalog.conn().await?;
-        let rows = repo::certifications_by_ids(&mut conn, &ids)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.into_iter().map(|c| (CertificationId(c.id), c)).collect())
+        let all = self.catalog.certifications_by_id().await?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| all.get(&key.0).map(|row| (*key, row.clone())))
+            .collect())
     }
 }
 

@@ -601,16 +601,6 @@ pub async fn stars_of_movies(conn: &mut DbConn, movie_ids: &[i64]) -> QueryResul
     Ok(group(rows))
 }
 
-pub async fn certifications_by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<CertificationRow>> {
-    per_backend!(conn, |c| {
-        certifications::table
-            .filter(certifications::id.eq_any(ids))
-            .select(CertificationRow::as_select())
-            .load(c)
-            .await
-    })
-}
-
 pub async fn all_certifications(conn: &mut DbConn) -> QueryResult<Vec<CertificationRow>> {
     per_backend!(conn, |c| {
         certifications::table

@@ -1,6 +1,7 @@
 //! Catalog rules: what a browse request may ask for, and what a page returns (B2–B6).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::catalog::models::{
     CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow, Reaction, SearchPlan,
@@ -35,7 +36,13 @@ pub struct MovieList {
 #[derive(Clone)]
 pub struct Catalog {
     db: Db,
+    /// Every certification by id, with the public content version it was read under: a handful of rows that
+    /// every catalog page names, read from memory until public content changes.
+    certifications: Arc<Mutex<Option<(u64, Certifications)>>>,
 }
+
+/// Every certification, by id.
+pub type Certifications = Arc<HashMap<i64, CertificationRow>>;
 
 /// Refuses filters that cannot match anything sensible, naming the field at fault.
 pub fn check_filter(filter: &MovieFilter) -> AppResult<()> {
@@ -84,7 +91,31 @@ pub fn check_filter(filter: &MovieFilter) -> AppResult<()> {
 
 impl Catalog {
     pub fn new(db: Db) -> Catalog {
-        Catalog { db }
+        Catalog {
+            db,
+            certifications: Arc::default(),
+        }
+    }
+
+    /// Every certification by id: from memory while public content has not changed since it was read (it is
+    /// read under the version current before the read, so a change committed meanwhile makes it stale at
+    /// once); from the database otherwise, and whenever the version is unknown.
+    pub async fn certifications_by_id(&self) -> AppResult<Certifications> {
+        let version = self.db.content_version().current();
+        let kept = |slot: &Option<(u64, Certifications)>| match (slot, version) {
+            (Some((read_under, all)), Some(now)) if *read_under == now => Some(all.clone()),
+            _ => None,
+        };
+        if let Some(all) = kept(&self.certifications.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(all);
+        }
+        let mut conn = self.db.conn().await?;
+        let rows = repo::all_certifications(&mut conn).await?;
+        let all = Arc::new(rows.into_iter().map(|row| (row.id, row)).collect::<HashMap<_, _>>());
+        if let Some(version) = version {
+            *self.certifications.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, all.clone()));
+        }
+        Ok(all)
     }
 
     /// Movies matching `filter` in `sort` order: the first `limit` after `after`, in one statement; a search
