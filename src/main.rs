@@ -7,12 +7,6 @@ use cinema::config::{LogFormat, Settings};
 use cinema::db::{Db, PoolOptions, migrate};
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc's malloc: a GraphQL answer is built from many small allocations (values, futures,
-/// rows), and glibc's allocator took about a quarter of the server's CPU time on the catalog page
-/// (benches/RESULTS.md, 2026-12-01 profile).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "cinema", version, about = "Online cinema API server")]
 struct Cli {
