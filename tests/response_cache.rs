@@ -63,10 +63,12 @@ struct Cast {
     user: String,
 }
 
+/// An app without a background worker (its polling would count among the statements a read costs), with a
+/// moderator and a user.
 async fn cast(backend: Backend) -> Cast {
-    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on")]).await;
-    app.signed_in_user("mod@example.com").await;
-    app.signed_in_user("fan@example.com").await;
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("RUN_WORKER", "off")]).await;
+    app.signed_in_user_without_worker("mod@example.com").await;
+    app.signed_in_user_without_worker("fan@example.com").await;
     app.set_role("mod@example.com", Role::Moderator).await;
     let token = |t: Value| t["accessToken"].as_str().unwrap().to_string();
     hearing(&app).await;
@@ -157,6 +159,11 @@ async fn public_reads_are_reused_until_public_content_changes(backend: Backend) 
         .find(|line| line.starts_with("cinema_response_cache_hits_total"))
         .expect("hits are counted");
     assert!(!hits.ends_with(" 0"), "{hits}");
+    let entries = metrics
+        .lines()
+        .find(|line| line.starts_with("cinema_response_cache_entries"))
+        .expect("entries are counted");
+    assert!(!entries.ends_with(" 0"), "{entries}");
     assert!(metrics.contains("cinema_response_cache_bytes"));
 }
 
@@ -330,7 +337,11 @@ async fn a_change_on_one_instance_clears_the_answers_of_another() {
     let DatabaseUrl::Postgres(shared) = app.settings().database.url.clone() else {
         unreachable!("a PostgreSQL app")
     };
-    let other = TestApp::start_with(Backend::Postgres, &[("DATABASE_URL", shared.as_str())]).await;
+    let other = TestApp::start_with(
+        Backend::Postgres,
+        &[("DATABASE_URL", shared.as_str()), ("RUN_WORKER", "off")],
+    )
+    .await;
     hearing(&other).await;
     let page = "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { id name } } }";
     let (kept, _) = read(&other, page, json!({})).await;
@@ -363,8 +374,16 @@ async fn a_change_on_one_instance_clears_the_answers_of_another() {
 /// the time); a renamed one shows on the next page, with the response cache off so that the copy is what is
 /// read.
 async fn the_catalogs_copy_of_certifications_follows_their_changes(backend: Backend) {
-    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("RESPONSE_CACHE_BYTES", "0")]).await;
-    app.signed_in_user("admin@example.com").await;
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("SEED_DEMO", "on"),
+            ("RUN_WORKER", "off"),
+            ("RESPONSE_CACHE_BYTES", "0"),
+        ],
+    )
+    .await;
+    app.signed_in_user_without_worker("admin@example.com").await;
     app.set_role("admin@example.com", Role::Admin).await;
     let admin = app.login("admin@example.com", PASSWORD).await["accessToken"]
         .as_str()

@@ -143,7 +143,11 @@ impl ResponseCache {
         let (entries, bytes) = self
             .answers
             .as_ref()
-            .map(|answers| (answers.entry_count(), answers.weighted_size()))
+            .map(|answers| {
+                // moka counts entries and bytes as it applies its pending writes; apply them first.
+                answers.run_pending_tasks();
+                (answers.entry_count(), answers.weighted_size())
+            })
             .unwrap_or_default();
         (
             self.hits.load(Ordering::Relaxed),
