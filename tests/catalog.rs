@@ -508,19 +508,7 @@ async fn bad_arguments_are_refused_with_codes(backend: Backend) {
 }
 
 async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
-    // No background worker: its polling would count in the same pool. No response cache: the repeated
-    // anonymous read would be answered from it, without a statement.
-    let app = TestApp::start_with(
-        backend,
-        &[
-            ("SEED_DEMO", "on"),
-            ("RUN_WORKER", "off"),
-            ("RESPONSE_CACHE_BYTES", "0"),
-        ],
-    )
-    .await;
-    // On PostgreSQL the catalog keeps its copy of the certifications once its listener is up.
-    crate::response_cache::hearing(&app).await;
+    let app = TestApp::counting_statements(backend).await;
     let query = r#"query($first: Int) { movies(first: $first, sort: {field: IMDB, direction: DESC}) {
         totalCount nodes { name certification { name } genres { name movieCount } directors { name } stars { name } } } }"#;
     let mut costs = Vec::new();
@@ -644,16 +632,7 @@ async fn pages_neither_skip_nor_repeat_when_the_catalog_changes(backend: Backend
 /// all genres asked with the same arguments, one for their totals, one per relation — and each genre's page
 /// and total are what `movies` filtered by that genre answers. Before, each genre was its own queries.
 async fn every_genres_page_is_read_in_one_statement(backend: Backend) {
-    // Without the response cache, which would answer the repeated anonymous read.
-    let app = TestApp::start_with(
-        backend,
-        &[
-            ("SEED_DEMO", "on"),
-            ("RUN_WORKER", "off"),
-            ("RESPONSE_CACHE_BYTES", "0"),
-        ],
-    )
-    .await;
+    let app = TestApp::counting_statements(backend).await;
     let query = r#"{ genres { id name
         movies(first: 3, sort: {field: YEAR, direction: DESC}, filter: {imdbMin: 7.5}) {
             totalCount pageInfo { hasNextPage } nodes { name genres { name } directors { name } } } } }"#;

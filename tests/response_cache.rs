@@ -15,6 +15,7 @@ backend_tests!(
     public_reads_are_reused_until_public_content_changes,
     viewer_fields_signed_in_requests_and_errors_are_never_kept,
     persisted_queries_stand_for_their_text_and_get_revalidated,
+    every_write_of_public_content_drops_the_kept_answers,
     the_catalogs_copy_of_certifications_follows_their_changes,
 );
 
@@ -23,17 +24,7 @@ const PAGE: &str = "query($first: Int) { movies(first: $first, sort: {field: IMD
 
 /// An anonymous POST: (status, headers, body).
 async fn anonymous(app: &TestApp, query: &str, variables: Value) -> (u16, reqwest::header::HeaderMap, Value) {
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .header("accept", "application/graphql-response+json")
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.json().await.unwrap())
+    app.graphql_request(None, query, variables).await
 }
 
 /// The data of an anonymous read, and how many SQL statements it cost.
@@ -44,35 +35,31 @@ async fn read(app: &TestApp, query: &str, variables: Value) -> (Value, u64) {
     (body["data"].clone(), app.statements() - before)
 }
 
-/// Waits until the instance hears changes made elsewhere (on PostgreSQL its LISTEN connection is up): only
-/// then does it keep answers.
-pub(crate) async fn hearing(app: &TestApp) {
-    let started = Instant::now();
-    while app.db().content_version().current().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the listener never came up"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 struct Cast {
     app: TestApp,
+    admin: String,
     moderator: String,
     user: String,
 }
 
-/// An app without a background worker (its polling would count among the statements a read costs), with a
-/// moderator and a user.
+/// An app without a background worker (its polling would count among the statements a read costs), with an
+/// admin, a moderator and a user.
 async fn cast(backend: Backend) -> Cast {
     let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("RUN_WORKER", "off")]).await;
-    app.signed_in_user_without_worker("mod@example.com").await;
-    app.signed_in_user_without_worker("fan@example.com").await;
-    app.set_role("mod@example.com", Role::Moderator).await;
+    for (email, role) in [
+        ("admin@example.com", Some(Role::Admin)),
+        ("mod@example.com", Some(Role::Moderator)),
+        ("fan@example.com", None),
+    ] {
+        app.signed_in_user_without_worker(email).await;
+        if let Some(role) = role {
+            app.set_role(email, role).await;
+        }
+    }
     let token = |t: Value| t["accessToken"].as_str().unwrap().to_string();
-    hearing(&app).await;
+    app.hearing().await;
     Cast {
+        admin: token(app.login("admin@example.com", PASSWORD).await),
         moderator: token(app.login("mod@example.com", PASSWORD).await),
         user: token(app.login("fan@example.com", PASSWORD).await),
         app,
@@ -80,7 +67,9 @@ async fn cast(backend: Backend) -> Cast {
 }
 
 async fn public_reads_are_reused_until_public_content_changes(backend: Backend) {
-    let Cast { app, moderator, user } = cast(backend).await;
+    let Cast {
+        app, moderator, user, ..
+    } = cast(backend).await;
     let vars = json!({ "first": 3 });
     let (first, cost) = read(&app, PAGE, vars.clone()).await;
     assert!(cost > 0, "the first read runs");
@@ -187,15 +176,8 @@ async fn viewer_fields_signed_in_requests_and_errors_are_never_kept(backend: Bac
     read(&app, public_page, json!({})).await;
     for _ in 0..2 {
         let before = app.statements();
-        let response = app
-            .client
-            .post(app.url("/graphql"))
-            .bearer_auth(&user)
-            .json(&json!({ "query": public_page }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.headers()["cache-control"], "private, no-store");
+        let (_, headers, _) = app.graphql_request(Some(&user), public_page, json!({})).await;
+        assert_eq!(headers["cache-control"], "private, no-store");
         assert!(app.statements() > before, "a signed-in read runs every time");
     }
 
@@ -211,6 +193,252 @@ async fn viewer_fields_signed_in_requests_and_errors_are_never_kept(backend: Bac
             assert_eq!(headers["cache-control"], "private, no-store");
             assert!(app.statements() > before, "{query} runs every time");
         }
+    }
+}
+
+/// What a write of public content is, for the table below: who makes it, the mutation, its variables (a string
+/// starting with `$` stands for an id kept from an earlier write), the id it yields for later writes, and
+/// whether the witness read shows it (a new person shows only once a movie names them).
+struct Write {
+    who: Who,
+    mutation: &'static str,
+    variables: Value,
+    keeps: Option<(&'static str, &'static str)>,
+    shows: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Who {
+    User,
+    Moderator,
+    Admin,
+}
+
+fn write(who: Who, mutation: &'static str, variables: Value) -> Write {
+    Write {
+        who,
+        mutation,
+        variables,
+        keeps: None,
+        shows: true,
+    }
+}
+
+impl Write {
+    /// The id at `pointer` in the mutation's data is kept as `name`.
+    fn keeps(self, name: &'static str, pointer: &'static str) -> Write {
+        Write {
+            keeps: Some((name, pointer)),
+            ..self
+        }
+    }
+
+    fn unseen(self) -> Write {
+        Write { shows: false, ..self }
+    }
+}
+
+/// `variables` with every `$name` string replaced by the id kept under that name.
+fn fill(variables: &Value, kept: &std::collections::HashMap<&str, Value>) -> Value {
+    match variables {
+        Value::String(text) if text.starts_with('$') => kept
+            .get(text.as_str())
+            .unwrap_or_else(|| panic!("no id kept as {text}"))
+            .clone(),
+        Value::Array(items) => Value::Array(items.iter().map(|item| fill(item, kept)).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, value)| (name.clone(), fill(value, kept)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// One anonymous read that shows every kind of public content a write can change.
+const WITNESS: &str = "query($movie: ID!) {
+    movie(id: $movie) { likes dislikes averageRating ratingsCount
+        comments(first: 10) { totalCount nodes { id text likes replyCount author { name }
+            replies(first: 10) { totalCount nodes { id text isDeleted } } } } }
+    recent: movies(first: 3, sort: {field: ADDED, direction: DESC}) {
+        nodes { id name genres { name } directors { name } } }
+    genres { id name }
+    certifications { id name } }";
+
+/// Every mutation that changes public content drops the kept answers, on this instance at once: reactions (B8),
+/// ratings (B9), comments, replies and their likes (B10, B11), movies (B12), genres, people and certifications
+/// (B13), and a commenter's name. A forgotten notice would serve stale content with every other test green;
+/// this table names each public write, so a new one belongs here.
+async fn every_write_of_public_content_drops_the_kept_answers(backend: Backend) {
+    let Cast {
+        app,
+        admin,
+        moderator,
+        user,
+    } = cast(backend).await;
+    let (catalog, _) = read(
+        &app,
+        "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { id } } certifications { id } }",
+        json!({}),
+    )
+    .await;
+    let mut kept = std::collections::HashMap::from([
+        ("$movie", catalog["movies"]["nodes"][0]["id"].clone()),
+        ("$certification", catalog["certifications"][0]["id"].clone()),
+    ]);
+    let writes = [
+        write(
+            Who::User,
+            "mutation($movie: ID!) { addComment(movieId: $movie, text: \"First\") { id } }",
+            json!({ "movie": "$movie" }),
+        )
+        .keeps("$comment", "/addComment/id"),
+        write(
+            Who::User,
+            "mutation($id: ID!) { reply(commentId: $id, text: \"A reply\") { id } }",
+            json!({ "id": "$comment" }),
+        )
+        .keeps("$reply", "/reply/id"),
+        write(
+            Who::Admin,
+            "mutation($id: ID!) { likeComment(commentId: $id) { id } }",
+            json!({ "id": "$comment" }),
+        ),
+        write(
+            Who::Admin,
+            "mutation($id: ID!) { unlikeComment(commentId: $id) { id } }",
+            json!({ "id": "$comment" }),
+        ),
+        write(
+            Who::User,
+            "mutation($id: ID!) { deleteComment(commentId: $id) }",
+            json!({ "id": "$reply" }),
+        ),
+        write(
+            Who::User,
+            "mutation($movie: ID!) { setReaction(movieId: $movie, reaction: LIKE) { id } }",
+            json!({ "movie": "$movie" }),
+        ),
+        write(
+            Who::User,
+            "mutation($movie: ID!) { setReaction(movieId: $movie, reaction: DISLIKE) { id } }",
+            json!({ "movie": "$movie" }),
+        ),
+        write(
+            Who::User,
+            "mutation($movie: ID!) { clearReaction(movieId: $movie) { id } }",
+            json!({ "movie": "$movie" }),
+        ),
+        write(
+            Who::User,
+            "mutation($movie: ID!) { rateMovie(movieId: $movie, score: 7) { id } }",
+            json!({ "movie": "$movie" }),
+        ),
+        write(
+            Who::User,
+            "mutation($movie: ID!) { clearRating(movieId: $movie) { id } }",
+            json!({ "movie": "$movie" }),
+        ),
+        write(
+            Who::User,
+            "mutation { updateProfile(input: {firstName: \"Cached\", lastName: \"Commenter\"}) { firstName } }",
+            json!({}),
+        ),
+        write(
+            Who::Moderator,
+            "mutation { createGenre(name: \"Cache genre\") { id } }",
+            json!({}),
+        )
+        .keeps("$genre", "/createGenre/id"),
+        write(
+            Who::Moderator,
+            "mutation($id: ID!) { updateGenre(id: $id, name: \"Cache genre renamed\") { id } }",
+            json!({ "id": "$genre" }),
+        ),
+        write(
+            Who::Moderator,
+            "mutation { createPerson(name: \"Cache Person\") { id } }",
+            json!({}),
+        )
+        .keeps("$person", "/createPerson/id")
+        .unseen(),
+        write(
+            Who::Moderator,
+            "mutation($input: MovieInput!) { createMovie(input: $input) { id } }",
+            json!({ "input": {
+                "name": "A movie for the cache", "year": 2024, "durationMinutes": 101, "imdbScore": 7.1, "price": 499,
+                "certificationId": "$certification", "genreIds": ["$genre"], "directorIds": ["$person"] } }),
+        )
+        .keeps("$new_movie", "/createMovie/id"),
+        write(
+            Who::Moderator,
+            "mutation($id: ID!) { updateMovie(id: $id, input: {name: \"Renamed for the cache\"}) { id } }",
+            json!({ "id": "$new_movie" }),
+        ),
+        write(
+            Who::Moderator,
+            "mutation($id: ID!) { updatePerson(id: $id, name: \"Cache Person renamed\") { id } }",
+            json!({ "id": "$person" }),
+        ),
+        write(
+            Who::Moderator,
+            "mutation($id: ID!) { deletePerson(id: $id) }",
+            json!({ "id": "$person" }),
+        ),
+        write(
+            Who::Moderator,
+            "mutation($id: ID!) { deleteGenre(id: $id) }",
+            json!({ "id": "$genre" }),
+        ),
+        write(
+            Who::Moderator,
+            "mutation($id: ID!) { deleteMovie(id: $id) { deletedMovieId } }",
+            json!({ "id": "$new_movie" }),
+        ),
+        write(
+            Who::Admin,
+            "mutation { createCertification(name: \"CACHE-1\") { id } }",
+            json!({}),
+        )
+        .keeps("$new_certification", "/createCertification/id"),
+        write(
+            Who::Admin,
+            "mutation($id: ID!) { updateCertification(id: $id, name: \"CACHE-2\") { id } }",
+            json!({ "id": "$new_certification" }),
+        ),
+        write(
+            Who::Admin,
+            "mutation($id: ID!) { deleteCertification(id: $id) }",
+            json!({ "id": "$new_certification" }),
+        ),
+    ];
+
+    let witness = json!({ "movie": kept["$movie"] });
+    read(&app, WITNESS, witness.clone()).await;
+    let (mut seen, cost) = read(&app, WITNESS, witness.clone()).await;
+    assert_eq!(cost, 0, "the witness is kept");
+    for write in writes {
+        let token = match write.who {
+            Who::User => &user,
+            Who::Moderator => &moderator,
+            Who::Admin => &admin,
+        };
+        let data = ok(&app, token, write.mutation, fill(&write.variables, &kept)).await;
+        if let Some((name, pointer)) = write.keeps {
+            let id = data
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("no {pointer} in {data}"));
+            kept.insert(name, id.clone());
+        }
+        let (now, cost) = read(&app, WITNESS, witness.clone()).await;
+        assert!(cost > 0, "after {} the kept answer is dropped", write.mutation);
+        if write.shows {
+            assert_ne!(now, seen, "after {} the witness shows it", write.mutation);
+        }
+        let (again, cost) = read(&app, WITNESS, witness.clone()).await;
+        assert_eq!((again, cost), (now.clone(), 0), "the new answer is kept in turn");
+        seen = now;
     }
 }
 
@@ -342,7 +570,7 @@ async fn a_change_on_one_instance_clears_the_answers_of_another() {
         &[("DATABASE_URL", shared.as_str()), ("RUN_WORKER", "off")],
     )
     .await;
-    hearing(&other).await;
+    other.hearing().await;
     let page = "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { id name } } }";
     let (kept, _) = read(&other, page, json!({})).await;
     let (again, cost) = read(&other, page, json!({})).await;
@@ -374,22 +602,13 @@ async fn a_change_on_one_instance_clears_the_answers_of_another() {
 /// the time); a renamed one shows on the next page, with the response cache off so that the copy is what is
 /// read.
 async fn the_catalogs_copy_of_certifications_follows_their_changes(backend: Backend) {
-    let app = TestApp::start_with(
-        backend,
-        &[
-            ("SEED_DEMO", "on"),
-            ("RUN_WORKER", "off"),
-            ("RESPONSE_CACHE_BYTES", "0"),
-        ],
-    )
-    .await;
+    let app = TestApp::counting_statements(backend).await;
     app.signed_in_user_without_worker("admin@example.com").await;
     app.set_role("admin@example.com", Role::Admin).await;
     let admin = app.login("admin@example.com", PASSWORD).await["accessToken"]
         .as_str()
         .unwrap()
         .to_string();
-    hearing(&app).await;
     let page = "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { certification { id name } } } }";
     let (first, _) = read(&app, page, json!({})).await;
     let (again, cost) = read(&app, page, json!({})).await;

@@ -84,6 +84,37 @@ impl TestApp {
         TestApp::start_with(backend, &[("SEED_DEMO", "on")]).await
     }
 
+    /// A server with the demo catalog whose SQL statements a test counts: no background worker (its polling
+    /// would count in the same pool) and no response cache (it would answer a repeated anonymous read without
+    /// a statement), once it hears changes made elsewhere (on PostgreSQL the catalog keeps its copy of the
+    /// certifications only then).
+    pub async fn counting_statements(backend: Backend) -> TestApp {
+        let app = TestApp::start_with(
+            backend,
+            &[
+                ("SEED_DEMO", "on"),
+                ("RUN_WORKER", "off"),
+                ("RESPONSE_CACHE_BYTES", "0"),
+            ],
+        )
+        .await;
+        app.hearing().await;
+        app
+    }
+
+    /// Waits until the instance hears changes made elsewhere (on PostgreSQL its LISTEN connection is up): only
+    /// then does it keep answers and its copy of the certifications.
+    pub async fn hearing(&self) {
+        let started = std::time::Instant::now();
+        while self.db().content_version().current().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the listener never came up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A server with extra settings (later pairs override the harness defaults).
     pub async fn start_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         let var_dir = tempfile::tempdir().expect("temporary folder");
@@ -160,16 +191,29 @@ impl TestApp {
 
     /// POSTs a GraphQL request (as application/json) and returns the status and body.
     pub async fn graphql(&self, query: &str, variables: Value) -> (u16, Value) {
-        let response = self
+        let (status, _, body) = self.graphql_request(None, query, variables).await;
+        (status, body)
+    }
+
+    /// POSTs a GraphQL request, with `token` as bearer when given: the status, the headers and the body.
+    pub async fn graphql_request(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut request = self
             .client
             .post(self.url("/graphql"))
             .header("accept", "application/graphql-response+json")
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request sent");
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
-        (status, response.json().await.expect("JSON body"))
+        let headers = response.headers().clone();
+        (status, headers, response.json().await.expect("JSON body"))
     }
 
     /// `data` of a successful GraphQL request; panics with the errors otherwise.
@@ -515,17 +559,8 @@ impl TestApp {
 
     /// POSTs a GraphQL request with a bearer token.
     pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(self.url("/graphql"))
-            .bearer_auth(token)
-            .header("accept", "application/graphql-response+json")
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("JSON body"))
+        let (status, _, body) = self.graphql_request(Some(token), query, variables).await;
+        (status, body)
     }
 }
 
