@@ -95,10 +95,19 @@ impl Db {
         in_transaction.begin().await?;
         // What the work announces waits here until it commits (PostgreSQL's notices ride in the transaction
         // itself; SQLite's, and a public content change on either backend, are acted on here).
-        let (outcome, unpublished) = crate::db::notify::collecting(work(in_transaction)).await;
+        let instance = self.content_version().instance();
+        let (outcome, unpublished) = crate::db::notify::collecting(instance, work(in_transaction)).await;
         match outcome {
             Ok(value) => {
-                conn.get().commit().await?;
+                if let Err(error) = conn.get().commit().await {
+                    // The commit may have happened all the same (its answer lost): a needless move of the
+                    // version costs one cache miss, a missing one would keep a stale answer (this instance
+                    // ignores its own notice).
+                    if unpublished.public_content_changed {
+                        self.content_version().changed();
+                    }
+                    return Err(error);
+                }
                 conn.finish();
                 self.publish(unpublished);
                 Ok(value)

@@ -39,6 +39,8 @@ pub struct Notice {
 /// What a transaction announced that this process acts on only after it commits.
 #[derive(Debug, Default)]
 pub(crate) struct Unpublished {
+    /// This instance's tag, which its public content notices carry (`ContentVersion::instance`).
+    pub instance: String,
     /// SQLite's notices (PostgreSQL's ride in the transaction itself).
     pub notices: Vec<Notice>,
     /// The transaction changed public content (both backends).
@@ -79,23 +81,36 @@ pub async fn notify(conn: &mut DbConn, channel: &str, payload: &str) -> QueryRes
 /// instance's moves when it hears the notice. Every write of public content calls it; outside a transaction
 /// it would be lost, so such writes run in one.
 pub async fn public_content_changed(conn: &mut DbConn) -> QueryResult<()> {
+    let instance = UNPUBLISHED.try_with(|unpublished| {
+        let mut unpublished = unpublished.borrow_mut();
+        unpublished.public_content_changed = true;
+        unpublished.instance.clone()
+    });
+    let Ok(instance) = instance else {
+        tracing::warn!("a public content change outside a transaction: cached answers may be stale");
+        return Ok(());
+    };
     if let DbConn::Postgres(c) = conn {
-        // Several in one transaction are delivered once (PostgreSQL folds identical notices).
-        diesel::sql_query("SELECT pg_notify($1, '')")
+        // Signed with this instance's tag: its own listener ignores it, since the commit has moved its version
+        // already (hearing it too would throw away the answers kept in between). Several in one transaction
+        // are delivered once (PostgreSQL folds identical notices).
+        diesel::sql_query("SELECT pg_notify($1, $2)")
             .bind::<Text, _>(PUBLIC_CONTENT_CHANNEL)
+            .bind::<Text, _>(instance)
             .execute(&mut **c)
             .await?;
-    }
-    let kept = UNPUBLISHED.try_with(|unpublished| unpublished.borrow_mut().public_content_changed = true);
-    if kept.is_err() {
-        tracing::warn!("a public content change outside a transaction: cached answers may be stale");
     }
     Ok(())
 }
 
-/// Runs `work` (a transaction's body) with a place for what it announces; returns that with its result.
-pub(crate) async fn collecting<T>(work: impl Future<Output = T>) -> (T, Unpublished) {
-    let mut scoped = std::pin::pin!(UNPUBLISHED.scope(RefCell::default(), work));
+/// Runs `work` (a transaction's body of the instance tagged `instance`) with a place for what it announces;
+/// returns that with its result.
+pub(crate) async fn collecting<T>(instance: &str, work: impl Future<Output = T>) -> (T, Unpublished) {
+    let place = RefCell::new(Unpublished {
+        instance: instance.to_string(),
+        ..Unpublished::default()
+    });
+    let mut scoped = std::pin::pin!(UNPUBLISHED.scope(place, work));
     let result = scoped.as_mut().await;
     let unpublished = scoped.take_value().map(RefCell::into_inner).unwrap_or_default();
     (result, unpublished)
@@ -106,6 +121,8 @@ pub(crate) async fn collecting<T>(work: impl Future<Output = T>) -> (T, Unpublis
 /// is reusable while the version it started under is the current one.
 #[derive(Debug)]
 pub struct ContentVersion {
+    /// A random tag this instance signs its notices with, to know its own when they come back.
+    instance: String,
     version: AtomicU64,
     /// Whether changes made elsewhere reach this instance: always on SQLite (one process); on PostgreSQL only
     /// while the LISTEN connection is up.
@@ -115,6 +132,7 @@ pub struct ContentVersion {
 impl ContentVersion {
     pub(crate) fn new(hearing: bool) -> ContentVersion {
         ContentVersion {
+            instance: uuid::Uuid::new_v4().simple().to_string(),
             version: AtomicU64::new(0),
             hearing: AtomicBool::new(hearing),
         }
@@ -128,12 +146,18 @@ impl ContentVersion {
         AtomicBool::load(&self.hearing, Ordering::SeqCst).then(|| AtomicU64::load(&self.version, Ordering::SeqCst))
     }
 
+    /// The tag this instance's notices carry.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     /// Public content changed (a commit here, or a notice from elsewhere).
     pub fn changed(&self) {
         self.version.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The LISTEN connection came up (`true`: anything missed meanwhile counts as a change) or went down.
+    /// The LISTEN connection came up or went down. Either way, a change may have gone unheard meanwhile (the
+    /// version moves); while it is down nothing is reusable (`current` is None).
     fn hear(&self, hearing: bool) {
         if hearing {
             self.changed();
@@ -206,7 +230,10 @@ async fn listen_once(
     while let Some(notification) = heard.next().await {
         let notification = notification?;
         if notification.channel == PUBLIC_CONTENT_CHANNEL {
-            content.changed();
+            // This instance's own notices moved its version at commit.
+            if notification.payload != content.instance() {
+                content.changed();
+            }
             continue;
         }
         let _ = sender.send(Notice {

@@ -55,8 +55,8 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// Metrics
 ///
 /// Prometheus text format: `http_requests_total`, `http_request_duration_seconds`, `cinema_db_statements_total`,
-/// the pool gauges `cinema_db_pool_*` and the response cache's `cinema_response_cache_*` (hits, misses,
-/// entries, bytes). With `METRICS_TOKEN` set (required in production), only a scraper
+/// the pool gauges `cinema_db_pool_*`, the response cache's `cinema_response_cache_*` (hits, misses,
+/// entries, bytes) and the persisted queries' `cinema_persisted_queries_*` (entries, bytes). With `METRICS_TOKEN` set (required in production), only a scraper
 /// sending `Authorization: Bearer <METRICS_TOKEN>` may read it; public otherwise (development). 404 when
 /// `METRICS=off`. Public in development; a scraper's role in production.
 #[utoipa::path(
@@ -93,5 +93,8 @@ pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMa
     metrics::counter!("cinema_response_cache_misses_total").absolute(misses);
     metrics::gauge!("cinema_response_cache_entries").set(entries as f64);
     metrics::gauge!("cinema_response_cache_bytes").set(bytes as f64);
+    let (entries, bytes) = state.persisted_queries.stats();
+    metrics::gauge!("cinema_persisted_queries_entries").set(entries as f64);
+    metrics::gauge!("cinema_persisted_queries_bytes").set(bytes as f64);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }

@@ -96,6 +96,18 @@ impl PersistedQueries {
             texts.insert(hash.0, Arc::from(query));
         }
     }
+
+    /// (entries, weighed bytes), for /metrics.
+    pub fn stats(&self) -> (u64, u64) {
+        self.texts
+            .as_ref()
+            .map(|texts| {
+                // moka counts entries and bytes as it applies its pending writes; apply them first.
+                texts.run_pending_tasks();
+                (texts.entry_count(), texts.weighted_size())
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// The hash of `{version: 1, sha256Hash: "<64 hex digits>"}`.
