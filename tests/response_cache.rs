@@ -17,7 +17,7 @@ backend_tests!(
     persisted_queries_stand_for_their_text_and_get_revalidated,
     every_write_of_public_content_drops_the_kept_answers,
     a_flood_of_distinct_requests_stays_within_the_budgets,
-    the_catalogs_copy_of_certifications_follows_their_changes,
+    the_catalogs_copies_of_certifications_and_genres_follow_their_changes,
 );
 
 const PAGE: &str = "query($first: Int) { movies(first: $first, sort: {field: IMDB, direction: DESC}) {
@@ -692,10 +692,11 @@ async fn an_instance_ignores_its_own_notices_and_hears_others() {
     );
 }
 
-/// The catalog keeps every certification in memory under the public content version (a page names them all
-/// the time); a renamed one shows on the next page, with the response cache off so that the copy is what is
-/// read.
-async fn the_catalogs_copy_of_certifications_follows_their_changes(backend: Backend) {
+/// The catalog keeps every certification and every genre in memory under the public content version (a page
+/// names them all the time; the page's statement reads its movies' genre ids): a renamed certification or
+/// genre, a genre given to a movie or taken from it, show on the next page. With the response cache off, so
+/// that the copies are what is read.
+async fn the_catalogs_copies_of_certifications_and_genres_follow_their_changes(backend: Backend) {
     let app = TestApp::counting_statements(backend).await;
     app.signed_in_user_without_worker("admin@example.com").await;
     app.set_role("admin@example.com", Role::Admin).await;
@@ -703,19 +704,75 @@ async fn the_catalogs_copy_of_certifications_follows_their_changes(backend: Back
         .as_str()
         .unwrap()
         .to_string();
-    let page = "{ movies(first: 1, sort: {field: IMDB, direction: DESC}) { nodes { certification { id name } } } }";
+    let page = "{ movies(first: 10, sort: {field: IMDB, direction: DESC}) {
+        nodes { id certification { id name } genres { id name } } } }";
     let (first, _) = read(&app, page, json!({})).await;
     let (again, cost) = read(&app, page, json!({})).await;
     assert_eq!(again, first);
-    assert_eq!(cost, 1, "the page itself; its certification comes from memory");
-    let certification = &first["movies"]["nodes"][0]["certification"];
-    ok(
-        &app,
-        &admin,
+    assert_eq!(cost, 1, "the page itself; certifications and genres come from memory");
+    let movie = first["movies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|movie| movie["genres"].as_array().unwrap().len() >= 2)
+        .expect("a movie with two genres or more")
+        .clone();
+    let genres = movie["genres"].as_array().unwrap();
+    let names: Vec<&str> = genres.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert!(names.is_sorted(), "a movie's genres are by name: {names:?}");
+
+    let change = async |mutation: &str, variables: Value| {
+        ok(&app, &admin, mutation, variables).await;
+        let (now, _) = read(&app, page, json!({})).await;
+        now["movies"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|node| node["id"] == movie["id"])
+            .expect("the movie is still on the page")
+            .clone()
+    };
+    let now = change(
         "mutation($id: ID!) { updateCertification(id: $id, name: \"Renamed rating\") { id } }",
-        json!({ "id": certification["id"] }),
+        json!({ "id": movie["certification"]["id"] }),
     )
     .await;
-    let (now, _) = read(&app, page, json!({})).await;
-    assert_eq!(now["movies"]["nodes"][0]["certification"]["name"], "Renamed rating");
+    assert_eq!(now["certification"]["name"], "Renamed rating");
+    let now = change(
+        "mutation($id: ID!) { updateGenre(id: $id, name: \"Zzz last by name\") { id } }",
+        json!({ "id": genres[0]["id"] }),
+    )
+    .await;
+    let last = now["genres"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["id"].clone(), last["name"].clone()),
+        (genres[0]["id"].clone(), json!("Zzz last by name")),
+        "renamed, and sorted again by its new name"
+    );
+    let created = ok(
+        &app,
+        &admin,
+        "mutation { createGenre(name: \"Aaa new genre\") { id } }",
+        json!({}),
+    )
+    .await;
+    let new_genre = created["createGenre"]["id"].clone();
+    let now = change(
+        "mutation($id: ID!, $genres: [ID!]) { updateMovie(id: $id, input: {genreIds: $genres}) { id } }",
+        json!({ "id": movie["id"], "genres": [new_genre, genres[1]["id"]] }),
+    )
+    .await;
+    let ids: Vec<Value> = now["genres"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].clone())
+        .collect();
+    assert_eq!(ids, [new_genre, genres[1]["id"].clone()]);
+    let now = change(
+        "mutation($id: ID!) { updateMovie(id: $id, input: {genreIds: []}) { id } }",
+        json!({ "id": movie["id"] }),
+    )
+    .await;
+    assert_eq!(now["genres"], json!([]), "a movie without genres");
 }

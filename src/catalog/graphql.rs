@@ -589,7 +589,7 @@ async fn movie_page(
         Movie,
     )
     .with_total(found.total);
-    prefetch_relations(ctx, page.nodes(), Batching::Alone).await?;
+    prefetch_relations(ctx, page.nodes(), Batching::Alone(&found.genre_ids)).await?;
     Ok(page)
 }
 
@@ -655,7 +655,7 @@ impl Counted for MovieCount {
 /// Loads, in one batch each, the relations the query asks for on this page's movies. The loader caches the
 /// results, so the movies' own resolvers find them there: a page costs the same number of statements for 1 or
 /// 100 movies, instead of depending on how the resolvers' timing falls into the loader's batching window.
-async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie], batching: Batching) -> Result<()> {
+async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie], batching: Batching<'_>) -> Result<()> {
     let look = ctx.look_ahead();
     let rows: Vec<&MovieRow> = movies.iter().map(|movie| &movie.0).collect();
     let at = [look.field("nodes"), look.field("edges").field("node")];
@@ -664,12 +664,13 @@ async fn prefetch_relations(ctx: &Context<'_>, movies: &[Movie], batching: Batch
 
 /// Whether other lists of the same request prefetch at the same moment (the pages of every genre of a list,
 /// the lines of every order of a page) and should share their batches, or this list is alone (the root page).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Batching {
+#[derive(Debug, Clone, Copy)]
+enum Batching<'a> {
     /// Through the DataLoader, which gathers the keys its callers ask for within 1 ms into one batch.
     WithSiblings,
-    /// Straight through the batch function, without the DataLoader's wait (see `prime`).
-    Alone,
+    /// Straight through the batch function, without the DataLoader's wait (see `prime`); the page's statement
+    /// read its movies' genre ids (`MovieList::genre_ids`), so their genres need no statement of their own.
+    Alone(&'a HashMap<i64, Vec<i64>>),
 }
 
 /// Loads, in one batch each, the relations that the selections `at` (each one where a `Movie` is selected)
@@ -683,7 +684,7 @@ async fn prefetch_movies_with(
     ctx: &Context<'_>,
     movies: &[&MovieRow],
     at: &[Lookahead<'_>],
-    batching: Batching,
+    batching: Batching<'_>,
 ) -> Result<()> {
     if movies.is_empty() {
         return Ok(());
@@ -702,13 +703,26 @@ async fn prefetch_movies_with(
         if !wants("genres") {
             return Ok::<(), async_graphql::Error>(());
         }
-        let by_movie = prime(
-            loader,
-            batching,
-            movie_ids.iter().copied().map(GenresOf),
-            Some(Vec::new()),
-        )
-        .await?;
+        let by_movie = match batching {
+            Batching::Alone(genre_ids) => {
+                let named = ctx.data::<Catalog>()?.genres_named(genre_ids).await?;
+                let by_movie: HashMap<GenresOf, Vec<GenreRow>> =
+                    named.into_iter().map(|(id, genres)| (GenresOf(id), genres)).collect();
+                loader
+                    .feed_many(by_movie.iter().map(|(key, genres)| (*key, genres.clone())))
+                    .await;
+                by_movie
+            }
+            Batching::WithSiblings => {
+                prime(
+                    loader,
+                    batching,
+                    movie_ids.iter().copied().map(GenresOf),
+                    Some(Vec::new()),
+                )
+                .await?
+            }
+        };
         if wants_genre_counts {
             let mut genre_ids: Vec<i64> = by_movie.values().flatten().map(|g| g.id).collect();
             genre_ids.sort_unstable();
@@ -777,7 +791,7 @@ async fn prefetch_movies_with(
 /// without a value then gets `missing` (an empty list), so that no resolver asks again.
 async fn prime<K, V>(
     loader: &RequestLoader,
-    batching: Batching,
+    batching: Batching<'_>,
     keys: impl IntoIterator<Item = K>,
     missing: Option<V>,
 ) -> Result<HashMap<K, V>>
@@ -786,7 +800,7 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Clone,
 {
-    if batching == Batching::WithSiblings {
+    if matches!(batching, Batching::WithSiblings) {
         return loader.load_many(keys).await;
     }
     let keys: Vec<K> = keys.into_iter().collect();

@@ -24,10 +24,11 @@ pub const SEARCH_COUNT_CAP: i64 = 1_000;
 /// Search texts shorter than this cannot use a trigram index: they are served by walking the sort's index.
 const INDEXED_SEARCH_CHARS: usize = 3;
 
-/// A page of movies, the filter it was read with (its search planned), and the list's size when the search's
-/// probe already counted it.
+/// A page of movies, the ids of each one's genres (by movie id; see `Catalog::genres_named`), the filter it was
+/// read with (its search planned), and the list's size when the search's probe already counted it.
 pub struct MovieList {
     pub rows: Vec<MovieRow>,
+    pub genre_ids: HashMap<i64, Vec<i64>>,
     pub filter: MovieFilter,
     pub total: Option<Total>,
 }
@@ -36,13 +37,49 @@ pub struct MovieList {
 #[derive(Clone)]
 pub struct Catalog {
     db: Db,
-    /// Every certification by id, with the public content version it was read under: a handful of rows that
-    /// every catalog page names, read from memory until public content changes.
-    certifications: Arc<Mutex<Option<(u64, Certifications)>>>,
+    certifications: Arc<KeptTable<CertificationRow>>,
+    genres: Arc<KeptTable<GenreRow>>,
 }
 
 /// Every certification, by id.
 pub type Certifications = Arc<HashMap<i64, CertificationRow>>;
+
+/// Every genre, by id.
+pub type Genres = Arc<HashMap<i64, GenreRow>>;
+
+/// A small table that every catalog page names (certifications, genres), kept whole in memory with the public
+/// content version it was read under, and read from memory until public content changes. It is read under the
+/// version current *before* the read, so a change committed meanwhile makes the copy stale at once; while the
+/// version is unknown (PostgreSQL's listener down) nothing is kept.
+struct KeptTable<T> {
+    copy: Mutex<Option<VersionedCopy<T>>>,
+}
+
+/// A table's rows by id, with the public content version they were read under.
+type VersionedCopy<T> = (u64, Arc<HashMap<i64, T>>);
+
+impl<T> Default for KeptTable<T> {
+    fn default() -> Self {
+        KeptTable { copy: Mutex::new(None) }
+    }
+}
+
+impl<T> KeptTable<T> {
+    /// The copy, when it was read under `version`.
+    fn get(&self, version: Option<u64>) -> Option<Arc<HashMap<i64, T>>> {
+        match (&*self.copy.lock().unwrap_or_else(|p| p.into_inner()), version) {
+            (Some((read_under, all)), Some(now)) if *read_under == now => Some(all.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `all`, read under `version`.
+    fn keep(&self, version: Option<u64>, all: Arc<HashMap<i64, T>>) {
+        if let Some(version) = version {
+            *self.copy.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, all));
+        }
+    }
+}
 
 /// Refuses filters that cannot match anything sensible, naming the field at fault.
 pub fn check_filter(filter: &MovieFilter) -> AppResult<()> {
@@ -94,6 +131,7 @@ impl Catalog {
         Catalog {
             db,
             certifications: Arc::default(),
+            genres: Arc::default(),
         }
     }
 
@@ -102,20 +140,46 @@ impl Catalog {
     /// once); from the database otherwise, and whenever the version is unknown.
     pub async fn certifications_by_id(&self) -> AppResult<Certifications> {
         let version = self.db.content_version().current();
-        let kept = |slot: &Option<(u64, Certifications)>| match (slot, version) {
-            (Some((read_under, all)), Some(now)) if *read_under == now => Some(all.clone()),
-            _ => None,
-        };
-        if let Some(all) = kept(&self.certifications.lock().unwrap_or_else(|p| p.into_inner())) {
+        if let Some(all) = self.certifications.get(version) {
             return Ok(all);
         }
         let mut conn = self.db.conn().await?;
         let rows = repo::all_certifications(&mut conn).await?;
         let all = Arc::new(rows.into_iter().map(|row| (row.id, row)).collect::<HashMap<_, _>>());
-        if let Some(version) = version {
-            *self.certifications.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, all.clone()));
-        }
+        self.certifications.keep(version, all.clone());
         Ok(all)
+    }
+
+    /// Every genre by id, kept like the certifications (see `certifications_by_id`); `fresh` reads them again
+    /// whatever the version.
+    async fn genres_by_id(&self, fresh: bool) -> AppResult<Genres> {
+        let version = self.db.content_version().current();
+        if !fresh && let Some(all) = self.genres.get(version) {
+            return Ok(all);
+        }
+        let mut conn = self.db.conn().await?;
+        let rows = repo::all_genres(&mut conn).await?;
+        let all = Arc::new(rows.into_iter().map(|row| (row.id, row)).collect::<HashMap<_, _>>());
+        self.genres.keep(version, all.clone());
+        Ok(all)
+    }
+
+    /// The genres of a page's movies, from their ids (`MovieList::genre_ids`), each movie's sorted by name: from
+    /// memory while public content is unchanged. An id the copy does not know (another instance created the
+    /// genre and its notice is on its way) reads the genres again.
+    pub async fn genres_named(&self, genre_ids: &HashMap<i64, Vec<i64>>) -> AppResult<HashMap<i64, Vec<GenreRow>>> {
+        let mut all = self.genres_by_id(false).await?;
+        if genre_ids.values().flatten().any(|id| !all.contains_key(id)) {
+            all = self.genres_by_id(true).await?;
+        }
+        Ok(genre_ids
+            .iter()
+            .map(|(&movie_id, ids)| {
+                let mut named: Vec<GenreRow> = ids.iter().filter_map(|id| all.get(id).cloned()).collect();
+                named.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+                (movie_id, named)
+            })
+            .collect())
     }
 
     /// Movies matching `filter` in `sort` order: the first `limit` after `after`, in one statement; a search
@@ -147,8 +211,20 @@ impl Catalog {
             };
             filter.search_plan = Some(plan);
         }
-        let rows = repo::list_movies(&mut conn, &filter, sort, after, limit).await?;
-        Ok(MovieList { rows, filter, total })
+        let (rows, genre_ids) = repo::list_movies(&mut conn, &filter, sort, after, limit)
+            .await?
+            .into_iter()
+            .map(|movie| {
+                let id = movie.row.id;
+                (movie.row, (id, movie.genre_ids))
+            })
+            .unzip();
+        Ok(MovieList {
+            rows,
+            genre_ids,
+            filter,
+            total,
+        })
     }
 
     /// How many movies match `filter`, up to MOVIE_COUNT_CAP, or SEARCH_COUNT_CAP for a search (asked for
