@@ -20,6 +20,7 @@ backend_tests!(
     genres_count_their_movies_and_lead_to_them,
     bad_arguments_are_refused_with_codes,
     a_page_costs_a_fixed_number_of_statements,
+    a_pages_statement_is_prepared_once_per_connection,
     every_genres_page_is_read_in_one_statement,
     people_by_id_and_a_synthetic_catalog,
     counts_stop_at_ten_thousand,
@@ -537,6 +538,50 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
     let data = app.query_ok(deep, json!({ "after": after })).await;
     assert_eq!(data["movies"]["nodes"].as_array().unwrap().len(), 5);
     assert_eq!(app.statements() - before, 5, "a page after 100 movies");
+}
+
+/// A page's statement is prepared once per connection and then reused: parsing and planning it on every page
+/// cost PostgreSQL half its time (benches/RESULTS.md, issue 12). A statement diesel may not cache (one holding
+/// `diesel::dsl::sql`, for instance) would be prepared on every call and never counted as kept. One connection
+/// in the pool, so that every page meets the same statement cache.
+async fn a_pages_statement_is_prepared_once_per_connection(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("SEED_DEMO", "on"),
+            ("RUN_WORKER", "off"),
+            ("RESPONSE_CACHE_BYTES", "0"),
+            ("DB_POOL_SIZE", "1"),
+        ],
+    )
+    .await;
+    app.hearing().await;
+    let stats = app.db().stats();
+    let page = r#"query($first: Int, $filter: MovieFilter) {
+        movies(first: $first, filter: $filter, sort: {field: IMDB, direction: DESC}) {
+            nodes { name certification { name } genres { name } } } }"#;
+    let cost = async |variables: Value| {
+        let (statements, prepared) = (stats.statements(), stats.prepared());
+        app.query_ok(page, variables).await;
+        (stats.statements() - statements, stats.prepared() - prepared)
+    };
+    // The first page also reads the catalog's copies of the certifications and genres.
+    cost(json!({ "first": 20 })).await;
+    assert_eq!(
+        cost(json!({ "first": 5 })).await,
+        (1, 0),
+        "the same shape: its statement is reused"
+    );
+    assert_eq!(
+        cost(json!({ "first": 20, "filter": { "yearMin": 1990 } })).await,
+        (1, 1),
+        "a new shape (a filter more): its statement is prepared and kept"
+    );
+    assert_eq!(
+        cost(json!({ "first": 10, "filter": { "yearMin": 2000 } })).await,
+        (1, 0),
+        "that shape again, other values: reused"
+    );
 }
 
 /// B4: a cursor is only good for the list and sort that made it: another sort's, an edited one, or an old

@@ -19,7 +19,7 @@ use crate::db::schema::{
     cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
     movie_reactions, movie_stars, movies, order_items, people, purchases,
 };
-use crate::db::{DbConn, lower};
+use crate::db::{DbConn, FixedSql, fixed_sql, lower};
 use crate::per_backend;
 
 /// Orders a boxed query whose source includes `movies` by a `MovieSort`, after any order it already has. The
@@ -462,15 +462,14 @@ pub struct ListedMovie {
 /// The ids of a page row's genres, comma-separated, aggregated in the page's own statement (one probe of
 /// `movie_genres`' primary key per row): the names come from the catalog's copy of every genre, so a page that
 /// shows them costs one statement, not two (benches/RESULTS.md, issue 12: cheaper for the database on both, and
-/// +19% pages/s in the server on SQLite; even on PostgreSQL, where the server's CPU bounds the page). Computed
-/// for every page, asked-for genres or not: one index probe per row. `string_agg` is PostgreSQL's and SQLite's
-/// (3.44+) alike.
-fn genre_ids_column() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Text>> {
-    diesel::dsl::sql(
-        "(SELECT string_agg(CAST(movie_genres.genre_id AS TEXT), ',') FROM movie_genres \
-         WHERE movie_genres.movie_id = movies.id)",
-    )
-}
+/// +19% pages/s in the server on SQLite). Fixed SQL, so that the page's statement stays prepared: written with
+/// `diesel::dsl::sql` it was planned on every page, which cost PostgreSQL what the second statement had saved.
+/// Computed for every page, asked-for genres or not: one index probe per row. `string_agg` is PostgreSQL's and
+/// SQLite's (3.44+) alike.
+const GENRE_IDS_COLUMN: FixedSql<diesel::sql_types::Nullable<diesel::sql_types::Text>> = fixed_sql(
+    "(SELECT string_agg(CAST(movie_genres.genre_id AS TEXT), ',') FROM movie_genres \
+     WHERE movie_genres.movie_id = movies.id)",
+);
 
 /// One page of movies with their genre ids: the first `limit` matching `filter` after `after` (from the start
 /// without one), in `sort` order. A keyset page: its cost does not grow with its depth.
@@ -483,7 +482,7 @@ pub async fn list_movies(
 ) -> QueryResult<Vec<ListedMovie>> {
     let rows: Vec<(MovieRow, Option<String>)> = per_backend!(conn, |c| {
         page_query(filter, sort, after)
-            .select((MovieRow::as_select(), genre_ids_column()))
+            .select((MovieRow::as_select(), GENRE_IDS_COLUMN))
             .limit(limit)
             .load(c)
             .await
@@ -571,7 +570,7 @@ pub async fn count_movies_up_to(conn: &mut DbConn, filter: &MovieFilter, limit: 
     use diesel::sql_types::Integer;
     let rows: Vec<i32> = per_backend!(conn, |c| {
         movies_matching(filter)
-            .select(diesel::dsl::sql::<Integer>("1"))
+            .select(fixed_sql::<Integer>("1"))
             .limit(limit)
             .load(c)
             .await

@@ -1,6 +1,7 @@
 //! Storage: PostgreSQL or SQLite behind one handle (docs/architecture.md, "Storage").
 
 pub mod conn;
+pub mod fixed_sql;
 pub mod migrate;
 pub mod notify;
 pub mod pool;
@@ -8,6 +9,7 @@ pub mod schema;
 pub mod types;
 
 pub use conn::DbConn;
+pub use fixed_sql::{FixedSql, fixed_sql};
 pub use pool::{Backend, DatabaseUrl, Db, DbPool, DbStats, PoolOptions, SqliteConn};
 pub use types::{Role, now};
 

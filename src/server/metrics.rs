@@ -55,7 +55,7 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// Metrics
 ///
 /// Prometheus text format: `http_requests_total`, `http_request_duration_seconds`, `cinema_db_statements_total`,
-/// the pool gauges `cinema_db_pool_*`, the response cache's `cinema_response_cache_*` (hits, misses,
+/// `cinema_db_statements_prepared_total` (kept in a connection's statement cache), the pool gauges `cinema_db_pool_*`, the response cache's `cinema_response_cache_*` (hits, misses,
 /// entries, bytes) and the persisted queries' `cinema_persisted_queries_*` (entries, bytes). With `METRICS_TOKEN` set (required in production), only a scraper
 /// sending `Authorization: Bearer <METRICS_TOKEN>` may read it; public otherwise (development). 404 when
 /// `METRICS=off`. Public in development; a scraper's role in production.

@@ -12,8 +12,8 @@ use diesel::sql_types::{BigInt, Nullable, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::MovieRow;
-use crate::db::DbConn;
 use crate::db::schema::{cart_items, carts, movies, order_items, orders, purchases, users};
+use crate::db::{DbConn, fixed_sql};
 use crate::graphql::pagination::TimeCursor;
 use crate::per_backend;
 use crate::shop::models::{
@@ -345,7 +345,7 @@ pub async fn order_totals(conn: &mut DbConn, filter: &OrderFilter) -> QueryResul
         orders_matching(filter)
             .select((
                 diesel::dsl::count_star(),
-                diesel::dsl::sql::<BigInt>("CAST(COALESCE(SUM(orders.total_cents), 0) AS BIGINT)"),
+                fixed_sql::<BigInt>("CAST(COALESCE(SUM(orders.total_cents), 0) AS BIGINT)"),
             ))
             .get_result(c)
             .await
@@ -451,7 +451,7 @@ pub async fn grant_purchases(conn: &mut DbConn, order: &OrderRow, at: NaiveDateT
                 user_id.into_sql::<BigInt>(),
                 order_items::movie_id,
                 order_id.into_sql::<BigInt>(),
-                diesel::dsl::sql::<BigInt>("COALESCE(order_items.charged_price_cents, order_items.price_cents)"),
+                fixed_sql::<BigInt>("COALESCE(order_items.charged_price_cents, order_items.price_cents)"),
                 order_items::currency,
                 at.into_sql::<Timestamp>(),
             )))
