@@ -24,6 +24,7 @@ use crate::payments::service::ExpireCheckout;
 use crate::payments::stripe_gateway::{StripeGateway, StripeOptions};
 use crate::payments::{PaymentOptions, Payments};
 use crate::server::listener::{self, ConnectionLimits};
+use crate::server::parsed_documents::ParsedDocuments;
 use crate::server::persisted_queries::PersistedQueries;
 use crate::server::response_cache::ResponseCache;
 use crate::server::schema::{Domains, build_schema};
@@ -142,6 +143,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     );
     let response_cache = Arc::new(ResponseCache::new(settings.graphql.response_cache_bytes));
     let persisted_queries = Arc::new(PersistedQueries::new(settings.graphql.persisted_query_bytes));
+    let parsed_documents = Arc::new(ParsedDocuments::new(settings.graphql.document_cache_bytes));
     Ok(AppState {
         metrics: settings.metrics.then(metrics::recorder),
         trusted_proxy_hops: TrustedProxyHops(settings.http.trusted_proxy_hops),
@@ -164,6 +166,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         sockets: Default::default(),
         response_cache,
         persisted_queries,
+        parsed_documents,
     })
 }
 

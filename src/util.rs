@@ -15,6 +15,33 @@ pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// How full a bounded cache is, for /metrics: its entries, and the bytes its weigher counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheUsage {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+impl CacheUsage {
+    /// The usage of `cache` (None: a cache turned off, empty). moka counts entries and bytes as it applies its
+    /// pending writes, so they are applied first: work bounded by the cache's size.
+    pub fn of<K, V>(cache: Option<&moka::sync::Cache<K, V>>) -> CacheUsage
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        cache
+            .map(|cache| {
+                cache.run_pending_tasks();
+                CacheUsage {
+                    entries: cache.entry_count(),
+                    bytes: cache.weighted_size(),
+                }
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// Stands in for a secret in `Debug` output: structs that hold passwords, tokens or keys print this in their
 /// place, so that a log line or a panic message never carries one (H7).
 pub struct Redacted;

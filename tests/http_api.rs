@@ -19,6 +19,7 @@ backend_tests!(
     get_requests_are_checked_like_posts,
     the_cost_of_a_request_is_bounded_before_it_runs,
     each_client_has_a_request_budget,
+    parsed_documents_are_reused_and_refusals_are_not_kept,
 );
 
 async fn get_runs_queries_and_refuses_mutations(backend: Backend) {
@@ -642,4 +643,74 @@ async fn each_client_has_a_request_budget(backend: Backend) {
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+}
+
+/// A document sent again is not parsed again: one that parsed and passed the document limits is kept
+/// (`cinema_parsed_documents_entries`). What depends on more than the text still runs on every request:
+/// validation against each request's variables, the rule that GET may not mutate, the operation chosen by
+/// name. A document refused for its syntax or its limits is not kept, and is refused again.
+async fn parsed_documents_are_reused_and_refusals_are_not_kept(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("SEED_DEMO", "on"),
+            ("GRAPHQL_MAX_ALIASES", "2"),
+            ("RESPONSE_CACHE_BYTES", "0"),
+        ],
+    )
+    .await;
+    let kept = async || app.metric("cinema_parsed_documents_entries").await;
+    let start = kept().await;
+    let page = "query($n: Int) { movies(first: $n) { nodes { name } } }";
+    for n in [1, 2] {
+        let data = app.query_ok(page, json!({ "n": n })).await;
+        assert_eq!(data["movies"]["nodes"].as_array().unwrap().len(), n);
+    }
+    assert_eq!(kept().await, start + 1.0, "parsed once, kept, used again");
+    let (status, code) = app.error_code(page, json!({ "n": "two" })).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "GRAPHQL_VALIDATION_FAILED"),
+        "variables are validated every time"
+    );
+
+    let get = async |query: &str, operation: Option<&str>| {
+        let mut parameters = vec![("query", query)];
+        parameters.extend(operation.map(|name| ("operationName", name)));
+        let response = app
+            .client
+            .get(app.url("/graphql"))
+            .query(&parameters)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let mutation = "mutation { anything }";
+    let (_, code) = app.error_code(mutation, json!({})).await;
+    assert_eq!(code, "GRAPHQL_VALIDATION_FAILED");
+    let (status, body) = get(mutation, None).await;
+    assert_eq!(status, 405, "a kept mutation is still refused on GET: {body}");
+    let two = "query A { genres { name } } query B { certifications { name } }";
+    for (operation, field) in [("A", "genres"), ("B", "certifications")] {
+        let (status, body) = get(two, Some(operation)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"][field].is_array(), "{operation} runs: {body}");
+    }
+    assert_eq!(kept().await, start + 3.0);
+
+    for (query, expected) in [
+        ("{ movies { ", "GRAPHQL_PARSE_FAILED"),
+        (
+            "{ a: genres { name } b: genres { name } c: genres { name } }",
+            "QUERY_TOO_COMPLEX",
+        ),
+    ] {
+        for _ in 0..2 {
+            let (_, code) = app.error_code(query, json!({})).await;
+            assert_eq!(code, expected, "{query}");
+        }
+    }
+    assert_eq!(kept().await, start + 3.0, "refused documents are not kept");
 }

@@ -144,28 +144,18 @@ async fn public_reads_are_reused_until_public_content_changes(backend: Backend) 
     assert_eq!(node["comments"]["nodes"][0]["text"], "Seen through the cache");
     assert_eq!(node["comments"]["nodes"][0]["author"]["name"], "Renamed Fan");
 
-    assert!(metric(&app, "cinema_response_cache_hits_total").await > 0.0);
-    assert!(metric(&app, "cinema_response_cache_entries").await > 0.0);
-    assert!(metric(&app, "cinema_response_cache_bytes").await > 0.0);
+    assert!(app.metric("cinema_response_cache_hits_total").await > 0.0);
+    assert!(app.metric("cinema_response_cache_entries").await > 0.0);
+    assert!(app.metric("cinema_response_cache_bytes").await > 0.0);
 }
 
-/// The value of a metric on /metrics.
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-        .parse()
-        .unwrap()
-}
-
-/// An attacker who sends many distinct documents (here, aliases; variables alike) fills the response cache and
-/// the persisted queries with answers and texts nobody asks for again: each stays within its budget, the oldest
-/// go, and the caches keep working.
+/// An attacker who sends many distinct documents (here, aliases; variables alike) fills the response cache, the
+/// persisted queries and the parsed documents with answers, texts and documents nobody asks for again: each
+/// stays within its budget, the oldest go, and the caches keep working.
 async fn a_flood_of_distinct_requests_stays_within_the_budgets(backend: Backend) {
     const ANSWERS: f64 = 64.0 * 1024.0;
     const TEXTS: f64 = 16.0 * 1024.0;
+    const DOCUMENTS: f64 = 32.0 * 1024.0;
     let app = TestApp::start_with(
         backend,
         &[
@@ -173,6 +163,7 @@ async fn a_flood_of_distinct_requests_stays_within_the_budgets(backend: Backend)
             ("RUN_WORKER", "off"),
             ("RESPONSE_CACHE_BYTES", "65536"),
             ("PERSISTED_QUERY_BYTES", "16384"),
+            ("DOCUMENT_CACHE_BYTES", "32768"),
         ],
     )
     .await;
@@ -181,8 +172,8 @@ async fn a_flood_of_distinct_requests_stays_within_the_budgets(backend: Backend)
     for n in 0..200 {
         read(&app, &page(n), json!({})).await;
     }
-    let bytes = metric(&app, "cinema_response_cache_bytes").await;
-    let entries = metric(&app, "cinema_response_cache_entries").await;
+    let bytes = app.metric("cinema_response_cache_bytes").await;
+    let entries = app.metric("cinema_response_cache_entries").await;
     assert!(bytes <= ANSWERS, "{bytes} bytes kept");
     assert!((1.0..200.0).contains(&entries), "{entries} answers kept");
     let (_, cost) = read(&app, &page(0), json!({})).await;
@@ -201,12 +192,18 @@ async fn a_flood_of_distinct_requests_stays_within_the_budgets(backend: Backend)
         let (status, body) = register(&app, &text, &sha(&text)).await;
         assert_eq!(status, 200, "{body}");
     }
-    let bytes = metric(&app, "cinema_persisted_queries_bytes").await;
-    let entries = metric(&app, "cinema_persisted_queries_entries").await;
+    let bytes = app.metric("cinema_persisted_queries_bytes").await;
+    let entries = app.metric("cinema_persisted_queries_entries").await;
     assert!(bytes <= TEXTS, "{bytes} bytes of texts kept");
     assert!((1.0..300.0).contains(&entries), "{entries} texts kept");
     let (status, _, body) = by_hash(&app, &sha(popular), None).await;
     assert!(status == 200 && body.contains("\"genres\""), "{body}");
+
+    // Every one of those 500 documents was parsed and offered to the parsed documents, within their budget too.
+    let bytes = app.metric("cinema_parsed_documents_bytes").await;
+    let entries = app.metric("cinema_parsed_documents_entries").await;
+    assert!(bytes <= DOCUMENTS, "{bytes} bytes of documents kept");
+    assert!((1.0..500.0).contains(&entries), "{entries} documents kept");
 }
 
 async fn viewer_fields_signed_in_requests_and_errors_are_never_kept(backend: Backend) {

@@ -131,6 +131,8 @@ pub struct GraphqlLimits {
     pub response_cache_bytes: u64,
     /// Bytes of query text kept for automatic persisted queries; 0 turns them off.
     pub persisted_query_bytes: u64,
+    /// Bytes of parsed documents kept (texts and syntax trees, estimated); 0 turns the keeping off.
+    pub document_cache_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -616,6 +618,7 @@ impl GraphqlLimits {
             introspection: vars.get("GRAPHQL_INTROSPECTION", !production)?,
             response_cache_bytes: vars.get("RESPONSE_CACHE_BYTES", BytesOrOff(8 * 1024 * 1024))?.0,
             persisted_query_bytes: vars.get("PERSISTED_QUERY_BYTES", BytesOrOff(4 * 1024 * 1024))?.0,
+            document_cache_bytes: vars.get("DOCUMENT_CACHE_BYTES", BytesOrOff(4 * 1024 * 1024))?.0,
         })
     }
 }

@@ -320,23 +320,17 @@ async fn execute(
     if let Some(answer) = cache_key.as_ref().and_then(|key| state.response_cache.get(key)) {
         return public_answer(media, headers, &answer, via_get);
     }
-    // Parsed once, here: a parse error gets its own code, the document limits run before the schema sees the
-    // document (see `DocumentLimits::check`), a GET that would mutate is refused (GET must be safe), and the
-    // schema executes this parsed document instead of parsing the text again.
-    let document = match async_graphql::parser::parse_query(&request.query) {
-        Ok(document) => document,
-        Err(error) => {
-            return request_error(
-                bad_request_status(media),
-                media,
-                "GRAPHQL_PARSE_FAILED",
-                &error.to_string(),
-            );
-        }
+    // Parsed once, here, or kept from an earlier request (see `parsed_documents`): a parse error gets its own
+    // code, the document limits run before the schema sees the document (see `DocumentLimits::check`), a GET
+    // that would mutate is refused (GET must be safe), and the schema executes this parsed document instead of
+    // parsing the text again.
+    let document = match state.parsed_documents.get(&request.query) {
+        Some(kept) => kept,
+        None => match parse_within_limits(&state, &request.query) {
+            Ok(document) => document,
+            Err((code, message)) => return request_error(bad_request_status(media), media, code, &message),
+        },
     };
-    if let Err(reason) = document_limits(&state).check(&document) {
-        return request_error(bad_request_status(media), media, "QUERY_TOO_COMPLEX", &reason);
-    }
     // Without a name, a document of several operations is refused by the executor; with one operation, that
     // one runs.
     let operation = operation_type(&document, request.operation_name.as_deref());
@@ -417,6 +411,18 @@ async fn execute(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
     headers.insert(header::CACHE_CONTROL, PRIVATE);
     http
+}
+
+/// Parses `text` and checks the document limits. A document that passes is kept for the next request that
+/// sends the same text; one that fails is refused with its code and a message, and not kept.
+fn parse_within_limits(state: &AppState, text: &str) -> Result<ExecutableDocument, (&'static str, String)> {
+    let document =
+        async_graphql::parser::parse_query(text).map_err(|error| ("GRAPHQL_PARSE_FAILED", error.to_string()))?;
+    document_limits(state)
+        .check(&document)
+        .map_err(|reason| ("QUERY_TOO_COMPLEX", reason))?;
+    state.parsed_documents.keep(text, &document);
+    Ok(document)
 }
 
 /// The type of the operation a request runs: the one named, or the only one. None when the executor will refuse

@@ -55,10 +55,12 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// Metrics
 ///
 /// Prometheus text format: `http_requests_total`, `http_request_duration_seconds`, `cinema_db_statements_total`,
-/// `cinema_db_statements_prepared_total` (kept in a connection's statement cache), the pool gauges `cinema_db_pool_*`, the response cache's `cinema_response_cache_*` (hits, misses,
-/// entries, bytes) and the persisted queries' `cinema_persisted_queries_*` (entries, bytes). With `METRICS_TOKEN` set (required in production), only a scraper
-/// sending `Authorization: Bearer <METRICS_TOKEN>` may read it; public otherwise (development). 404 when
-/// `METRICS=off`. Public in development; a scraper's role in production.
+/// `cinema_db_statements_prepared_total` (kept in a connection's statement cache), the pool gauges
+/// `cinema_db_pool_*`, the response cache's `cinema_response_cache_*` (hits, misses, entries, bytes), and the
+/// entries and bytes of the persisted queries (`cinema_persisted_queries_*`) and of the parsed documents
+/// (`cinema_parsed_documents_*`). With `METRICS_TOKEN` set (required in production), only a scraper sending
+/// `Authorization: Bearer <METRICS_TOKEN>` may read it; public otherwise (development). 404 when `METRICS=off`.
+/// Public in development; a scraper's role in production.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -88,13 +90,16 @@ pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMa
     metrics::gauge!("cinema_db_pool_available").set(status.available as f64);
     metrics::gauge!("cinema_db_pool_waiting").set(status.waiting as f64);
     metrics::gauge!("cinema_db_pool_max_size").set(status.max_size as f64);
-    let (hits, misses, entries, bytes) = state.response_cache.stats();
+    let (hits, misses) = state.response_cache.hits_and_misses();
     metrics::counter!("cinema_response_cache_hits_total").absolute(hits);
     metrics::counter!("cinema_response_cache_misses_total").absolute(misses);
-    metrics::gauge!("cinema_response_cache_entries").set(entries as f64);
-    metrics::gauge!("cinema_response_cache_bytes").set(bytes as f64);
-    let (entries, bytes) = state.persisted_queries.stats();
-    metrics::gauge!("cinema_persisted_queries_entries").set(entries as f64);
-    metrics::gauge!("cinema_persisted_queries_bytes").set(bytes as f64);
+    for (name, usage) in [
+        ("response_cache", state.response_cache.usage()),
+        ("persisted_queries", state.persisted_queries.usage()),
+        ("parsed_documents", state.parsed_documents.usage()),
+    ] {
+        metrics::gauge!(format!("cinema_{name}_entries")).set(usage.entries as f64);
+        metrics::gauge!(format!("cinema_{name}_bytes")).set(usage.bytes as f64);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }

@@ -9,6 +9,7 @@ pub mod listener;
 pub mod media;
 pub mod metrics;
 pub mod middleware;
+pub mod parsed_documents;
 pub mod persisted_queries;
 pub mod response_cache;
 pub mod router;

@@ -97,16 +97,9 @@ impl PersistedQueries {
         }
     }
 
-    /// (entries, weighed bytes), for /metrics.
-    pub fn stats(&self) -> (u64, u64) {
-        self.texts
-            .as_ref()
-            .map(|texts| {
-                // moka counts entries and bytes as it applies its pending writes; apply them first.
-                texts.run_pending_tasks();
-                (texts.entry_count(), texts.weighted_size())
-            })
-            .unwrap_or_default()
+    /// Texts kept and their weighed bytes, for /metrics.
+    pub fn usage(&self) -> crate::util::CacheUsage {
+        crate::util::CacheUsage::of(self.texts.as_ref())
     }
 }
 

@@ -43,4 +43,6 @@ pub struct AppState {
     pub response_cache: Arc<crate::server::response_cache::ResponseCache>,
     /// Query texts clients registered by hash (automatic persisted queries).
     pub persisted_queries: Arc<crate::server::persisted_queries::PersistedQueries>,
+    /// Documents parsed before, by their text.
+    pub parsed_documents: Arc<crate::server::parsed_documents::ParsedDocuments>,
 }

@@ -239,6 +239,17 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("request sent")
     }
 
+    /// The value of a metric on /metrics (one without labels).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let metrics = self.get("/metrics").await.text().await.unwrap();
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+            .parse()
+            .unwrap()
+    }
+
     /// Number of SQL statements the app has run so far.
     pub fn statements(&self) -> u64 {
         self.db().stats().statements()
