@@ -28,6 +28,7 @@ use crate::server::parsed_documents::ParsedDocuments;
 use crate::server::persisted_queries::PersistedQueries;
 use crate::server::response_cache::ResponseCache;
 use crate::server::schema::{Domains, build_schema};
+use crate::server::state::Handles;
 use crate::server::{AppState, metrics};
 use crate::shop::Shop;
 use crate::shop::abandoned::CancelAbandonedOrders;
@@ -141,10 +142,10 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         },
         &settings.graphql,
     );
-    let response_cache = Arc::new(ResponseCache::new(settings.graphql.response_cache_bytes));
-    let persisted_queries = Arc::new(PersistedQueries::new(settings.graphql.persisted_query_bytes));
-    let parsed_documents = Arc::new(ParsedDocuments::new(settings.graphql.document_cache_bytes));
-    Ok(AppState {
+    let response_cache = ResponseCache::new(settings.graphql.response_cache_bytes);
+    let persisted_queries = PersistedQueries::new(settings.graphql.persisted_query_bytes);
+    let parsed_documents = ParsedDocuments::new(settings.graphql.document_cache_bytes);
+    Ok(AppState::new(Handles {
         metrics: settings.metrics.then(metrics::recorder),
         trusted_proxy_hops: TrustedProxyHops(settings.http.trusted_proxy_hops),
         settings: Arc::new(settings),
@@ -152,10 +153,10 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         schema,
         auth,
         rate_limits,
-        graphql_budget: Arc::new(crate::auth::ratelimit::RateLimiter::new(
+        graphql_budget: crate::auth::ratelimit::RateLimiter::new(
             std::time::Duration::from_secs(60),
             crate::auth::ratelimit::DEFAULT_CAPACITY,
-        )),
+        ),
         accounts,
         catalog,
         shop,
@@ -167,7 +168,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         response_cache,
         persisted_queries,
         parsed_documents,
-    })
+    }))
 }
 
 /// The job kinds the worker runs, with their handlers, and the periodic ones it schedules.
