@@ -20,7 +20,7 @@ use crate::server::schema::CinemaSchema;
 use crate::storage::Storage;
 
 /// The handles, behind one reference count: axum clones the state for every request (and each middleware that
-/// reads it clones it again), and cloning two dozen handles, each with its own reference counts, was 12% of the
+/// reads it clones it again), and cloning two dozen handles, each with its own reference counts, was 14% of the
 /// server's time on cached pages (benches/RESULTS.md, issue 12, third part). Reads go through `Deref`.
 #[derive(Clone)]
 pub struct AppState(Arc<Handles>);
