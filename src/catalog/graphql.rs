@@ -121,10 +121,11 @@ impl PageNode for Movie {
     const EDGE: &'static str = "MovieEdge";
 }
 
-/// The fields that wait on a loader or the database box what they wait on (`Box::pin(…).await`). async-graphql
-/// resolves each selected field of each movie as a future of the size of the largest field's, allocated and
-/// moved into place: unboxed, that was 2.6 KB for every `name` and `year` of a page, and a tenth of the
-/// server's time in allocating and copying (benches/RESULTS.md, issue 12, third part).
+// The fields that wait on a loader or the database box what they wait on (`Box::pin(…).await`). async-graphql
+// resolves each selected field of each movie as a future of the size of the largest field's, allocated and
+// moved into place: unboxed, that was 2.6 KB for every `name` and `year` of a page, and a tenth of the
+// server's time in allocating and copying (benches/RESULTS.md, issue 12, third part). (A plain comment: a doc
+// comment here would become the type's description in the schema.)
 #[Object]
 impl Movie {
     /// Public id (a UUID).
@@ -349,48 +350,37 @@ impl Genre {
         sort: Option<MovieSortInput>,
     ) -> Result<Page<Movie, MovieCount>> {
         // Boxed, as `Movie`'s fields are: every `name` of every genre would otherwise be a future this size.
-        Box::pin(self.movies_page(ctx, first, after, filter, search, sort)).await
-    }
-}
-
-impl Genre {
-    async fn movies_page(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<MovieFilterInput>,
-        search: Option<String>,
-        sort: Option<MovieSortInput>,
-    ) -> Result<Page<Movie, MovieCount>> {
-        let filter = filter.unwrap_or_default().into_filter(search)?;
-        let limit = pagination::page_size(first)?;
-        let sort = sort.map(MovieSort::from).unwrap_or_default();
-        let seal = ctx.data::<CursorSeal>()?;
-        let after = read_cursor(seal, sort, after.as_deref())?;
-        let after_cursor = after.is_some();
-        // One row more than asked tells whether a next page exists.
-        let args = MovieListArgs::new(filter, sort, after, limit + 1);
-        let loader = ctx.data::<RequestLoader>()?;
-        let genre_id = self.row.id;
-        let rows = loader
-            .load_one(GenrePage {
-                genre_id,
-                args: args.clone(),
-            })
-            .await?
-            .unwrap_or_default();
-        let page = Page::from_keyset_rows(
-            rows,
-            limit,
-            after_cursor,
-            MovieCount::InGenre(CountInGenre { genre_id, args }),
-            |movie| seal_cursor(seal, sort, movie),
-            Movie,
-        );
-        // Every genre of the list runs this at once: their loads share one batch per relation.
-        prefetch_relations(ctx, page.nodes(), Batching::WithSiblings).await?;
-        Ok(page)
+        Box::pin(async move {
+            let filter = filter.unwrap_or_default().into_filter(search)?;
+            let limit = pagination::page_size(first)?;
+            let sort = sort.map(MovieSort::from).unwrap_or_default();
+            let seal = ctx.data::<CursorSeal>()?;
+            let after = read_cursor(seal, sort, after.as_deref())?;
+            let after_cursor = after.is_some();
+            // One row more than asked tells whether a next page exists.
+            let args = MovieListArgs::new(filter, sort, after, limit + 1);
+            let loader = ctx.data::<RequestLoader>()?;
+            let genre_id = self.row.id;
+            let rows = loader
+                .load_one(GenrePage {
+                    genre_id,
+                    args: args.clone(),
+                })
+                .await?
+                .unwrap_or_default();
+            let page = Page::from_keyset_rows(
+                rows,
+                limit,
+                after_cursor,
+                MovieCount::InGenre(CountInGenre { genre_id, args }),
+                |movie| seal_cursor(seal, sort, movie),
+                Movie,
+            );
+            // Every genre of the list runs this at once: their loads share one batch per relation.
+            prefetch_relations(ctx, page.nodes(), Batching::WithSiblings).await?;
+            Ok::<_, async_graphql::Error>(page)
+        })
+        .await
     }
 }
 
