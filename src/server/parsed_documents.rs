@@ -13,14 +13,24 @@ use std::sync::Arc;
 
 use async_graphql::parser::types::ExecutableDocument;
 
-/// What a kept document costs beyond its text, per byte of text: its syntax tree, measured at about 19 bytes per
-/// byte of text for the catalog page, plus a fixed share for the entry.
-const TREE_BYTES_PER_TEXT_BYTE: usize = 20;
+/// What a kept document is weighed at, beyond its text: an upper estimate of its syntax tree, so that no text
+/// can make the cache hold more than its budget. Measured (release build, copies of parsed documents): 19 bytes
+/// of tree per byte of text for the catalog page, 36 for a long list of small values (`[1,1,1,…]`), and 185
+/// bytes per field for a document of one-letter fields (`{ a a a … }`, 92 bytes per byte of text, which the
+/// per-byte figure alone would undercount 4.5 times).
+const TREE_BYTES_PER_TEXT_BYTE: usize = 40;
+const TREE_BYTES_PER_FIELD: usize = 192;
 const ENTRY_OVERHEAD: usize = 256;
+
+/// A kept document and the bytes it is weighed at.
+struct Kept {
+    document: ExecutableDocument,
+    weight: u32,
+}
 
 pub struct ParsedDocuments {
     /// None when DOCUMENT_CACHE_BYTES is 0.
-    documents: Option<moka::sync::Cache<Arc<str>, Arc<ExecutableDocument>>>,
+    documents: Option<moka::sync::Cache<Arc<str>, Arc<Kept>>>,
 }
 
 impl ParsedDocuments {
@@ -28,10 +38,7 @@ impl ParsedDocuments {
         let documents = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|text: &Arc<str>, _: &Arc<ExecutableDocument>| {
-                    let bytes = text.len() * (1 + TREE_BYTES_PER_TEXT_BYTE) + ENTRY_OVERHEAD;
-                    u32::try_from(bytes).unwrap_or(u32::MAX)
-                })
+                .weigher(|_: &Arc<str>, kept: &Arc<Kept>| kept.weight)
                 .build()
         });
         ParsedDocuments { documents }
@@ -41,13 +48,19 @@ impl ParsedDocuments {
     /// each request gets its own copy.)
     pub fn get(&self, text: &str) -> Option<ExecutableDocument> {
         let documents = self.documents.as_ref()?;
-        documents.get(text).map(|document| ExecutableDocument::clone(&document))
+        documents.get(text).map(|kept| kept.document.clone())
     }
 
     /// Keeps `document`, parsed from `text`, once it has passed the document limits.
     pub fn keep(&self, text: &str, document: &ExecutableDocument) {
         if let Some(documents) = &self.documents {
-            documents.insert(Arc::from(text), Arc::new(document.clone()));
+            let fields = crate::graphql::limits::count_fields(document);
+            let bytes = text.len() * (1 + TREE_BYTES_PER_TEXT_BYTE) + fields * TREE_BYTES_PER_FIELD + ENTRY_OVERHEAD;
+            let kept = Kept {
+                document: document.clone(),
+                weight: u32::try_from(bytes).unwrap_or(u32::MAX),
+            };
+            documents.insert(Arc::from(text), Arc::new(kept));
         }
     }
 
@@ -91,5 +104,20 @@ mod tests {
         let usage = small.usage();
         assert!(usage.bytes <= budget, "{usage:?}");
         assert!(usage.entries > 0 && usage.entries < 200, "{usage:?}");
+    }
+
+    /// A short text of many fields parses to a large tree (185 bytes a field, 92 per byte of text): it is
+    /// weighed by its fields, so such documents cannot hold more memory than the budget says.
+    #[test]
+    fn a_document_of_many_small_fields_is_weighed_by_its_fields() {
+        let documents = ParsedDocuments::new(1024 * 1024);
+        let text = format!("{{ {} }}", vec!["a"; 500].join(" "));
+        documents.keep(&text, &async_graphql::parser::parse_query(&text).unwrap());
+        let usage = documents.usage();
+        assert!(
+            usage.bytes >= 500 * 185,
+            "{} bytes of text weighed at {usage:?}",
+            text.len()
+        );
     }
 }
