@@ -17,6 +17,7 @@ use crate::db::{Db, PoolOptions, migrate};
 use crate::graphql::pagination::CursorSeal;
 use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
+use crate::notify::mailer::EmailJobs;
 use crate::notify::{Email, Mailer};
 use crate::payments::gateway::{Gateway, MockGateway, OwnAddress};
 use crate::payments::models::Provider;
@@ -181,7 +182,7 @@ pub fn job_handlers(
     payments: &Payments,
 ) -> Handlers {
     Handlers::default()
-        .on::<Email, _>(mailer.clone())
+        .on::<Email, _>(EmailJobs::new(mailer.clone(), db.clone()))
         .on::<LinkMail, _>(LinkMailer::new(
             db.clone(),
             mailer.clone(),

@@ -37,6 +37,8 @@ pub enum AppError {
         status: StatusCode,
         code: &'static str,
         message: String,
+        /// Facts a client needs to act on the refusal, as extensions (e.g. `chargedTotal`).
+        details: Vec<(&'static str, serde_json::Value)>,
     },
     Internal(anyhow::Error),
 }
@@ -62,7 +64,16 @@ impl AppError {
             status,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// This refusal with one more fact for the client (an extension; REST problems leave it out).
+    pub fn with_detail(mut self, key: &'static str, value: serde_json::Value) -> Self {
+        if let AppError::Rejected { details, .. } | AppError::ConflictWith { details, .. } = &mut self {
+            details.push((key, value));
+        }
+        self
     }
 
     /// The stable machine-readable code clients switch on.
@@ -137,13 +148,15 @@ impl AppError {
             AppError::RateLimited { retry_after_secs } => {
                 error.extend_with(|_, ext| ext.set("retryAfterSeconds", retry_after_secs))
             }
-            AppError::ConflictWith { details, .. } => error.extend_with(|_, ext| {
-                for (key, value) in details {
-                    if let Ok(value) = async_graphql::Value::from_json(value) {
-                        ext.set(key, value);
+            AppError::ConflictWith { details, .. } | AppError::Rejected { details, .. } => {
+                error.extend_with(|_, ext| {
+                    for (key, value) in details {
+                        if let Ok(value) = async_graphql::Value::from_json(value) {
+                            ext.set(key, value);
+                        }
                     }
-                }
-            }),
+                })
+            }
             _ => error,
         }
     }

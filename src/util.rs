@@ -83,3 +83,42 @@ mod tests {
         );
     }
 }
+
+/// Whether `text` shows anything on screen: a character that is not white space, a control character, or one
+/// of the characters drawn as nothing (zero-width spaces and joiners, direction marks, variation selectors,
+/// tags, fillers, the blank braille pattern). A comment or name made only of those looks empty to everyone.
+pub fn has_visible_text(text: &str) -> bool {
+    text.chars()
+        .any(|c| !c.is_whitespace() && !c.is_control() && !is_drawn_as_nothing(c))
+}
+
+fn is_drawn_as_nothing(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E007F}'
+        | '\u{E0100}'..='\u{E01EF}')
+}
+
+#[cfg(test)]
+mod visible_text_tests {
+    use super::has_visible_text;
+
+    #[test]
+    fn only_invisible_characters_are_no_text() {
+        for empty in [
+            "",
+            "   ",
+            "\u{200B}\u{200C}\u{200D}",
+            "\u{FEFF}\u{2060}",
+            "\u{3164}\u{2800}",
+            "\t\n\u{E0041}",
+        ] {
+            assert!(!has_visible_text(empty), "{empty:?}");
+        }
+        for shown in ["a", " \u{200B}ok", "👍", "\u{1F44D}\u{FE0F}", "日本"] {
+            assert!(has_visible_text(shown), "{shown:?}");
+        }
+    }
+}

@@ -4,9 +4,11 @@
 use crate::common::{PASSWORD, TestApp, decode_mail, token_in};
 use cinema::db::{Backend, Role};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 backend_tests!(
     register_activate_login_and_me,
+    an_expired_access_token_answers_token_expired,
     registration_refusals_change_nothing,
     activation_tokens_are_single_use_and_expire,
     resend_kills_the_old_token_and_tells_nothing,
@@ -526,6 +528,35 @@ async fn graphql_refuses_bad_tokens(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// A5 (issue 22): an access token past its expiry answers TOKEN_EXPIRED (refresh and ask again), on a public read too, so a
+/// client can tell it from a forged one (INVALID_TOKEN, sign in again).
+async fn an_expired_access_token_answers_token_expired(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let tokens = app.signed_in_user("eve@example.com").await;
+    let keys = cinema::auth::jwt::JwtKeys::new(&app.settings().auth.jwt_secret, Duration::from_secs(900));
+    let claims = keys.verify(tokens["accessToken"].as_str().unwrap()).unwrap();
+    let an_hour_ago = chrono::Utc::now().timestamp() - 3600;
+    let expired = keys
+        .issue_at(&claims.sub, Role::User, &claims.sid, an_hour_ago)
+        .unwrap();
+    let (status, body) = app.graphql_as(&expired, "{ genres { name } }", json!({})).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TOKEN_EXPIRED", "{body}");
+    let (status, body) = app.graphql_as(&expired, "{ me { email } }", json!({})).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (401, Some("TOKEN_EXPIRED"))
+    );
+    let forged = cinema::auth::jwt::JwtKeys::new("another-secret-that-is-long-enough-0123", Duration::from_secs(900))
+        .issue_at(&claims.sub, Role::User, &claims.sid, an_hour_ago)
+        .unwrap();
+    let (status, body) = app.graphql_as(&forged, "{ genres { name } }", json!({})).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (401, Some("INVALID_TOKEN"))
+    );
 }
 
 async fn docs_access_follows_sign_in(backend: Backend) {

@@ -170,7 +170,10 @@ async fn comment_refusals(backend: Backend) {
     let app = &p.app;
     let error = error_of(app, None, ADD, json!({ "m": p.movie, "t": "hi" })).await;
     assert_eq!(error["code"], "UNAUTHENTICATED");
-    for text in ["", "   \n ", &"x".repeat(2001)] {
+    // B10 (issue 22): a text of only invisible characters (zero-width spaces and joiners, a byte-order mark, a Hangul
+    // filler) is refused like an empty one.
+    let invisible = "\u{200B}\u{200D}\u{FEFF}\u{3164}";
+    for text in ["", "   \n ", invisible, &"x".repeat(2001)] {
         let error = error_of(app, Some(&p.ann), ADD, json!({ "m": p.movie, "t": text })).await;
         assert_eq!(
             (error["code"].as_str(), error["field"].as_str()),

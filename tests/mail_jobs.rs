@@ -23,6 +23,7 @@ backend_tests!(
     activation_email_travels_over_smtp,
     an_smtp_outage_loses_no_email,
     two_workers_never_send_the_same_email_twice,
+    a_once_only_email_is_sent_once_however_often_it_runs,
     jobs_out_of_attempts_are_kept_as_failed,
     cleanup_deletes_only_what_expired_once_per_period,
     the_running_worker_schedules_and_runs_the_hourly_cleanup,
@@ -119,6 +120,7 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
             subject: format!("Message {i}"),
             text: "hello".into(),
             html: "<p>hello</p>".into(),
+            once_key: None,
         };
         cinema::jobs::enqueue(&mut conn, &email).await.unwrap();
     }
@@ -164,6 +166,85 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
     );
     assert_eq!(recipients.len(), EMAILS);
     assert_eq!(per_worker.iter().sum::<usize>(), EMAILS, "no job ran twice");
+}
+
+/// F2 (issue 22): a receipt whose job runs again (a crash after sending, before the job was marked done) or
+/// that was queued twice is sent once; its Message-ID is the same on every send, so that even a send repeated
+/// in that window is one message to the recipient's mail program.
+async fn a_once_only_email_is_sent_once_however_often_it_runs(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::start_with(backend, &[("SMTP_URL", &sink.url()), ("RUN_WORKER", "off")]).await;
+    let receipt = |n: usize| Email {
+        to: "payer@example.com".into(),
+        subject: format!("Receipt {n}"),
+        text: "paid".into(),
+        html: "<p>paid</p>".into(),
+        once_key: None,
+    };
+    let mut conn = app.conn().await;
+    for n in 0..3 {
+        let email = receipt(n).once("order:42:paid".into());
+        cinema::jobs::enqueue(&mut conn, &email).await.unwrap();
+    }
+    cinema::jobs::enqueue(&mut conn, &receipt(9).once("order:43:paid".into()))
+        .await
+        .unwrap();
+    cinema::jobs::enqueue(&mut conn, &receipt(10)).await.unwrap();
+    let mailer = Mailer::from_settings(&app.settings().mail).unwrap();
+    let db = app.db().clone();
+    let worker = Worker::new(
+        db.clone(),
+        job_handlers(
+            &db,
+            &mailer,
+            "http://front.example",
+            MailBudget::per_hour(100),
+            &app.state.shop,
+            &app.state.payments,
+        ),
+        Duration::from_millis(10),
+        Duration::from_millis(100),
+    );
+    let ran = worker.run_due().await.map_err(|e| e.public_message()).unwrap();
+    assert_eq!(ran, 5, "every job ran and completed");
+    let received = sink.wait_for(3, |_| true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received_now = sink.wait_for(3, |_| true).await;
+    assert_eq!(received_now.len(), 3, "one per key and the unkeyed one: {received:?}");
+    let subjects: BTreeSet<String> = received_now
+        .iter()
+        .filter_map(|m| m.data.lines().find(|l| l.starts_with("Subject: ")).map(str::to_string))
+        .collect();
+    assert_eq!(
+        subjects,
+        BTreeSet::from([
+            "Subject: Receipt 0".to_string(),
+            "Subject: Receipt 9".to_string(),
+            "Subject: Receipt 10".to_string()
+        ])
+    );
+    // The same key gives the same Message-ID whoever sends it, and another key another one.
+    let message_id = |data: &str| {
+        data.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+            .map(str::to_string)
+            .unwrap()
+    };
+    let first = received_now
+        .iter()
+        .find(|m| m.data.contains("Subject: Receipt 0"))
+        .unwrap();
+    let other = received_now
+        .iter()
+        .find(|m| m.data.contains("Subject: Receipt 9"))
+        .unwrap();
+    assert_ne!(message_id(&first.data), message_id(&other.data));
+    let digest = cinema::util::sha256_hex("order:42:paid");
+    assert!(
+        message_id(&first.data).contains(&digest[..32]),
+        "{}",
+        message_id(&first.data)
+    );
 }
 
 /// A kind no worker has a handler for.

@@ -613,7 +613,28 @@ async fn a_declined_mock_checkout_keeps_the_order_payable(backend: Backend) {
             .await
     });
     assert_eq!(raised, Ok(1));
-    let second = pay_order(&b, &order).await;
+    // D2 (issue 22): a raised total is not charged unless the payer accepts it; nothing is stored meanwhile.
+    let (_, body) = b
+        .app
+        .graphql_as(
+            &b.token,
+            "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }",
+            json!({ "o": order }),
+        )
+        .await;
+    let refusal = &body["errors"][0]["extensions"];
+    assert_eq!(refusal["code"], "PRICE_CHANGED", "{body}");
+    let ordered = first["amount"]["amount"].as_i64().unwrap();
+    assert_eq!(refusal["orderedTotal"]["amount"], ordered, "{body}");
+    assert_eq!(refusal["chargedTotal"]["amount"], ordered + 100, "{body}");
+    assert_eq!(payments_of_order(&b, &order).await, 1, "the refusal stored no payment");
+    let second = gql(
+        &b,
+        "mutation($o: ID!) { payOrder(orderId: $o, acceptPriceChange: true) { payment { id status amount { amount } } checkoutUrl amount { amount } priceChanged } }",
+        json!({ "o": order }),
+    )
+    .await["payOrder"]
+        .clone();
     assert_ne!(
         second["payment"]["id"], first["payment"]["id"],
         "a new attempt after a decline"
@@ -623,6 +644,30 @@ async fn a_declined_mock_checkout_keeps_the_order_payable(backend: Backend) {
         second["amount"]["amount"].as_i64().unwrap(),
         first["amount"]["amount"].as_i64().unwrap() + 100
     );
+
+    // A lower total is simply charged.
+    let declined = press(&b.app, &format!("{}/decline", checkout_path(&second))).await;
+    assert_eq!(declined.status(), 303);
+    let lowered = cinema::per_backend!(&mut conn, |c| {
+        diesel::update(movies::table.filter(movies::uuid.eq(&b.movies[0])))
+            .set(movies::price_cents.eq(movies::price_cents - 300))
+            .execute(c)
+            .await
+    });
+    assert_eq!(lowered, Ok(1));
+    let third = pay_order(&b, &order).await;
+    assert_eq!(third["priceChanged"], true);
+    assert_eq!(third["amount"]["amount"].as_i64().unwrap(), ordered - 200);
+}
+
+/// How many payments an order has had.
+async fn payments_of_order(b: &Buyer, order: &str) -> i64 {
+    gql(b, "{ payments(first: 50) { nodes { orderId } } }", json!({})).await["payments"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["orderId"] == order)
+        .count() as i64
 }
 
 /// E1: refusals of `payOrder`.

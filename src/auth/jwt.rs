@@ -42,7 +42,11 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, user_uuid: &str, role: Role, session_id: &str) -> AppResult<String> {
-        let issued = chrono::Utc::now().timestamp();
+        self.issue_at(user_uuid, role, session_id, chrono::Utc::now().timestamp())
+    }
+
+    /// A token as if issued at `issued` (seconds since the epoch): tests make expired tokens with it.
+    pub fn issue_at(&self, user_uuid: &str, role: Role, session_id: &str, issued: i64) -> AppResult<String> {
         let claims = Claims {
             sub: user_uuid.to_string(),
             role: role.as_str().to_string(),
@@ -54,19 +58,33 @@ impl JwtKeys {
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(AppError::internal)
     }
 
-    /// The claims of a valid, unexpired token signed with our key; UNAUTHENTICATED otherwise.
+    /// The claims of a valid, unexpired token signed with our key. An expired one (with a good signature)
+    /// answers `TOKEN_EXPIRED`, so a client knows to refresh rather than to sign in again; anything else
+    /// `INVALID_TOKEN`.
     pub fn verify(&self, token: &str) -> AppResult<Claims> {
         decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|error| {
                 tracing::debug!(%error, "access token refused");
+                if matches!(error.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
+                    return token_expired();
+                }
                 AppError::rejected(
                     axum::http::StatusCode::UNAUTHORIZED,
                     "INVALID_TOKEN",
-                    "the access token is invalid or expired",
+                    "the access token is invalid",
                 )
             })
     }
+}
+
+/// What an access token past its expiry answers (the signature was good): refresh and ask again.
+pub fn token_expired() -> AppError {
+    AppError::rejected(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "TOKEN_EXPIRED",
+        "the access token has expired; refresh it and ask again",
+    )
 }
 
 #[cfg(test)]
@@ -89,6 +107,12 @@ mod tests {
         let mut claims = keys.verify(&token).unwrap();
         claims.exp = chrono::Utc::now().timestamp() - 60;
         let stale = encode(&Header::new(Algorithm::HS256), &claims, &expired.encoding).unwrap();
-        assert_eq!(keys.verify(&stale).unwrap_err().code(), "INVALID_TOKEN");
+        assert_eq!(keys.verify(&stale).unwrap_err().code(), "TOKEN_EXPIRED");
+        let forged_and_stale = encode(&Header::new(Algorithm::HS256), &claims, &other.encoding).unwrap();
+        assert_eq!(
+            keys.verify(&forged_and_stale).unwrap_err().code(),
+            "INVALID_TOKEN",
+            "an expired token with a bad signature is not told apart"
+        );
     }
 }

@@ -52,10 +52,10 @@ fn deleted_comment() -> AppError {
     AppError::rejected(StatusCode::CONFLICT, "COMMENT_DELETED", "this comment was deleted")
 }
 
-/// A comment's text as stored: trimmed, 1 to MAX_COMMENT_CHARS characters.
+/// A comment's text as stored: trimmed, 1 to MAX_COMMENT_CHARS characters, at least one of them visible.
 fn clean_text(text: &str) -> AppResult<String> {
     let text = text.trim();
-    if text.is_empty() {
+    if !crate::util::has_visible_text(text) {
         return Err(AppError::bad_input("text", "a comment cannot be empty"));
     }
     if text.chars().count() > MAX_COMMENT_CHARS {

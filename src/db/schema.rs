@@ -315,6 +315,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_deliveries (key) {
+        key -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     stripe_events (event_id) {
         event_id -> Text,
         event_type -> Text,
@@ -420,6 +427,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_items,
     refunds,
     stripe_events,
+    email_deliveries,
     jobs,
     admin_actions,
 );

@@ -7,6 +7,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailSettings;
+use crate::db::{Db, now};
 use crate::jobs::{JobHandler, JobKind};
 use crate::notify::Email;
 
@@ -52,8 +53,16 @@ impl Mailer {
 
     /// Sends one email; an error means "try again later" to the job queue.
     pub async fn send(&self, email: &Email) -> anyhow::Result<()> {
+        let from = self.from();
+        // A once-only email always has the same Message-ID, so that a send repeated after a crash between
+        // sending and recording it is one message to the recipient's mail program.
+        let message_id = email.once_key.as_ref().map(|key| {
+            let digest = crate::util::sha256_hex(key);
+            format!("<{}@{}>", &digest[..32], from.email.domain())
+        });
         let message = Message::builder()
-            .from(self.from().clone())
+            .from(from.clone())
+            .message_id(message_id)
             .to(email.to.parse()?)
             .subject(&email.subject)
             .multipart(MultiPart::alternative_plain_html(
@@ -78,9 +87,65 @@ impl JobKind for Email {
     const KIND: &'static str = "email.send";
 }
 
-/// The worker sends queued emails through the mailer; an error leaves the job for a later retry.
-impl JobHandler<Email> for Mailer {
+/// The worker's handler of queued emails: sends each through the mailer (an error leaves the job for a later
+/// retry), a once-only email at most once.
+#[derive(Clone)]
+pub struct EmailJobs {
+    mailer: Mailer,
+    db: Db,
+}
+
+impl EmailJobs {
+    pub fn new(mailer: Mailer, db: Db) -> EmailJobs {
+        EmailJobs { mailer, db }
+    }
+}
+
+impl JobHandler<Email> for EmailJobs {
     async fn run(&self, email: Email) -> anyhow::Result<()> {
-        self.send(&email).await
+        let Some(key) = &email.once_key else {
+            return self.mailer.send(&email).await;
+        };
+        let mut conn = self.db.conn().await?;
+        if deliveries::was_sent(&mut conn, key).await? {
+            tracing::info!(key, "a once-only email was sent already; not again");
+            return Ok(());
+        }
+        self.mailer.send(&email).await?;
+        deliveries::record_sent(&mut conn, key, now()).await?;
+        Ok(())
+    }
+}
+
+/// The record of once-only emails sent.
+mod deliveries {
+    use diesel::prelude::*;
+    use diesel::{OptionalExtension, QueryResult};
+    use diesel_async::RunQueryDsl;
+
+    use crate::db::DbConn;
+    use crate::db::schema::email_deliveries;
+
+    pub async fn was_sent(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+        let found = crate::per_backend!(conn, |c| {
+            email_deliveries::table
+                .find(key)
+                .select(email_deliveries::key)
+                .first::<String>(c)
+                .await
+                .optional()
+        })?;
+        Ok(found.is_some())
+    }
+
+    pub async fn record_sent(conn: &mut DbConn, key: &str, at: chrono::NaiveDateTime) -> QueryResult<()> {
+        crate::per_backend!(conn, |c| {
+            diesel::insert_into(email_deliveries::table)
+                .values((email_deliveries::key.eq(key), email_deliveries::sent_at.eq(at)))
+                .on_conflict_do_nothing()
+                .execute(c)
+                .await
+        })?;
+        Ok(())
     }
 }

@@ -9,6 +9,19 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// What makes this email once-only (an order's receipt: `order:<id>:paid`): a keyed email is sent at most
+    /// once however often its job runs or is queued, and always with the same Message-ID, so that even a
+    /// send repeated after a crash between sending and recording it shows as one message in the inbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub once_key: Option<String>,
+}
+
+impl Email {
+    /// This email, sent at most once under `key`.
+    pub fn once(mut self, key: String) -> Email {
+        self.once_key = Some(key);
+        self
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -46,6 +59,7 @@ fn render(to: &str, subject: &str, lead: &str, action: Option<(&str, &str)>, clo
         subject: subject.to_string(),
         text,
         html,
+        once_key: None,
     }
 }
 

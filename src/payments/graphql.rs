@@ -307,11 +307,25 @@ pub struct PaymentMutation;
 impl PaymentMutation {
     /// Opens a checkout for one of the viewer's PENDING orders at today's prices (E1, D2). While one is open,
     /// answers that one. NOT_FOUND for someone else's order; ORDER_PAID or ORDER_CLOSED when it cannot be paid;
-    /// SERVICE_UNAVAILABLE when the payment provider does not answer (nothing is charged; ask again).
+    /// SERVICE_UNAVAILABLE when the payment provider does not answer (nothing is charged; ask again);
+    /// PRICE_CHANGED (with `chargedTotal` and `orderedTotal` in extensions) when prices rose since the order was
+    /// placed and `acceptPriceChange` is not true. A lower total is simply charged.
     #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
-    async fn pay_order(&self, ctx: &Context<'_>, order_id: ID) -> Result<PayOrderPayload> {
+    async fn pay_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        #[graphql(
+            desc = "Pay even when the order costs more today than when it was placed (default false).",
+            default = false
+        )]
+        accept_price_change: bool,
+    ) -> Result<PayOrderPayload> {
         let user_id = viewer(ctx)?.user_id;
-        let started = ctx.data::<Payments>()?.pay_order(user_id, &order_id).await?;
+        let started = ctx
+            .data::<Payments>()?
+            .pay_order(user_id, &order_id, accept_price_change)
+            .await?;
         Ok(PayOrderPayload(started))
     }
 

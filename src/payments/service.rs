@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{Db, now};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::TimeCursor;
+use crate::graphql::scalars::format_money;
 use crate::jobs::{self, JobHandler, JobKind};
 use crate::payments::gateway::{CheckoutRequest, Gateway, GatewayError, OwnAddress, RefundRequest};
 use crate::payments::models::{
@@ -90,6 +91,23 @@ fn checkout_back(frontend_url: &str, order_uuid: &str, outcome: &str) -> String 
     )
 }
 
+/// What `payOrder` answers when today's total is higher than the ordered one and the payer has not accepted it.
+fn price_raised(repriced: &shop::models::Repriced, currency: &str) -> AppError {
+    let money = |cents: i64| serde_json::json!({ "amount": cents, "currency": currency, "formatted": format_money(cents, currency) });
+    AppError::rejected(
+        StatusCode::CONFLICT,
+        "PRICE_CHANGED",
+        format!(
+            "prices rose since this order was placed: it now costs {} instead of {}; pay with acceptPriceChange: \
+             true to accept, or cancel the order",
+            format_money(repriced.charged_cents, currency),
+            format_money(repriced.ordered_cents, currency)
+        ),
+    )
+    .with_detail("chargedTotal", money(repriced.charged_cents))
+    .with_detail("orderedTotal", money(repriced.ordered_cents))
+}
+
 const HINT_PROVIDER_DOWN: &str =
     "The payment provider did not answer. Nothing was charged; try paying again in a moment.";
 
@@ -136,7 +154,16 @@ impl Payments {
     /// without a checkout and the order payable: the next `payOrder` tries again with the same key and amount,
     /// so a checkout the provider did open meanwhile is the one the payer gets. A refusal closes the payment
     /// FAILED.
-    pub async fn pay_order(&self, user_id: i64, order_uuid: &str) -> AppResult<CheckoutStarted> {
+    ///
+    /// A total higher than at ordering (a moderator raised a price meanwhile) is charged only when the payer
+    /// says so (`accept_price_change`); otherwise PRICE_CHANGED, with both totals, and nothing is stored. A
+    /// lower total is simply charged.
+    pub async fn pay_order(
+        &self,
+        user_id: i64,
+        order_uuid: &str,
+        accept_price_change: bool,
+    ) -> AppResult<CheckoutStarted> {
         let provider = self.provider;
         let options = self.options.clone();
         let prepared = self
@@ -160,6 +187,9 @@ impl Payments {
                     }
                     None => {
                         let repriced = shop::service::reprice_pending_order(conn, &order).await?;
+                        if repriced.charged_cents > repriced.ordered_cents && !accept_price_change {
+                            return Err(price_raised(&repriced, &order.currency));
+                        }
                         let uuid = uuid::Uuid::new_v4().to_string();
                         let payment = repo::insert_payment(
                             conn,

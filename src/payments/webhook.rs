@@ -209,7 +209,8 @@ async fn succeed(
     if fulfilled {
         let to = repo::email_of(conn, paid.user_id).await?;
         let amount = format_money(paid.amount_received_cents.unwrap_or(paid.amount_cents), &paid.currency);
-        jobs::enqueue(conn, &templates::order_paid(&to, frontend_url, &amount)).await?;
+        let receipt = templates::order_paid(&to, frontend_url, &amount).once(format!("order:{}:paid", paid.order_id));
+        jobs::enqueue(conn, &receipt).await?;
     }
     Ok(())
 }
@@ -273,7 +274,9 @@ async fn refund(conn: &mut DbConn, payment: PaymentRow, frontend_url: &str) -> A
                 refunded.amount_received_cents.unwrap_or(refunded.amount_cents),
                 &refunded.currency,
             );
-            jobs::enqueue(conn, &templates::order_refunded(&to, frontend_url, &amount)).await?;
+            let notice = templates::order_refunded(&to, frontend_url, &amount)
+                .once(format!("order:{}:refunded", refunded.order_id));
+            jobs::enqueue(conn, &notice).await?;
         }
         PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Canceled
             if payment.refund_seen_at.is_none() =>
