@@ -230,19 +230,44 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         state.payments.serving_on(address);
     }
-    // Live order status from every instance (PostgreSQL LISTEN; SQLite passes its notices on at commit).
-    let listening = state.db.listen(&[crate::shop::models::ORDER_STATUS_CHANNEL]);
+    // Live order status and ended sessions from every instance (PostgreSQL LISTEN; SQLite passes its notices
+    // on at commit).
+    let listening = state.db.listen(&[
+        crate::shop::models::ORDER_STATUS_CHANNEL,
+        crate::auth::sessions::SESSIONS_CHANNEL,
+    ]);
+    let hearing_sessions = tokio::spawn(hear_sessions(state.db.notices(), state.auth.clone()));
     let router = crate::server::build_router(state);
     let served = listener::serve(listener, router, limits, shutdown).await;
     let _ = stop_worker.send(true);
     if let Some(listening) = listening {
         listening.abort();
     }
+    hearing_sessions.abort();
     if let Some(worker) = worker {
         let _ = worker.await;
     }
     db.close();
     Ok(served?)
+}
+
+/// Makes this instance forget what it remembers of sessions that ended anywhere (a logout on another instance
+/// reaches this one's HTTP checks at once, not after `SESSION_CACHE_SECS`).
+async fn hear_sessions(mut notices: tokio::sync::broadcast::Receiver<crate::db::notify::Notice>, auth: Auth) {
+    use crate::auth::sessions::{SESSIONS_CHANNEL, SessionsChanged};
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match notices.recv().await {
+            Ok(notice) if notice.channel == SESSIONS_CHANNEL => {
+                if let Some(change) = SessionsChanged::parse(&notice.payload) {
+                    auth.hear(&change);
+                }
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => auth.forget_all(),
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).

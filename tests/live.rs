@@ -16,6 +16,9 @@ backend_tests!(
     the_subscriber_hears_the_moment_the_payment_lands,
     subscriptions_refuse_what_they_must,
     sockets_are_bounded_in_number_time_and_size,
+    a_socket_closes_when_its_session_ends,
+    a_socket_closes_when_its_token_expires,
+    sockets_that_never_sign_in_hold_no_place,
 );
 
 pub(crate) const WATCH: &str =
@@ -26,11 +29,23 @@ pub(crate) struct Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::M
 impl Socket {
     /// Opens /graphql/ws, saying nothing yet; the HTTP status when the upgrade is refused.
     pub(crate) async fn connect(app: &TestApp) -> Result<Socket, u16> {
+        Socket::connect_with(app, None).await
+    }
+
+    /// `connect` through a proxy that names `client` (the app trusts one hop).
+    pub(crate) async fn connect_from(app: &TestApp, client: &str) -> Result<Socket, u16> {
+        Socket::connect_with(app, Some(client)).await
+    }
+
+    async fn connect_with(app: &TestApp, forwarded_for: Option<&str>) -> Result<Socket, u16> {
         let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
         let mut request = url.into_client_request().unwrap();
         request
             .headers_mut()
             .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        if let Some(client) = forwarded_for {
+            request.headers_mut().insert("x-forwarded-for", client.parse().unwrap());
+        }
         match tokio_tungstenite::connect_async(request).await {
             Ok((stream, response)) => {
                 assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
@@ -151,17 +166,27 @@ async fn subscriptions_refuse_what_they_must(backend: Backend) {
     let b = buyer(backend).await;
     let order = placed_order(&b, &b.movies[0..1]).await;
 
-    // No token: the socket opens, the subscription is refused.
+    // No token: every subscription needs a viewer, so the socket is closed at its `connection_init` (4401).
     let mut anonymous = Socket::open(&b.app, json!({})).await;
-    assert_eq!(anonymous.next().await["type"], "connection_ack");
-    anonymous.subscribe("1", WATCH, json!({ "o": order })).await;
-    assert_eq!(code(&anonymous.next_for("1").await), "UNAUTHENTICATED");
+    let closed = anonymous.next().await;
+    assert_eq!(
+        (closed["type"].as_str(), closed["code"].as_u64()),
+        (Some("closed"), Some(4401)),
+        "{closed}"
+    );
+    assert!(
+        closed["reason"].as_str().unwrap().contains("UNAUTHENTICATED"),
+        "{closed}"
+    );
 
-    // A token that does not authenticate closes the socket, saying why (async-graphql closes a refused
-    // `connection_init` with 1002).
+    // A token that does not authenticate closes the socket too, saying why.
     let mut forged = Socket::open(&b.app, json!({ "authorization": "Bearer not.a.token" })).await;
     let closed = forged.next().await;
-    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(
+        (closed["type"].as_str(), closed["code"].as_u64()),
+        (Some("closed"), Some(4401)),
+        "{closed}"
+    );
     assert!(closed["reason"].as_str().unwrap().contains("INVALID_TOKEN"), "{closed}");
 
     // Someone else's order is NOT_FOUND; queries and mutations belong to POST /graphql.
@@ -281,4 +306,180 @@ async fn sockets_are_bounded_in_number_time_and_size(backend: Backend) {
     let mut fine = Socket::signed_in(&b.app, &b.token).await;
     fine.subscribe("1", "subscription { __typename }", json!({})).await;
     assert_ne!(fine.next_for("1").await["type"], "closed");
+}
+
+/// Waits for the server to close `socket`, at most `within`; the close message.
+async fn closed_within(socket: &mut Socket, within: Duration) -> Value {
+    let started = std::time::Instant::now();
+    let closed = tokio::time::timeout(within, async {
+        loop {
+            let message = socket.next().await;
+            if message["type"] == "closed" {
+                return message;
+            }
+            assert_ne!(
+                message["type"], "next",
+                "nothing is pushed once the session ended: {message}"
+            );
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the socket was not closed within {within:?}"));
+    assert!(started.elapsed() <= within);
+    closed
+}
+
+/// A signed-in user's socket with `order` watched and its first state heard.
+async fn watching(app: &TestApp, token: &str, order: &str) -> Socket {
+    let mut socket = Socket::signed_in(app, token).await;
+    socket.subscribe("1", WATCH, json!({ "o": order })).await;
+    assert_eq!(
+        socket.next_for("1").await["payload"]["data"]["orderStatusChanged"]["status"],
+        "PENDING"
+    );
+    socket
+}
+
+/// Issue 22 (A7, H4): a socket lives only as long as its session. A logout closes it within a second (4401),
+/// an admin's ban too (4403), and the payment that lands afterwards is pushed to nobody.
+async fn a_socket_closes_when_its_session_ends(backend: Backend) {
+    let b = buyer(backend).await;
+    let order = placed_order(&b, &b.movies[0..1]).await;
+    let started = pay_order(&b, &order).await;
+    let mut socket = watching(&b.app, &b.token, &order).await;
+    let (status, _) = b.app.post_json("/api/v1/auth/logout", json!({}), Some(&b.token)).await;
+    assert_eq!(status, 204);
+    let closed = closed_within(&mut socket, Duration::from_secs(1)).await;
+    assert_eq!(closed["code"], 4401, "{closed}");
+    assert!(
+        closed["reason"].as_str().unwrap().contains("SESSION_REVOKED"),
+        "{closed}"
+    );
+
+    // A ban: the user signs in again, watches, and an admin disables the account.
+    let again = b.app.login(&b.email, crate::common::PASSWORD).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut socket = watching(&b.app, &again, &order).await;
+    let me = ok(&b.app, &again, "{ me { id } }", json!({})).await["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.app.signed_in_user("root@example.com").await;
+    b.app.set_role("root@example.com", cinema::db::Role::Admin).await;
+    let admin = b.app.login("root@example.com", crate::common::PASSWORD).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &b.app,
+        &admin,
+        "mutation($id: ID!) { setUserActive(userId: $id, active: false) { isActive } }",
+        json!({ "id": me }),
+    )
+    .await;
+    let closed = closed_within(&mut socket, Duration::from_secs(1)).await;
+    assert_eq!(closed["code"], 4403, "{closed}");
+    assert!(
+        closed["reason"].as_str().unwrap().contains("ACCOUNT_DISABLED"),
+        "{closed}"
+    );
+    // The money lands; nobody hears of it on a socket any more, and a new one is refused.
+    let paid = press(&b.app, &format!("{}/pay", checkout_path(&started))).await;
+    assert_eq!(paid.status(), 303);
+    let mut refused = Socket::open(&b.app, json!({ "authorization": format!("Bearer {again}") })).await;
+    assert_eq!(refused.next().await["code"], 4403);
+}
+
+/// Issue 22: a socket closes when its access token expires (4401, TOKEN_EXPIRED), so the client reconnects
+/// with a fresh one.
+async fn a_socket_closes_when_its_token_expires(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("ACCESS_TOKEN_TTL_SECS", "2")]).await;
+    let b = crate::payments::buyer_in(app).await;
+    let order = placed_order(&b, &b.movies[0..1]).await;
+    let mut socket = watching(&b.app, &b.token, &order).await;
+    let closed = closed_within(&mut socket, Duration::from_secs(4)).await;
+    assert_eq!(closed["code"], 4401, "{closed}");
+    assert!(closed["reason"].as_str().unwrap().contains("TOKEN_EXPIRED"), "{closed}");
+}
+
+/// Issue 22 (H1): sockets that never sign in hold no place. Many anonymous ones, each closed at its
+/// `connection_init`, leave room for a signed-in user; at most four of a client may wait for their
+/// `connection_init` at once, and an IPv6 client is counted by its /64.
+async fn sockets_that_never_sign_in_hold_no_place(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("SEED_DEMO", "on"), ("TRUSTED_PROXY_HOPS", "1")]).await;
+    let b = crate::payments::buyer_in(app).await;
+    for n in 0..40 {
+        let mut anonymous = match Socket::connect_from(&b.app, "203.0.113.7").await {
+            Ok(socket) => socket,
+            Err(status) => panic!("anonymous socket {n}: {status}"),
+        };
+        anonymous
+            .send(json!({ "type": "connection_init", "payload": {} }))
+            .await;
+        assert_eq!(anonymous.next().await["code"], 4401);
+    }
+    let mut waiting = Vec::new();
+    for n in 1..=4 {
+        let address = format!("2001:db8:0:1::{n}");
+        waiting.push(Socket::connect_from(&b.app, &address).await.expect("a waiting place"));
+    }
+    assert_eq!(
+        Socket::connect_from(&b.app, "2001:db8:0:1:ffff::9").await.err(),
+        Some(429),
+        "a fifth socket of the same /64 waiting for its connection_init"
+    );
+    // Another network's signed-in sockets are not held up by these.
+    let mut signed = Socket::connect_from(&b.app, "2001:db8:0:2::1").await.unwrap();
+    signed
+        .send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", b.token) } }))
+        .await;
+    assert_eq!(signed.next().await["type"], "connection_ack");
+    signed.subscribe("1", "subscription { __typename }", json!({})).await;
+    assert_ne!(signed.next_for("1").await["type"], "closed");
+    // A closed waiting socket gives its place back.
+    drop(waiting);
+    let mut freed = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Ok(socket) = Socket::connect_from(&b.app, "2001:db8:0:1::5").await {
+            freed = Some(socket);
+            break;
+        }
+    }
+    assert!(freed.is_some(), "closed waiting sockets free their places");
+}
+
+/// Issue 22 with several instances on one PostgreSQL: a logout on instance B closes the socket held on
+/// instance A within a second (the sessions notice travels like order status does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_instance_closes_a_socket_on_another() {
+    if !crate::common::postgres_available() {
+        return;
+    }
+    let b = buyer(Backend::Postgres).await;
+    let DatabaseUrl::Postgres(shared) = b.app.settings().database.url.clone() else {
+        unreachable!("a PostgreSQL app")
+    };
+    let secret = b.app.settings().auth.jwt_secret.clone();
+    let other = TestApp::start_with(
+        Backend::Postgres,
+        &[("DATABASE_URL", shared.as_str()), ("JWT_SECRET", secret.as_str())],
+    )
+    .await;
+    other.hearing().await;
+    b.app.hearing().await;
+    let order = placed_order(&b, &b.movies[0..1]).await;
+    let mut socket = watching(&b.app, &b.token, &order).await;
+    let (status, _) = other.post_json("/api/v1/auth/logout", json!({}), Some(&b.token)).await;
+    assert_eq!(status, 204);
+    let closed = closed_within(&mut socket, Duration::from_secs(1)).await;
+    assert_eq!(closed["code"], 4401, "{closed}");
+    // And instance A's HTTP checks know it at once too, without waiting for its session cache.
+    let (status, body) = b.app.graphql_as(&b.token, "{ me { id } }", json!({})).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (401, Some("SESSION_REVOKED"))
+    );
 }

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::accounts::models::{NewProfile, NewUser, ProfileChanges, ProfileRow, UserFilter, UserRow};
+use crate::auth::sessions::SessionsChanged;
 use crate::db::schema::{profiles, users};
 use crate::db::{DbConn, Role};
 
@@ -134,13 +135,15 @@ pub async fn verify_email(conn: &mut DbConn, user_id: i64, at: NaiveDateTime) ->
     })
 }
 
-/// Disables the account from `at`, or enables it again with None.
+/// Disables the account from `at`, or enables it again with None; every instance hears of it (in the
+/// caller's transaction), so its sessions' tokens and sockets stop at once.
 pub async fn set_disabled(
     conn: &mut DbConn,
     user_id: i64,
     disabled_at: Option<NaiveDateTime>,
     at: NaiveDateTime,
 ) -> QueryResult<UserRow> {
+    SessionsChanged::User(user_id).announce(conn).await?;
     crate::per_backend!(conn, |c| {
         diesel::update(users::table.find(user_id))
             .set((users::disabled_at.eq(disabled_at), users::updated_at.eq(at)))
@@ -150,7 +153,9 @@ pub async fn set_disabled(
     })
 }
 
+/// Gives the user `role`; every instance hears of it (in the caller's transaction) and reads the role again.
 pub async fn set_role(conn: &mut DbConn, user_id: i64, role: Role, at: NaiveDateTime) -> QueryResult<UserRow> {
+    SessionsChanged::User(user_id).announce(conn).await?;
     crate::per_backend!(conn, |c| {
         diesel::update(users::table.find(user_id))
             .set((users::role.eq(role), users::updated_at.eq(at)))

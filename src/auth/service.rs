@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::auth::Viewer;
 use crate::auth::jwt::JwtKeys;
-use crate::auth::sessions::{self, NewRefreshToken, NewSession, PresentedToken, RevokeReason};
+use crate::auth::sessions::{self, NewRefreshToken, NewSession, PresentedToken, RevokeReason, SessionsChanged};
 use crate::db::{Db, Role, now};
 use crate::error::{AppError, AppResult};
 use crate::util::{random_token, sha256_hex};
@@ -236,12 +236,29 @@ impl Auth {
         }
     }
 
-    /// Ends one session (logout).
+    /// Ends one session (logout); every instance hears of it.
     pub async fn end_session(&self, session_id: &str, reason: RevokeReason) -> AppResult<()> {
-        let mut conn = self.inner.db.conn().await?;
-        sessions::revoke(&mut conn, session_id, reason, now()).await?;
+        let at = now();
+        self.inner
+            .db
+            .transaction(async |conn| Ok(sessions::revoke(conn, session_id, reason, at).await?))
+            .await?;
         self.inner.cache.forget_session(session_id);
         Ok(())
+    }
+
+    /// Acts on a notice that sessions ended or a user changed (from this instance or another): what this
+    /// instance remembers of them is dropped, so the next check reads the database.
+    pub fn hear(&self, change: &SessionsChanged) {
+        match change {
+            SessionsChanged::Session(id) => self.inner.cache.forget_session(id),
+            SessionsChanged::User(id) => self.inner.cache.forget_user(*id),
+        }
+    }
+
+    /// Drops everything this instance remembers of sessions (notices may have been missed).
+    pub fn forget_all(&self) {
+        self.inner.cache.forget_all();
     }
 
     /// Drops what this instance remembers of a user's sessions, after their sessions, role or state changed.
@@ -274,9 +291,23 @@ impl Auth {
     /// The signed-in user an access token stands for; its refusal (`INVALID_TOKEN`, `SESSION_REVOKED`, …)
     /// otherwise. (A WebSocket carries its token in the connection's first message, not in a header.)
     pub async fn viewer_of_token(&self, token: &str) -> AppResult<Viewer> {
+        self.token_holder(token).await.map(|(viewer, _)| viewer)
+    }
+
+    /// The signed-in user an access token stands for, and when the token expires (seconds since the epoch):
+    /// a WebSocket keeps both, to check the session again later and to close when the token runs out.
+    pub async fn token_holder(&self, token: &str) -> AppResult<(Viewer, i64)> {
         let claims = self.inner.keys.verify(token)?;
-        match self.session_state(&claims.sid).await? {
-            SessionState::Live(viewer) if viewer.user_uuid == claims.sub => Ok(viewer),
+        let viewer = self.check_session(&claims.sid, &claims.sub, Freshness::Cached).await?;
+        Ok((viewer, claims.exp))
+    }
+
+    /// The viewer of a session that is still alive and belongs to `user_uuid`; `SESSION_REVOKED` or
+    /// `ACCOUNT_DISABLED` otherwise. `Freshness::Database` reads the database whatever this instance remembers
+    /// (after a notice that the session may have ended).
+    pub async fn check_session(&self, session_id: &str, user_uuid: &str, freshness: Freshness) -> AppResult<Viewer> {
+        match self.session_state(session_id, freshness).await? {
+            SessionState::Live(viewer) if viewer.user_uuid == user_uuid => Ok(viewer),
             SessionState::Disabled => Err(account_disabled()),
             SessionState::Live(_) | SessionState::Ended => Err(session_revoked()),
         }
@@ -284,9 +315,11 @@ impl Auth {
 
     /// What a session is now. The role comes from the database, so a role change applies within the cache's
     /// lifetime without waiting for the access token to expire.
-    async fn session_state(&self, session_id: &str) -> AppResult<SessionState> {
+    async fn session_state(&self, session_id: &str, freshness: Freshness) -> AppResult<SessionState> {
         let cache = &self.inner.cache;
-        if let Some(state) = cache.get(session_id) {
+        if freshness == Freshness::Cached
+            && let Some(state) = cache.get(session_id)
+        {
             return Ok(state);
         }
         let asked = Instant::now();
@@ -305,6 +338,15 @@ impl Auth {
         cache.put(session_id, state.clone(), asked);
         Ok(state)
     }
+}
+
+/// Whether a session check may use what this instance remembers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A check made within `SESSION_CACHE_SECS` may answer.
+    Cached,
+    /// Read the database.
+    Database,
 }
 
 /// A session as the check of an access token sees it.
@@ -330,6 +372,8 @@ struct CacheInner {
     /// When each user's sessions were last forgotten, so that a lookup that began before then does not write
     /// its older answer back afterwards.
     forgotten_users: HashMap<i64, Instant>,
+    /// When everything was last forgotten (notices may have been missed), for the same reason.
+    all_forgotten: Option<Instant>,
 }
 
 /// Past this many entries, expired ones are dropped before another is added.
@@ -371,7 +415,8 @@ impl SessionCache {
             SessionState::Live(viewer) => inner.forgotten_users.get(&viewer.user_id).is_some_and(|at| *at > asked),
             _ => false,
         };
-        if !newer_entry && !user_forgotten {
+        let all_forgotten = inner.all_forgotten.is_some_and(|at| at > asked);
+        if !newer_entry && !user_forgotten && !all_forgotten {
             inner.entries.insert(session_id.to_string(), (Instant::now(), state));
         }
     }
@@ -380,6 +425,12 @@ impl SessionCache {
         self.inner()
             .entries
             .insert(session_id.to_string(), (Instant::now(), SessionState::Ended));
+    }
+
+    fn forget_all(&self) {
+        let mut inner = self.inner();
+        inner.entries.clear();
+        inner.all_forgotten = Some(Instant::now());
     }
 
     /// Drops every remembered state of a user's sessions (and the remembered bans, which name no user: the

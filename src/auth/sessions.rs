@@ -22,6 +22,42 @@ text_enum! {
     }
 }
 
+/// Where the end of sessions is announced (a logout, a revocation, a user disabled or given another role), so
+/// that every instance forgets what it remembers of them and closes their live sockets at once.
+pub const SESSIONS_CHANNEL: &str = "cinema_sessions";
+
+/// What one notice on `SESSIONS_CHANNEL` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionsChanged {
+    /// One session ended.
+    Session(String),
+    /// Any or all of a user's sessions ended, or the user's state or role changed.
+    User(i64),
+}
+
+impl SessionsChanged {
+    fn payload(&self) -> String {
+        match self {
+            SessionsChanged::Session(id) => format!("session:{id}"),
+            SessionsChanged::User(id) => format!("user:{id}"),
+        }
+    }
+
+    /// The change a notice's payload names; None for one this version does not know.
+    pub fn parse(payload: &str) -> Option<SessionsChanged> {
+        match payload.split_once(':')? {
+            ("session", id) => Some(SessionsChanged::Session(id.to_string())),
+            ("user", id) => id.parse().ok().map(SessionsChanged::User),
+            _ => None,
+        }
+    }
+
+    /// Announces the change from inside the caller's transaction; heard by every instance once it commits.
+    pub async fn announce(&self, conn: &mut DbConn) -> QueryResult<()> {
+        crate::db::notify::notify(conn, SESSIONS_CHANNEL, &self.payload()).await
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = sessions)]
 pub struct NewSession<'a> {
@@ -127,6 +163,7 @@ pub async fn extend(
 }
 
 /// Ends one session, unless it already ended.
+/// Ends one session, and announces it (in the caller's transaction).
 pub async fn revoke(conn: &mut DbConn, session_id: &str, reason: RevokeReason, at: NaiveDateTime) -> QueryResult<()> {
     crate::per_backend!(conn, |c| {
         diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
@@ -134,10 +171,11 @@ pub async fn revoke(conn: &mut DbConn, session_id: &str, reason: RevokeReason, a
             .execute(c)
             .await
     })?;
-    Ok(())
+    SessionsChanged::Session(session_id.to_string()).announce(conn).await
 }
 
-/// Ends every live session of a user except `keep`; returns how many ended.
+/// Ends every live session of a user except `keep`, and announces it (in the caller's transaction); returns
+/// how many ended.
 pub async fn revoke_all_of_user(
     conn: &mut DbConn,
     user_id: i64,
@@ -145,6 +183,7 @@ pub async fn revoke_all_of_user(
     reason: RevokeReason,
     at: NaiveDateTime,
 ) -> QueryResult<usize> {
+    SessionsChanged::User(user_id).announce(conn).await?;
     crate::per_backend!(conn, |c| {
         let mut target = diesel::update(sessions::table)
             .filter(sessions::user_id.eq(user_id))
