@@ -90,7 +90,11 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         },
     );
     let catalog = Catalog::new(db.clone());
-    let shop = Shop::new(db.clone(), settings.jobs.abandoned_order_after);
+    let shop = Shop::new(
+        db.clone(),
+        settings.jobs.abandoned_order_after,
+        settings.max_pending_orders,
+    );
     let own_address = OwnAddress::default();
     let money = &settings.payments;
     let (gateway, provider): (Gateway, Provider) = match &money.stripe_secret_key {
@@ -119,6 +123,8 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             webhook_secret: money.stripe_webhook_secret.clone(),
             frontend_url: settings.http.frontend_url.clone(),
             checkout_lifetime: money.checkout_lifetime,
+            max_checkout_attempts: money.max_checkout_attempts,
+            refund_retry_after: money.refund_retry_after,
             // Every attempt's timeout and the backoffs between them, with room to spare.
             call_budget: money.stripe_timeout * money.stripe_max_attempts + std::time::Duration::from_secs(5),
             own_address,

@@ -30,3 +30,4 @@ mod shop;
 mod stripe;
 mod transactions;
 mod viewer;
+mod write_limits;

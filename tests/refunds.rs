@@ -182,6 +182,26 @@ async fn refund_rules_and_role_checks(backend: Backend) {
     )
     .await;
     assert_eq!(mine["payments"]["nodes"][0]["refund"]["status"], "REJECTED");
+    // Issue 22: asking again at once is refused, with the wait; after REFUND_RETRY_AFTER_HOURS it is a new
+    // request.
+    let soon = refused(&b.app, Some(&b.token), REQUEST, json!({ "o": order, "r": "please" })).await;
+    assert_eq!(code(&soon), "REFUND_DECLINED_RECENTLY", "{soon}");
+    let wait = soon["extensions"]["retryAfterSeconds"].as_i64().unwrap();
+    assert!((86_000..=86_400).contains(&wait), "{soon}");
+    {
+        use cinema::db::schema::refunds;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = b.app.conn().await;
+        let earlier = cinema::db::now() - chrono::Duration::hours(25);
+        let moved = cinema::per_backend!(&mut conn, |c| {
+            diesel::update(refunds::table.filter(refunds::uuid.eq(&refund_id)))
+                .set(refunds::decided_at.eq(earlier))
+                .execute(c)
+                .await
+        });
+        assert_eq!(moved, Ok(1));
+    }
     let again = gql(&b, REQUEST, json!({ "o": order, "r": "please" })).await;
     assert_eq!(again["requestRefund"]["status"], "REQUESTED");
     assert_eq!(order_status(&b, &order).await, "PAID", "nothing refunded by a request");

@@ -1,5 +1,6 @@
 //! The accounts' part of the GraphQL schema.
 
+use crate::graphql::budgets::{Budget, spends};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Upload};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -134,7 +135,8 @@ impl AdminActionRecord {
 #[Object]
 impl AccountMutation {
     /// Changes a user's role (A10). An admin cannot change their own.
-    #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
+    #[graphql(guard = "RoleGuard::role(Role::Admin).spending(Budget::Staff)", directive = requires_role::apply(Role::Admin),
+        directive = spends::apply(Budget::Staff))]
     async fn set_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
         let admin = viewer(ctx)?;
         let accounts = ctx.data::<Accounts>()?;
@@ -143,7 +145,8 @@ impl AccountMutation {
 
     /// Activates (verifies and lifts any ban) or disables an account by hand (A10); disabling signs the user out
     /// everywhere and voids their pending links.
-    #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
+    #[graphql(guard = "RoleGuard::role(Role::Admin).spending(Budget::Staff)", directive = requires_role::apply(Role::Admin),
+        directive = spends::apply(Budget::Staff))]
     async fn set_user_active(&self, ctx: &Context<'_>, user_id: ID, active: bool) -> Result<User> {
         let admin = viewer(ctx)?;
         let accounts = ctx.data::<Accounts>()?;
@@ -151,7 +154,8 @@ impl AccountMutation {
     }
 
     /// Edits the signed-in user's profile (A11). Omitted fields stay; null clears a field.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn update_profile(&self, ctx: &Context<'_>, input: ProfileInput) -> Result<Profile> {
         let me = viewer(ctx)?;
         let accounts = ctx.data::<Accounts>()?;
@@ -166,7 +170,8 @@ impl AvatarMutation {
     /// Uploads the signed-in user's avatar: a PNG, JPEG or WebP image of at most AVATAR_MAX_BYTES, sent as a
     /// GraphQL multipart request (the file travels once, with the bearer token, and no second endpoint or
     /// presigned URL has to be secured).
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn upload_avatar(&self, ctx: &Context<'_>, file: Upload) -> Result<Profile> {
         let me = viewer(ctx)?;
         let accounts = ctx.data::<Accounts>()?;
@@ -179,7 +184,8 @@ impl AvatarMutation {
     }
 
     /// Removes the signed-in user's avatar.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn remove_avatar(&self, ctx: &Context<'_>) -> Result<Profile> {
         let me = viewer(ctx)?;
         Ok(Profile(ctx.data::<Accounts>()?.remove_avatar(me.user_id).await?))

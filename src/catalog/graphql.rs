@@ -1,5 +1,6 @@
 //! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
 
+use crate::graphql::budgets::{Budget, spends};
 use std::collections::HashMap;
 use std::hash::Hash;
 
@@ -488,7 +489,8 @@ pub struct CatalogMutation;
 #[Object]
 impl CatalogMutation {
     /// Adds a movie to the signed-in user's favorites (B7); adding it again changes nothing.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn add_favorite(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Movie(
@@ -497,7 +499,8 @@ impl CatalogMutation {
     }
 
     /// Removes a movie from the signed-in user's favorites (B7); removing it again changes nothing.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn remove_favorite(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Movie(
@@ -506,7 +509,8 @@ impl CatalogMutation {
     }
 
     /// Likes or dislikes a movie (B8); one reaction per user and movie, switching moves the count.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn set_reaction(&self, ctx: &Context<'_>, movie_id: ID, reaction: Reaction) -> Result<Movie> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Movie(
@@ -515,14 +519,16 @@ impl CatalogMutation {
     }
 
     /// Takes back the signed-in user's like or dislike (B8).
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn clear_reaction(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Movie(ctx.data::<Catalog>()?.react(user_id, &movie_id, None).await?))
     }
 
     /// Rates a movie from 1 to 10 (B9); rating again replaces the score.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn rate_movie(&self, ctx: &Context<'_>, movie_id: ID, score: i32) -> Result<Movie> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Movie(
@@ -531,7 +537,8 @@ impl CatalogMutation {
     }
 
     /// Takes back the signed-in user's rating (B9).
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn clear_rating(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Movie(ctx.data::<Catalog>()?.rate(user_id, &movie_id, None).await?))

@@ -1,6 +1,7 @@
 //! The catalog's moderation mutations (B12, B13): thin — parse ids, call `moderation`, answer the result.
 //! MODERATOR and above manage movies, genres and people; ADMIN manages certifications.
 
+use crate::graphql::budgets::{Budget, spends};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use crate::catalog::Catalog;
@@ -91,8 +92,9 @@ impl ModerationMutation {
     /// Adds a movie to the catalog (B12). The (name, year, duration) of a film is unique: a second one is a
     /// CONFLICT naming the existing movie (`extensions.existingMovieId`).
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn create_movie(&self, ctx: &Context<'_>, input: MovieInput) -> Result<Movie> {
         let draft = MovieDraft {
@@ -115,8 +117,9 @@ impl ModerationMutation {
 
     /// Edits a movie (B12).
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn update_movie(&self, ctx: &Context<'_>, id: ID, input: MovieUpdateInput) -> Result<Movie> {
         let certification_id = match &input.certification_id {
@@ -152,8 +155,9 @@ impl ModerationMutation {
     /// `extensions.orders`); one in carts needs `confirmInCarts: true` (CONFLICT with `extensions.carts`
     /// otherwise), and then leaves those carts in the same transaction.
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn delete_movie(
         &self,
@@ -172,8 +176,9 @@ impl ModerationMutation {
 
     /// Adds a genre (B12); names are unique.
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn create_genre(&self, ctx: &Context<'_>, name: String) -> Result<Genre> {
         let (id, name) = ctx.data::<Catalog>()?.create_named(Named::Genre, &name).await?;
@@ -182,8 +187,9 @@ impl ModerationMutation {
 
     /// Renames a genre (B12).
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn update_genre(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Genre> {
         let id = parse_id("id", &id)?;
@@ -193,8 +199,9 @@ impl ModerationMutation {
 
     /// Deletes a genre (B12); its movies stay, without it. Answers the deleted id.
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn delete_genre(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let parsed = parse_id("id", &id)?;
@@ -204,8 +211,9 @@ impl ModerationMutation {
 
     /// Adds a person (director or star) (B12); names are unique.
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn create_person(&self, ctx: &Context<'_>, name: String) -> Result<Person> {
         let (id, name) = ctx.data::<Catalog>()?.create_named(Named::Person, &name).await?;
@@ -214,8 +222,9 @@ impl ModerationMutation {
 
     /// Renames a person (B12).
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn update_person(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Person> {
         let id = parse_id("id", &id)?;
@@ -225,8 +234,9 @@ impl ModerationMutation {
 
     /// Deletes a person (B12); their movies stay, without them. Answers the deleted id.
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn delete_person(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let parsed = parse_id("id", &id)?;
@@ -235,14 +245,16 @@ impl ModerationMutation {
     }
 
     /// Adds a certification (B13); names are unique.
-    #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
+    #[graphql(guard = "RoleGuard::role(Role::Admin).spending(Budget::Staff)", directive = requires_role::apply(Role::Admin),
+        directive = spends::apply(Budget::Staff))]
     async fn create_certification(&self, ctx: &Context<'_>, name: String) -> Result<Certification> {
         let (id, name) = ctx.data::<Catalog>()?.create_named(Named::Certification, &name).await?;
         Ok(Certification(CertificationRow { id, name }))
     }
 
     /// Renames a certification (B13).
-    #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
+    #[graphql(guard = "RoleGuard::role(Role::Admin).spending(Budget::Staff)", directive = requires_role::apply(Role::Admin),
+        directive = spends::apply(Budget::Staff))]
     async fn update_certification(&self, ctx: &Context<'_>, id: ID, name: String) -> Result<Certification> {
         let id = parse_id("id", &id)?;
         let (id, name) = ctx
@@ -254,7 +266,8 @@ impl ModerationMutation {
 
     /// Deletes a certification no movie carries (B13; CONFLICT with `extensions.movies` otherwise). Answers the
     /// deleted id.
-    #[graphql(guard = "RoleGuard::role(Role::Admin)", directive = requires_role::apply(Role::Admin))]
+    #[graphql(guard = "RoleGuard::role(Role::Admin).spending(Budget::Staff)", directive = requires_role::apply(Role::Admin),
+        directive = spends::apply(Budget::Staff))]
     async fn delete_certification(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let parsed = parse_id("id", &id)?;
         ctx.data::<Catalog>()?

@@ -1,6 +1,7 @@
 //! The community's part of the GraphQL schema (B10, B11): comments and replies as keyset connections, their
 //! mutations, and notifications. Thin: parse, call `Community`, shape the answer.
 
+use crate::graphql::budgets::{Budget, spends};
 use std::collections::HashMap;
 
 use async_graphql::{Context, ID, Object, Result};
@@ -249,7 +250,8 @@ pub struct CommunityMutation;
 #[Object]
 impl CommunityMutation {
     /// Comments on a movie (B10): 1 to 2000 characters, trimmed.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn add_comment(&self, ctx: &Context<'_>, movie_id: ID, text: String) -> Result<Comment> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Comment(
@@ -259,7 +261,8 @@ impl CommunityMutation {
 
     /// Replies to a comment or to a reply (B10): the reply joins the thread of the top-level comment, and the
     /// author of the comment answered is notified (B11).
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn reply(&self, ctx: &Context<'_>, comment_id: ID, text: String) -> Result<Comment> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Comment(
@@ -268,7 +271,8 @@ impl CommunityMutation {
     }
 
     /// Likes a comment (B10); its author is notified once (B11).
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn like_comment(&self, ctx: &Context<'_>, comment_id: ID) -> Result<Comment> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Comment(
@@ -277,7 +281,8 @@ impl CommunityMutation {
     }
 
     /// Takes a like back (B10).
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn unlike_comment(&self, ctx: &Context<'_>, comment_id: ID) -> Result<Comment> {
         let user_id = viewer(ctx)?.user_id;
         Ok(Comment(
@@ -287,7 +292,8 @@ impl CommunityMutation {
 
     /// Deletes a comment: its author, or MODERATOR and above (B10). A comment with replies stays in its place,
     /// marked deleted. Answers the deleted id.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn delete_comment(&self, ctx: &Context<'_>, comment_id: ID) -> Result<ID> {
         let reader = viewer(ctx)?;
         ctx.data::<Community>()?.delete(reader, &comment_id).await?;
@@ -295,7 +301,8 @@ impl CommunityMutation {
     }
 
     /// Marks notifications read (B11): those of `ids`, or all with `all: true`. Answers how many changed.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn mark_notifications_read(&self, ctx: &Context<'_>, ids: Option<Vec<ID>>, all: Option<bool>) -> Result<i32> {
         let user_id = viewer(ctx)?.user_id;
         let uuids: Option<Vec<String>> = match (ids, all.unwrap_or(false)) {

@@ -13,6 +13,7 @@ use async_graphql::{Context, Guard, Result, TypeDirective};
 use crate::auth::Viewer;
 use crate::db::Role;
 use crate::error::AppError;
+use crate::graphql::budgets::{Budget, WriteBudgets};
 
 /// Documents that a field needs a signed-in viewer holding at least `role`.
 #[TypeDirective(name = "requiresRole", location = "FieldDefinition")]
@@ -22,18 +23,34 @@ pub fn requires_role(role: Role) {}
 #[TypeDirective(name = "authenticated", location = "FieldDefinition")]
 pub fn authenticated() {}
 
-/// Enforces the rule a directive documents: no viewer is UNAUTHENTICATED, too low a role is FORBIDDEN.
+/// Enforces the rule a directive documents: no viewer is UNAUTHENTICATED, too low a role is FORBIDDEN; and,
+/// for a mutation, spends the viewer's write budget (`@spends`), RATE_LIMITED past it.
 pub struct RoleGuard {
     required: Option<Role>,
+    budget: Option<Budget>,
 }
 
 impl RoleGuard {
     pub fn signed_in() -> Self {
-        RoleGuard { required: None }
+        RoleGuard {
+            required: None,
+            budget: None,
+        }
     }
 
     pub fn role(role: Role) -> Self {
-        RoleGuard { required: Some(role) }
+        RoleGuard {
+            required: Some(role),
+            budget: None,
+        }
+    }
+
+    /// The same rule, spending `budget` once the role is checked (every mutation spends one).
+    pub fn spending(self, budget: Budget) -> Self {
+        RoleGuard {
+            budget: Some(budget),
+            ..self
+        }
     }
 }
 
@@ -42,12 +59,15 @@ impl Guard for RoleGuard {
         let Some(viewer) = ctx.data_opt::<Viewer>() else {
             return Err(AppError::Unauthenticated.into());
         };
-        match self.required {
-            Some(required) if !viewer.role.includes(required) => {
-                Err(AppError::Forbidden(format!("this needs the {required} role")).into())
-            }
-            _ => Ok(()),
+        if let Some(required) = self.required
+            && !viewer.role.includes(required)
+        {
+            return Err(AppError::Forbidden(format!("this needs the {required} role")).into());
         }
+        if let Some(budget) = self.budget {
+            ctx.data::<WriteBudgets>()?.spend(budget, viewer.user_id)?;
+        }
+        Ok(())
     }
 }
 

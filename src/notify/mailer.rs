@@ -9,7 +9,7 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use crate::config::MailSettings;
 use crate::db::{Db, now};
 use crate::jobs::{JobHandler, JobKind};
-use crate::notify::Email;
+use crate::notify::{Email, deliveries};
 
 #[derive(Clone)]
 pub enum Mailer {
@@ -113,39 +113,6 @@ impl JobHandler<Email> for EmailJobs {
         }
         self.mailer.send(&email).await?;
         deliveries::record_sent(&mut conn, key, now()).await?;
-        Ok(())
-    }
-}
-
-/// The record of once-only emails sent.
-mod deliveries {
-    use diesel::prelude::*;
-    use diesel::{OptionalExtension, QueryResult};
-    use diesel_async::RunQueryDsl;
-
-    use crate::db::DbConn;
-    use crate::db::schema::email_deliveries;
-
-    pub async fn was_sent(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
-        let found = crate::per_backend!(conn, |c| {
-            email_deliveries::table
-                .find(key)
-                .select(email_deliveries::key)
-                .first::<String>(c)
-                .await
-                .optional()
-        })?;
-        Ok(found.is_some())
-    }
-
-    pub async fn record_sent(conn: &mut DbConn, key: &str, at: chrono::NaiveDateTime) -> QueryResult<()> {
-        crate::per_backend!(conn, |c| {
-            diesel::insert_into(email_deliveries::table)
-                .values((email_deliveries::key.eq(key), email_deliveries::sent_at.eq(at)))
-                .on_conflict_do_nothing()
-                .execute(c)
-                .await
-        })?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Emails: rendered from templates, queued as jobs in the caller's transaction, sent by the worker.
 
+pub mod deliveries;
 pub mod mailer;
 pub mod templates;
 

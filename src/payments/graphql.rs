@@ -1,6 +1,7 @@
 //! The payments' part of the GraphQL schema (E1, E5, E6): paying an order, refunds, and payment histories.
 //! Thin: parse, call `Payments`, shape the answer.
 
+use crate::graphql::budgets::{Budget, spends};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
@@ -309,8 +310,10 @@ impl PaymentMutation {
     /// answers that one. NOT_FOUND for someone else's order; ORDER_PAID or ORDER_CLOSED when it cannot be paid;
     /// SERVICE_UNAVAILABLE when the payment provider does not answer (nothing is charged; ask again);
     /// PRICE_CHANGED (with `chargedTotal` and `orderedTotal` in extensions) when prices rose since the order was
-    /// placed and `acceptPriceChange` is not true. A lower total is simply charged.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    /// placed and `acceptPriceChange` is not true. A lower total is simply charged. TOO_MANY_CHECKOUT_ATTEMPTS
+    /// once the order has opened MAX_CHECKOUT_ATTEMPTS checkouts.
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Checkouts)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Checkouts))]
     async fn pay_order(
         &self,
         ctx: &Context<'_>,
@@ -330,8 +333,10 @@ impl PaymentMutation {
     }
 
     /// Asks for the money of one of the viewer's PAID orders back (E5); staff decide. NOT_FOUND for someone
-    /// else's order; ORDER_NOT_PAID; REFUND_REQUESTED when one is asked for or under way already.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    /// else's order; ORDER_NOT_PAID; REFUND_REQUESTED when one is asked for or under way already;
+    /// REFUND_DECLINED_RECENTLY (with `retryAfterSeconds`) within REFUND_RETRY_AFTER_HOURS of a declined one.
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Orders)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Orders))]
     async fn request_refund(
         &self,
         ctx: &Context<'_>,
@@ -351,8 +356,9 @@ impl PaymentMutation {
     /// confirms. ALREADY_REFUNDED; PAYMENT_NOT_REFUNDABLE; SERVICE_UNAVAILABLE (ask again: the same refund is
     /// asked for, never a second); PROVIDER_REFUSED.
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn refund_payment(
         &self,
@@ -369,8 +375,9 @@ impl PaymentMutation {
 
     /// Turns a refund request down, saying why (E5). REFUND_DECIDED when it was decided already.
     #[graphql(
-        guard = "RoleGuard::role(Role::Moderator)",
-        directive = requires_role::apply(Role::Moderator)
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
     )]
     async fn decline_refund(
         &self,

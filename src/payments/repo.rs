@@ -164,6 +164,30 @@ pub async fn open_refund_of(conn: &mut DbConn, payment_id: i64) -> QueryResult<O
     })
 }
 
+/// When the latest declined refund of a payment was decided, if one was.
+pub async fn last_declined_refund_at(conn: &mut DbConn, payment_id: i64) -> QueryResult<Option<NaiveDateTime>> {
+    let decided = per_backend!(conn, |c| {
+        refunds::table
+            .filter(refunds::payment_id.eq(payment_id))
+            .filter(refunds::status.eq(RefundStatus::Rejected))
+            .select(diesel::dsl::max(refunds::decided_at))
+            .get_result::<Option<NaiveDateTime>>(c)
+            .await
+    })?;
+    Ok(decided)
+}
+
+/// How many payments (checkouts opened or tried) an order has had.
+pub async fn payment_count_of_order(conn: &mut DbConn, order_id: i64) -> QueryResult<i64> {
+    per_backend!(conn, |c| {
+        payments::table
+            .filter(payments::order_id.eq(order_id))
+            .count()
+            .get_result(c)
+            .await
+    })
+}
+
 pub async fn refund_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<RefundRow>> {
     per_backend!(conn, |c| {
         refunds::table

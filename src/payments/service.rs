@@ -42,6 +42,10 @@ pub struct PaymentOptions {
     pub frontend_url: String,
     /// How long a checkout stays open.
     pub checkout_lifetime: chrono::Duration,
+    /// Checkouts one order may open in all.
+    pub max_checkout_attempts: u32,
+    /// How long after a declined refund its payer may ask again.
+    pub refund_retry_after: chrono::Duration,
     /// The longest a call to the provider may take, its retries included: an attempt to open a checkout that
     /// started longer ago than this and left no checkout has died, and may be tried again.
     pub call_budget: std::time::Duration,
@@ -186,6 +190,17 @@ impl Payments {
                         (repo::claim_attempt(conn, open.id, at).await?, false)
                     }
                     None => {
+                        let attempts = repo::payment_count_of_order(conn, order.id).await?;
+                        if attempts >= i64::from(options.max_checkout_attempts) {
+                            return Err(AppError::rejected(
+                                StatusCode::CONFLICT,
+                                "TOO_MANY_CHECKOUT_ATTEMPTS",
+                                format!(
+                                    "this order has had {attempts} checkouts; cancel it and order again, or ask \
+                                     for help"
+                                ),
+                            ));
+                        }
                         let repriced = shop::service::reprice_pending_order(conn, &order).await?;
                         if repriced.charged_cents > repriced.ordered_cents && !accept_price_change {
                             return Err(price_raised(&repriced, &order.currency));
@@ -299,6 +314,7 @@ impl Payments {
     /// else's order, ORDER_NOT_PAID unless paid, REFUND_REQUESTED when a refund is asked for or under way.
     pub async fn request_refund(&self, user_id: i64, order_uuid: &str, reason: &str) -> AppResult<RefundRow> {
         let reason = refund_reason("reason", reason)?;
+        let retry_after = self.options.refund_retry_after;
         self.db
             .transaction(async |conn| {
                 let order = shop::service::paid_own_order(conn, user_id, order_uuid).await?;
@@ -309,6 +325,18 @@ impl Payments {
                     return Err(refund_in_progress(&open));
                 }
                 let at = now();
+                if let Some(declined) = repo::last_declined_refund_at(conn, payment.id).await? {
+                    let again = declined + retry_after;
+                    if again > at {
+                        let wait = (again - at).num_seconds().max(1);
+                        return Err(AppError::rejected(
+                            StatusCode::CONFLICT,
+                            "REFUND_DECLINED_RECENTLY",
+                            "a refund of this order was declined recently; you may ask again later",
+                        )
+                        .with_detail("retryAfterSeconds", wait.into()));
+                    }
+                }
                 Ok(repo::insert_refund(
                     conn,
                     &NewRefund {

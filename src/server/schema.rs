@@ -67,6 +67,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
     .data(domains.shop)
     .data(domains.payments)
     .data(domains.cursors)
+    .data(crate::graphql::budgets::WriteBudgets::new(limits.write_budgets))
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(64)
     // Depth, aliases and fields are checked by `graphql::limits::DocumentLimits` in the HTTP handler, not

@@ -1,6 +1,7 @@
 //! The shop's part of the GraphQL schema (C1–C4, D1–D5): the cart, placing and canceling orders, the user's
 //! orders and the staff views. Thin: parse, call `Shop`, shape the answer.
 
+use crate::graphql::budgets::{Budget, spends};
 use std::collections::HashMap;
 
 use async_graphql::{Context, ID, InputObject, Object, Result, Subscription};
@@ -427,30 +428,34 @@ pub struct ShopMutation;
 impl ShopMutation {
     /// Adds a movie to the viewer's cart (C1, C2). CONFLICT with `reason` ALREADY_IN_CART, ALREADY_PURCHASED or
     /// UNAVAILABLE; NOT_FOUND naming an unknown id; CART_FULL past 100 movies.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn add_to_cart(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;
         cart_answer(ctx, ctx.data::<Shop>()?.add_to_cart(user_id, &movie_id).await?).await
     }
 
     /// Takes a movie out of the viewer's cart (C1); NOT_FOUND when it is not there.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn remove_from_cart(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;
         cart_answer(ctx, ctx.data::<Shop>()?.remove_from_cart(user_id, &movie_id).await?).await
     }
 
     /// Empties the viewer's cart (C1).
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Writes)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Writes))]
     async fn clear_cart(&self, ctx: &Context<'_>) -> Result<Cart> {
         let user_id = viewer(ctx)?.user_id;
         cart_answer(ctx, ctx.data::<Shop>()?.clear_cart(user_id).await?).await
     }
 
     /// Places a PENDING order from the viewer's cart at today's prices (D1). Lines that cannot be ordered stay
-    /// in the cart and are listed in `excluded` with their reason. CART_EMPTY or NOTHING_TO_ORDER change
-    /// nothing.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    /// in the cart and are listed in `excluded` with their reason. CART_EMPTY, NOTHING_TO_ORDER or
+    /// TOO_MANY_PENDING_ORDERS (the user has MAX_PENDING_ORDERS waiting for payment) change nothing.
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Orders)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Orders))]
     async fn place_order(&self, ctx: &Context<'_>) -> Result<PlacedOrderPayload> {
         let reader = viewer(ctx)?;
         let shop = ctx.data::<Shop>()?;
@@ -491,7 +496,8 @@ impl ShopMutation {
 
     /// Cancels one of the viewer's PENDING orders (D4). ORDER_PAID for a paid order (a refund undoes it),
     /// ORDER_CLOSED for a canceled or refunded one, NOT_FOUND for an order that is not theirs.
-    #[graphql(guard = "RoleGuard::signed_in()", directive = authenticated::apply())]
+    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Orders)", directive = authenticated::apply(),
+        directive = spends::apply(Budget::Orders))]
     async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
         let user_id = viewer(ctx)?.user_id;
         let shop = ctx.data::<Shop>()?;

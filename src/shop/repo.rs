@@ -84,6 +84,18 @@ pub async fn line_count(conn: &mut DbConn, cart_id: i64) -> QueryResult<i64> {
     })
 }
 
+/// How many of the user's orders wait for payment.
+pub async fn pending_order_count(conn: &mut DbConn, user_id: i64) -> QueryResult<i64> {
+    per_backend!(conn, |c| {
+        orders::table
+            .filter(orders::user_id.eq(user_id))
+            .filter(orders::status.eq(OrderStatus::Pending))
+            .count()
+            .get_result(c)
+            .await
+    })
+}
+
 /// Adds a line; false when the movie was in the cart already (the (cart, movie) constraint decides, C2).
 pub async fn add_line(conn: &mut DbConn, cart_id: i64, movie_id: i64, at: NaiveDateTime) -> QueryResult<bool> {
     let added = per_backend!(conn, |c| {

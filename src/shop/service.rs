@@ -33,6 +33,8 @@ pub struct Shop {
     db: Db,
     /// Pending orders older than this are canceled by the periodic job (F3; ABANDONED_ORDER_HOURS).
     abandoned_after: chrono::Duration,
+    /// Orders one user may have waiting for payment at once (MAX_PENDING_ORDERS).
+    max_pending_orders: u32,
 }
 
 fn no_such_movie(uuid: &str) -> AppError {
@@ -51,8 +53,12 @@ fn conflict(reason: &'static str, message: impl Into<String>) -> AppError {
 }
 
 impl Shop {
-    pub fn new(db: Db, abandoned_after: chrono::Duration) -> Shop {
-        Shop { db, abandoned_after }
+    pub fn new(db: Db, abandoned_after: chrono::Duration, max_pending_orders: u32) -> Shop {
+        Shop {
+            db,
+            abandoned_after,
+            max_pending_orders,
+        }
     }
 
     /// C1: the user's cart (empty when they never added anything).
@@ -132,9 +138,20 @@ impl Shop {
     /// nothing orderable (NOTHING_TO_ORDER) is refused and nothing changes.
     pub async fn place_order(&self, user_id: i64) -> AppResult<PlacedOrder> {
         let at = now();
+        let max_pending = self.max_pending_orders;
         self.db
             .transaction(async |conn| {
+                // Under the cart's lock, which every placement of this user takes: the count cannot race.
                 let cart_id = repo::lock_cart(conn, user_id, at).await?;
+                let pending = repo::pending_order_count(conn, user_id).await?;
+                if pending >= i64::from(max_pending) {
+                    return Err(AppError::rejected(
+                        StatusCode::CONFLICT,
+                        "TOO_MANY_PENDING_ORDERS",
+                        format!("you have {pending} orders waiting for payment: pay or cancel one first"),
+                    )
+                    .with_detail("pendingOrders", pending.into()));
+                }
                 let lines = repo::cart_lines(conn, user_id).await?;
                 if lines.is_empty() {
                     return Err(AppError::rejected(

@@ -136,6 +136,12 @@ impl TestApp {
             // Tests share one client address; the rate-limit tests set their own limits.
             ("RATE_LIMIT_PER_CLIENT".into(), "1000".into()),
             ("RATE_LIMIT_PER_ACCOUNT".into(), "1000".into()),
+            // Scenarios write in quick succession as one user; the write-limit tests set their own budgets.
+            ("GRAPHQL_REQUESTS_PER_MINUTE".into(), "100000".into()),
+            ("WRITES_PER_MINUTE".into(), "100000".into()),
+            ("ORDER_WRITES_PER_MINUTE".into(), "100000".into()),
+            ("CHECKOUTS_PER_MINUTE".into(), "100000".into()),
+            ("STAFF_WRITES_PER_MINUTE".into(), "100000".into()),
         ];
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::from_vars(all).expect("test settings are valid");
