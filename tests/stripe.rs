@@ -240,9 +240,35 @@ async fn a_stripe_outage_leaves_the_order_payable_and_the_retry_reuses_the_key(b
         "the user's retry reuses the key"
     );
 
+    // A moderator renames the movie meanwhile (issue 22): the retry still sends the first request as stored,
+    // which the fake, like Stripe, requires of a reused key.
+    {
+        use cinema::db::schema::movies;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = b.app.conn().await;
+        let renamed = cinema::per_backend!(&mut conn, |c| {
+            diesel::update(movies::table.filter(movies::uuid.eq(&b.movies[0])))
+                .set(movies::name.eq("Renamed while paying"))
+                .execute(c)
+                .await
+        });
+        assert_eq!(renamed, Ok(1));
+    }
+
     // Stripe is back: the retry gets the checkout it opened, not a second one.
     let started = gql(&b, PAY, json!({ "o": order })).await["payOrder"].clone();
     assert_eq!(stripe.session_count(), 1);
+    let attempts = stripe.requests_to("/v1/checkout/sessions");
+    let sorted = |form: &[(String, String)]| {
+        let mut form = form.to_vec();
+        form.sort();
+        form
+    };
+    assert!(
+        attempts.iter().all(|a| sorted(&a.form) == sorted(&attempts[0].form)),
+        "every attempt sends the first one's parameters"
+    );
     let session = session_of(started["checkoutUrl"].as_str().unwrap());
     assert!(stripe.session(&session)["status"] == "open");
     let hint = gql(
@@ -296,11 +322,14 @@ async fn refunds_go_through_stripe_and_land_with_its_webhook(backend: Backend) {
     b.app.set_role("mod@example.com", Role::Moderator).await;
     let refund = "mutation($p: ID!) { refundPayment(paymentId: $p, reason: \"granted\") { status refund { status decisionReason } } }";
 
-    // Stripe answers too late: the refund stays PENDING; asking again replays with the same key.
+    // Stripe answers too late: the refund stays PENDING; asking again — with another reason (issue 22) —
+    // sends the first request as stored, with the same key, which Stripe replays (a key reused with other
+    // parameters is an idempotency_error at Stripe and at the fake).
     stripe.trouble(Trouble::Late(Duration::from_millis(1_500)), 3);
     let (_, body) = b.app.graphql_as(&staff, refund, json!({ "p": payment })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
-    let (_, body) = b.app.graphql_as(&staff, refund, json!({ "p": payment })).await;
+    let again = "mutation($p: ID!) { refundPayment(paymentId: $p, reason: \"granted, as I said\") { status refund { status decisionReason } } }";
+    let (_, body) = b.app.graphql_as(&staff, again, json!({ "p": payment })).await;
     assert!(body.get("errors").is_none(), "{body}");
     let answered = &body["data"]["refundPayment"];
     assert_eq!(answered["status"], "SUCCEEDED", "not refunded before Stripe confirms");
@@ -310,6 +339,15 @@ async fn refunds_go_through_stripe_and_land_with_its_webhook(backend: Backend) {
     assert_eq!(calls.len(), 4);
     let key = calls[0].idempotency_key.clone().unwrap();
     assert!(calls.iter().all(|c| c.idempotency_key.as_deref() == Some(key.as_str())));
+    let sorted = |form: &[(String, String)]| {
+        let mut form = form.to_vec();
+        form.sort();
+        form
+    };
+    assert!(
+        calls.iter().all(|c| sorted(&c.form) == sorted(&calls[0].form)),
+        "every attempt and press sends the same parameters"
+    );
     assert_eq!(stripe.refunds().len(), 1, "refunded once");
     let sent = &calls[0];
     assert_eq!(sent.field("metadata[payment_id]"), Some(payment.as_str()));

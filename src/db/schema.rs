@@ -315,6 +315,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    provider_requests (idempotency_key) {
+        idempotency_key -> Text,
+        operation -> Text,
+        parameters -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     email_deliveries (key) {
         key -> Text,
         sent_at -> Timestamp,
@@ -428,6 +437,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     stripe_events,
     email_deliveries,
+    provider_requests,
     jobs,
     admin_actions,
 );

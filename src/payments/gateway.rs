@@ -14,8 +14,9 @@ use serde_json::json;
 use crate::error::AppError;
 use crate::payments::mock;
 
-/// What a checkout charges, line by line, and whom it names.
-#[derive(Debug, Clone)]
+/// What a checkout charges, line by line, and whom it names. Stored with its key when first made
+/// (`repo::remember_request`) and sent again as stored, so that a retry is the same call.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CheckoutRequest {
     /// Our payment's public id: the checkout's metadata, so every event finds its payment.
     pub payment_uuid: String,
@@ -39,8 +40,9 @@ pub struct OpenCheckout {
     pub url: String,
 }
 
-/// A refund of a confirmed payment, whole.
-#[derive(Debug, Clone)]
+/// A refund of a confirmed payment, whole. Stored with its key when first made and sent again as stored: a
+/// second press with another reason asks for the same refund.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RefundRequest {
     pub payment_uuid: String,
     /// One key per payment: a refund is asked for at most once, however often staff press the button.

@@ -17,6 +17,14 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
+    /// Which call to the provider a stored request is (its parameters are sent again as stored).
+    pub enum ProviderOperation {
+        Checkout => "CHECKOUT",
+        Refund => "REFUND",
+    }
+}
+
+crate::text_enum! {
     /// Who takes the money: Stripe, or the built-in mock (E7).
     #[derive(async_graphql::Enum)]
     pub enum Provider {

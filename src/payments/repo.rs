@@ -6,13 +6,54 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::DbConn;
-use crate::db::schema::{orders, payments, refunds, stripe_events, users};
+use crate::db::schema::{orders, payments, provider_requests, refunds, stripe_events, users};
 use crate::graphql::pagination::TimeCursor;
 use crate::payments::models::{
-    NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, RefundRow,
-    RefundStatus,
+    NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, ProviderOperation,
+    RefundRow, RefundStatus,
 };
 use crate::per_backend;
+
+/// The request first made under `key`, as stored; or, when none is stored yet, `request` itself, stored now
+/// (in the caller's transaction). Every retry of a provider call goes through here, so it sends the first
+/// call's parameters whatever changed meanwhile (a movie renamed, staff pressing again with another reason).
+pub async fn remember_request<R>(
+    conn: &mut DbConn,
+    operation: ProviderOperation,
+    key: &str,
+    request: R,
+    at: NaiveDateTime,
+) -> QueryResult<R>
+where
+    R: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let stored: Option<String> = per_backend!(conn, |c| {
+        provider_requests::table
+            .find(key)
+            .select(provider_requests::parameters)
+            .first(c)
+            .await
+            .optional()
+    })?;
+    if let Some(stored) = stored {
+        return serde_json::from_str(&stored)
+            .map_err(|error| diesel::result::Error::DeserializationError(Box::new(error)));
+    }
+    let parameters =
+        serde_json::to_string(&request).map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
+    per_backend!(conn, |c| {
+        diesel::insert_into(provider_requests::table)
+            .values((
+                provider_requests::idempotency_key.eq(key),
+                provider_requests::operation.eq(operation),
+                provider_requests::parameters.eq(&parameters),
+                provider_requests::created_at.eq(at),
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(request)
+}
 
 /// Records a Stripe event as handled; false when it was already (E2: each event id is applied once, in the
 /// same transaction as its effects, so a retry finds it here and changes nothing).

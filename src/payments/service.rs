@@ -15,8 +15,8 @@ use crate::graphql::scalars::format_money;
 use crate::jobs::{self, JobHandler, JobKind};
 use crate::payments::gateway::{CheckoutRequest, Gateway, GatewayError, OwnAddress, RefundRequest};
 use crate::payments::models::{
-    NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, Provider, RefundRow,
-    RefundStatus,
+    NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, Provider,
+    ProviderOperation, RefundRow, RefundStatus,
 };
 use crate::payments::repo;
 use crate::payments::signature;
@@ -227,7 +227,7 @@ impl Payments {
                         (payment, repriced.changed())
                     }
                 };
-                let request = CheckoutRequest {
+                let built = CheckoutRequest {
                     payment_uuid: payment.uuid.clone(),
                     idempotency_key: payment.idempotency_key.clone(),
                     order_uuid: order.uuid.clone(),
@@ -237,6 +237,10 @@ impl Payments {
                     success_url: checkout_back(&options.frontend_url, &order.uuid, "success"),
                     cancel_url: checkout_back(&options.frontend_url, &order.uuid, "canceled"),
                 };
+                // A retry sends the first attempt's request as stored, whatever changed meanwhile.
+                let request =
+                    repo::remember_request(conn, ProviderOperation::Checkout, &payment.idempotency_key, built, at)
+                        .await?;
                 Ok(Prepared::Attempt {
                     payment,
                     request,
@@ -367,7 +371,7 @@ impl Payments {
     /// SERVICE_UNAVAILABLE when the provider does not answer (try again); PROVIDER_REFUSED when it refuses.
     pub async fn refund_payment(&self, staff_id: i64, payment_uuid: &str, reason: &str) -> AppResult<PaymentView> {
         let reason = refund_reason("reason", reason)?;
-        let (payment, refund) = self
+        let (payment, refund, request) = self
             .db
             .transaction(async |conn| {
                 let payment = repo::payment_locked(conn, repo::PaymentKey::Ours(payment_uuid))
@@ -387,6 +391,9 @@ impl Payments {
                     Some(open) if open.status == RefundStatus::Succeeded => {
                         return Err(refund_in_progress(&open));
                     }
+                    // Asked of the provider already (it did not answer): the same refund is asked again, with
+                    // the first decision and its stored request.
+                    Some(open) if open.status == RefundStatus::Pending => open,
                     Some(open) => repo::update_refund(conn, open.id, &decision).await?,
                     None => {
                         repo::insert_refund(
@@ -408,17 +415,19 @@ impl Payments {
                         .await?
                     }
                 };
-                Ok((payment, refund))
+                let key = format!("refund-{}", refund.uuid);
+                let built = RefundRequest {
+                    payment_uuid: payment.uuid.clone(),
+                    idempotency_key: key.clone(),
+                    payment_intent_id: payment.payment_intent_id.clone().unwrap_or_default(),
+                    amount_cents: refund.amount_cents,
+                    currency: payment.currency.clone(),
+                    reason: refund.decision_reason.clone().unwrap_or_else(|| reason.clone()),
+                };
+                let request = repo::remember_request(conn, ProviderOperation::Refund, &key, built, at).await?;
+                Ok((payment, refund, request))
             })
             .await?;
-        let request = RefundRequest {
-            payment_uuid: payment.uuid.clone(),
-            idempotency_key: format!("refund-{}", refund.uuid),
-            payment_intent_id: payment.payment_intent_id.clone().unwrap_or_default(),
-            amount_cents: refund.amount_cents,
-            currency: payment.currency.clone(),
-            reason,
-        };
         let asked = self.gateway.refund(&request).await;
         let at = now();
         let changes = match &asked {

@@ -97,6 +97,13 @@ fn retry_safe(status: u16) -> bool {
 /// Which failures may be repeated with the same idempotency key (Stripe's guidance on safe retries).
 fn classify(error: StripeError) -> GatewayError {
     match error {
+        // Our key was used before with other parameters. Every call is sent as it was first stored, so this
+        // should not happen; if it does, what the key first did stands at Stripe (a refund may be under way),
+        // so it is never taken as the end of the call: its webhook settles it.
+        StripeError::Stripe(errors, status) if errors.type_ == stripe_shared::ApiErrorsType::IdempotencyError => {
+            tracing::error!(status, message = ?errors.message, "Stripe refused a reused idempotency key");
+            GatewayError::Unavailable(format!("{status}: the idempotency key was used with other parameters"))
+        }
         StripeError::Timeout => GatewayError::Unavailable("no answer in time".into()),
         StripeError::ClientError(reason) => GatewayError::Unavailable(reason),
         StripeError::Stripe(errors, status) if retry_safe(status) => {

@@ -53,8 +53,9 @@ struct Books {
     trouble: VecDeque<Trouble>,
     sessions: HashMap<String, Value>,
     refunds: Vec<Value>,
-    /// Idempotency key → the first answer (Stripe replays it for 24 hours).
-    answers: HashMap<String, (u16, Value)>,
+    /// Idempotency key → the first request's path and parameters, and its answer (Stripe replays it for 24
+    /// hours, and refuses the key with other parameters).
+    answers: HashMap<String, (String, Vec<(String, String)>, (u16, Value))>,
     next_id: u64,
 }
 
@@ -224,13 +225,29 @@ async fn handle(
             drop(books);
             return stripe_error(status, "api_error", "Something went wrong on Stripe's end.");
         }
-        let replay = key.as_ref().and_then(|k| books.answers.get(k).cloned());
+        // Stripe compares a reused key's parameters, not their order in the body.
+        let mut parameters = form.clone();
+        parameters.sort();
+        let first = key.as_ref().and_then(|k| books.answers.get(k).cloned());
+        if let Some((path, first_parameters, _)) = &first
+            && (path != uri.path() || *first_parameters != parameters)
+        {
+            drop(books);
+            return stripe_error(
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+            );
+        }
+        let replay = first.map(|(_, _, answer)| answer);
         let answer = match &replay {
             Some(answer) => answer.clone(),
             None => {
                 let answer = work(&mut books, &form);
                 if let Some(key) = &key {
-                    books.answers.insert(key.clone(), answer.clone());
+                    books
+                        .answers
+                        .insert(key.clone(), (uri.path().to_string(), parameters, answer.clone()));
                 }
                 answer
             }
