@@ -47,6 +47,9 @@ pub enum Trouble {
     Late(Duration),
 }
 
+/// A key's first request (its path and sorted parameters) and the answer Stripe replays for it.
+type FirstUse = (String, Vec<(String, String)>, (u16, Value));
+
 #[derive(Default)]
 struct Books {
     requests: Vec<Recorded>,
@@ -55,7 +58,7 @@ struct Books {
     refunds: Vec<Value>,
     /// Idempotency key → the first request's path and parameters, and its answer (Stripe replays it for 24
     /// hours, and refuses the key with other parameters).
-    answers: HashMap<String, (String, Vec<(String, String)>, (u16, Value))>,
+    answers: HashMap<String, FirstUse>,
     next_id: u64,
 }
 
