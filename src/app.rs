@@ -21,7 +21,7 @@ use crate::notify::mailer::EmailJobs;
 use crate::notify::{Email, Mailer};
 use crate::payments::gateway::{Gateway, MockGateway, OwnAddress};
 use crate::payments::models::Provider;
-use crate::payments::service::ExpireCheckout;
+use crate::payments::service::{ExpireCheckout, RefundUnwanted};
 use crate::payments::stripe_gateway::{StripeGateway, StripeOptions};
 use crate::payments::{PaymentOptions, Payments};
 use crate::server::listener::{self, ConnectionLimits};
@@ -201,6 +201,7 @@ pub fn job_handlers(
         .hourly(CancelAbandonedOrders::default())
         .on::<OrderCanceled, _>(payments.clone())
         .on::<ExpireCheckout, _>(payments.clone())
+        .on::<RefundUnwanted, _>(payments.clone())
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight, stops the worker after its current

@@ -16,6 +16,8 @@ backend_tests!(
     declined_and_expired_checkouts_keep_the_order_payable,
     refunds_take_the_movies_back_even_before_the_confirmation,
     a_different_amount_is_flagged_and_other_events_are_ignored,
+    an_underpayment_grants_nothing_until_a_moderator_decides,
+    money_for_a_canceled_order_is_returned_by_itself,
     one_event_delivered_at_once_many_times_lands_once,
     our_own_id_finds_the_payment_and_an_early_event_is_retried,
     paying_through_the_mock_checkout_runs_the_real_path,
@@ -404,13 +406,13 @@ async fn refunds_take_the_movies_back_even_before_the_confirmation(backend: Back
 async fn a_different_amount_is_flagged_and_other_events_are_ignored(backend: Backend) {
     let b = buyer(backend).await;
     let (order, pending) = pending_payment(&b, &b.movies[0..1], "cs_test_amount").await;
-    delivered(&b.app, &completed("evt_a1", &pending, pending.amount_cents - 1)).await;
+    delivered(&b.app, &completed("evt_a1", &pending, pending.amount_cents + 1)).await;
     let paid = payment(&b.app, pending.id).await;
     assert_eq!(paid.status, PaymentStatus::Succeeded);
-    assert_eq!(paid.amount_received_cents, Some(pending.amount_cents - 1));
+    assert_eq!(paid.amount_received_cents, Some(pending.amount_cents + 1));
     assert!(
         paid.needs_review,
-        "a different amount is flagged, not accepted silently"
+        "more than charged is granted but flagged, not accepted silently"
     );
     assert_eq!(order_status(&b, &order).await, "PAID");
 
@@ -425,6 +427,173 @@ async fn a_different_amount_is_flagged_and_other_events_are_ignored(backend: Bac
     );
     delivered(&b.app, &stranger).await;
     assert_eq!(events_recorded(&b.app).await, 4);
+}
+
+/// A signed-in moderator of the buyer's app.
+pub(crate) async fn moderator(b: &Buyer) -> String {
+    b.app.signed_in_user("mod@example.com").await;
+    b.app.set_role("mod@example.com", cinema::db::Role::Moderator).await;
+    b.app.login("mod@example.com", crate::common::PASSWORD).await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Issue 22 (E3): money short of the charge grants nothing — even when the confirmation is signed — and the
+/// order waits for a moderator, who accepts it (PAID, the receipt) or refunds it (the order payable again).
+/// Meanwhile the payer is told, and cannot open another checkout.
+async fn an_underpayment_grants_nothing_until_a_moderator_decides(backend: Backend) {
+    let b = buyer(backend).await;
+    let staff = moderator(&b).await;
+    let (order, pending) = pending_payment(&b, &b.movies[0..1], "cs_test_short").await;
+    delivered(&b.app, &completed("evt_short", &pending, 1)).await;
+    let short = payment(&b.app, pending.id).await;
+    assert_eq!(
+        (short.status, short.amount_received_cents),
+        (PaymentStatus::Succeeded, Some(1))
+    );
+    assert!(short.needs_review);
+    assert_eq!(order_status(&b, &order).await, "PENDING");
+    assert_eq!(owned(&b).await, 0, "nothing granted for 0.01");
+    assert!(
+        payment_hint(&b, &order)
+            .await
+            .contains("staff will refund it or accept it")
+    );
+    let (_, body) = b
+        .app
+        .graphql_as(
+            &b.token,
+            "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }",
+            json!({ "o": order }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "PAYMENT_UNDER_REVIEW",
+        "{body}"
+    );
+    let accept = "mutation($p: ID!) { acceptPayment(paymentId: $p) { status needsReview } }";
+    let (_, body) = b.app.graphql_as(&b.token, accept, json!({ "p": pending.uuid })).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "a payer cannot accept their own"
+    );
+
+    let (_, body) = b.app.graphql_as(&staff, accept, json!({ "p": pending.uuid })).await;
+    assert_eq!(body["data"]["acceptPayment"]["needsReview"], false, "{body}");
+    assert_eq!(order_status(&b, &order).await, "PAID");
+    assert_eq!(owned(&b).await, 1);
+    b.app.wait_for_mail(&b.email, "Your Cinema order is paid", 1).await;
+    let (_, body) = b.app.graphql_as(&staff, accept, json!({ "p": pending.uuid })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PAYMENT_NOT_UNDER_REVIEW");
+
+    // The other answer: a refund. The money goes back, nothing is taken back, and the order is payable again.
+    let (second, pending) = pending_payment(&b, &b.movies[1..2], "cs_test_short_again").await;
+    delivered(&b.app, &completed("evt_short_again", &pending, 5)).await;
+    let refund = "mutation($p: ID!) { refundPayment(paymentId: $p, reason: \"short\") { status } }";
+    let (_, body) = b.app.graphql_as(&staff, refund, json!({ "p": pending.uuid })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(payment(&b.app, pending.id).await.status, PaymentStatus::Refunded);
+    assert_eq!(order_status(&b, &second).await, "PENDING");
+    assert_eq!(owned(&b).await, 1);
+    b.app
+        .wait_for_mail(&b.email, "Your Cinema payment was returned", 1)
+        .await;
+    let again = pay_order(&b, &second).await;
+    assert_eq!(again["payment"]["status"], "PENDING");
+
+    // Nobody decides, and the payer cancels (or the abandoned-order job does): the money goes back by itself.
+    let (third, pending) = pending_payment(&b, &b.movies[2..3], "cs_test_short_canceled").await;
+    delivered(&b.app, &completed("evt_short_canceled", &pending, 7)).await;
+    gql(
+        &b,
+        "mutation($o: ID!) { cancelOrder(id: $o) { status } }",
+        json!({ "o": third }),
+    )
+    .await;
+    let mut returned = payment(&b.app, pending.id).await;
+    for _ in 0..100 {
+        if returned.status == PaymentStatus::Refunded {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        returned = payment(&b.app, pending.id).await;
+    }
+    assert_eq!(returned.status, PaymentStatus::Refunded);
+    assert_eq!(order_status(&b, &third).await, "CANCELED");
+    b.app
+        .wait_for_mail(&b.email, "Your Cinema payment was returned", 2)
+        .await;
+}
+
+/// Issue 22 (E3, E4): money that lands for an order canceled meanwhile (the payer completed the checkout as
+/// the order was canceled) is returned by itself — one refund at the provider, the payment REFUNDED, the
+/// order still CANCELED, nothing granted, and the payer told.
+async fn money_for_a_canceled_order_is_returned_by_itself(backend: Backend) {
+    let b = buyer(backend).await;
+    let order = placed_order(&b, &b.movies[0..2]).await;
+    let started = pay_order(&b, &order).await;
+    let canceled = gql(
+        &b,
+        "mutation($o: ID!) { cancelOrder(id: $o) { status } }",
+        json!({ "o": order }),
+    )
+    .await;
+    assert_eq!(canceled["cancelOrder"]["status"], "CANCELED");
+    let closed = press(&b.app, &format!("{}/pay", checkout_path(&started))).await;
+    assert_eq!(
+        closed.status(),
+        409,
+        "the checkout was closed before cancelOrder answered"
+    );
+
+    // The provider had taken the money already: its confirmation arrives after the cancel.
+    let id = {
+        use cinema::db::schema::payments;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = b.app.conn().await;
+        let uuid = started["payment"]["id"].as_str().unwrap().to_string();
+        cinema::per_backend!(&mut conn, |c| payments::table
+            .filter(payments::uuid.eq(&uuid))
+            .select(payments::id)
+            .first::<i64>(c)
+            .await)
+        .unwrap()
+    };
+    let late = payment(&b.app, id).await;
+    assert_eq!(late.status, PaymentStatus::Canceled);
+    delivered(&b.app, &completed("evt_late", &late, late.amount_cents)).await;
+    let mut returned = payment(&b.app, id).await;
+    for _ in 0..100 {
+        if returned.status == PaymentStatus::Refunded {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        returned = payment(&b.app, id).await;
+    }
+    assert_eq!(returned.status, PaymentStatus::Refunded, "{returned:?}");
+    assert!(!returned.needs_review);
+    assert_eq!(order_status(&b, &order).await, "CANCELED");
+    assert_eq!(owned(&b).await, 0);
+    b.app
+        .wait_for_mail(&b.email, "Your Cinema payment was returned", 1)
+        .await;
+    let refunds = gql(
+        &b,
+        "{ payments(filter: {status: REFUNDED}) { nodes { refund { status decisionReason } } } }",
+        json!({}),
+    )
+    .await;
+    let nodes = refunds["payments"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0]["refund"]["status"], "SUCCEEDED");
+    assert!(
+        nodes[0]["refund"]["decisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("automatically")
+    );
 }
 
 async fn one_event_delivered_at_once_many_times_lands_once(backend: Backend) {

@@ -424,4 +424,47 @@ async fn canceling_an_order_expires_its_stripe_checkout(backend: Backend) {
     let mine = gql(&b, "{ payments { nodes { status failureReason } } }", json!({})).await;
     assert_eq!(mine["payments"]["nodes"][0]["status"], "CANCELED");
     assert_eq!(mine["payments"]["nodes"][0]["failureReason"], "the order was canceled");
+
+    // Issue 22: when Stripe answers, the checkout is expired before cancelOrder answers. The payer had
+    // completed it just before: the money that lands is returned by itself, with one refund at Stripe.
+    let order = placed_order(&b, &b.movies[1..2]).await;
+    let started = gql(&b, PAY, json!({ "o": order })).await["payOrder"].clone();
+    let session = session_of(started["checkoutUrl"].as_str().unwrap());
+    let paid_meanwhile = stripe.complete(&session);
+    gql(
+        &b,
+        "mutation($o: ID!) { cancelOrder(id: $o) { id } }",
+        json!({ "o": order }),
+    )
+    .await;
+    assert_eq!(
+        stripe
+            .requests_to(&format!("/v1/checkout/sessions/{session}/expire"))
+            .len(),
+        1,
+        "asked before the answer"
+    );
+    delivered(&b.app, &paid_meanwhile).await;
+    for _ in 0..200 {
+        if !stripe.refunds().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refunds = stripe.refunds();
+    assert_eq!(refunds.len(), 1, "one refund at Stripe");
+    assert_eq!(order_status(&b, &order).await, "CANCELED");
+    delivered(&b.app, &stripe.refunded_event(&refunds[0])).await;
+    let mine = gql(
+        &b,
+        "{ payments(filter: {status: REFUNDED}) { nodes { status refund { status } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(mine["payments"]["nodes"][0]["refund"]["status"], "SUCCEEDED", "{mine}");
+    assert_eq!(owned(&b).await, 0);
+    assert_eq!(stripe.requests_to("/v1/refunds").len(), 1, "asked once");
+    b.app
+        .wait_for_mail(&b.email, "Your Cinema payment was returned", 1)
+        .await;
 }

@@ -163,6 +163,22 @@ pub fn order_refunded(to: &str, frontend_url: &str, amount: &str) -> Email {
     )
 }
 
+/// Money that arrived for an order that no longer waited for it (canceled, or paid by another checkout) went
+/// back by itself (issue 22).
+pub fn payment_returned(to: &str, frontend_url: &str, amount: &str) -> Email {
+    let link = format!("{frontend_url}/orders");
+    render(
+        to,
+        "Your Cinema payment was returned",
+        &format!(
+            "{amount} reached us for an order that was no longer waiting for it (it was canceled, or paid \
+             already), so we sent it back. Nothing was bought with it."
+        ),
+        Some(("See your orders", &link)),
+        "Your bank may take a few days to show the refund.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@ use crate::graphql::scalars::Money;
 use crate::payments::Payments;
 use crate::payments::models::{PaymentFilter, PaymentStatus, PaymentView, RefundRow, RefundStatus};
 use crate::payments::service::CheckoutStarted;
+use crate::shop::Shop;
+use crate::shop::graphql::{Order, one_order};
 
 /// A payment of an order (E1, E6): PENDING until a verified webhook confirms or closes it.
 #[derive(Clone)]
@@ -82,9 +84,9 @@ impl Payment {
         self.refund.clone().map(Refund)
     }
 
-    /// True when an admin should look at it: the provider reported another amount than was charged, or the
-    /// money arrived for an order that no longer waited for it (refund it). Nullable so that a refusal of this
-    /// staff field leaves the rest of the payment answered.
+    /// True when staff should look at it: the provider reported another amount than was charged (less: the
+    /// order waits for `acceptPayment` or `refundPayment`), or an automatic refund was refused. Nullable so that
+    /// a refusal of this staff field leaves the rest of the payment answered.
     #[graphql(
         guard = "RoleGuard::role(Role::Moderator)",
         directive = requires_role::apply(Role::Moderator)
@@ -330,6 +332,35 @@ impl PaymentMutation {
             .pay_order(user_id, &order_id, accept_price_change)
             .await?;
         Ok(PayOrderPayload(started))
+    }
+
+    /// Cancels one of the viewer's PENDING orders (D4). Its open checkout is expired at the payment provider
+    /// before the answer, so that it can no longer take money; money that lands anyway is returned by itself.
+    /// ORDER_PAID for a paid order (a refund undoes it), ORDER_CLOSED for a canceled or refunded one, NOT_FOUND
+    /// for an order that is not theirs.
+    #[graphql(
+        guard = "RoleGuard::signed_in().spending(Budget::Orders)",
+        directive = authenticated::apply(),
+        directive = spends::apply(Budget::Orders)
+    )]
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
+        let user_id = viewer(ctx)?.user_id;
+        let shop = ctx.data::<Shop>()?;
+        let view = ctx.data::<Payments>()?.cancel_order(shop, user_id, &id).await?;
+        one_order(ctx, view, ctx.look_ahead()).await
+    }
+
+    /// Accepts a payment that arrived short (E5, issue 22): its order, which waited for staff, becomes PAID
+    /// with what arrived, and the receipt goes out. The other answer to such a payment is `refundPayment`.
+    /// PAYMENT_NOT_UNDER_REVIEW unless the payment is confirmed, flagged and its order still pending.
+    #[graphql(
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
+    )]
+    async fn accept_payment(&self, ctx: &Context<'_>, payment_id: ID) -> Result<Payment> {
+        let view = ctx.data::<Payments>()?.accept_payment(&payment_id).await?;
+        Ok(Payment { view, refund: None })
     }
 
     /// Asks for the money of one of the viewer's PAID orders back (E5); staff decide. NOT_FOUND for someone

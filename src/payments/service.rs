@@ -22,6 +22,7 @@ use crate::payments::repo;
 use crate::payments::signature;
 use crate::payments::webhook::{self, Applied, Event};
 use crate::shop;
+use crate::shop::service::OrderView;
 
 /// Cheap to clone; what the webhook handler, the mock checkout, the payment resolvers and the payment jobs
 /// call.
@@ -69,6 +70,15 @@ enum Prepared {
         request: CheckoutRequest,
         price_changed: bool,
     },
+}
+
+/// When a closed payment's checkout is expired at the provider.
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    /// By the caller, before it answers.
+    Now,
+    /// By a queued job.
+    Later,
 }
 
 /// Longest accepted refund reason, in characters.
@@ -174,6 +184,13 @@ impl Payments {
             .db
             .transaction(async |conn| {
                 let order = shop::service::payable_order(conn, user_id, order_uuid).await?;
+                if repo::succeeded_payment_of(conn, order.id).await?.is_some() {
+                    return Err(AppError::rejected(
+                        StatusCode::CONFLICT,
+                        "PAYMENT_UNDER_REVIEW",
+                        "a payment of this order arrived short and waits for our staff; you need not pay again",
+                    ));
+                }
                 let at = now();
                 let (payment, price_changed) = match repo::open_payment_of(conn, order.id).await? {
                     Some(open) if open.checkout_url.is_some() => return Ok(Prepared::Open(open)),
@@ -428,7 +445,15 @@ impl Payments {
                 Ok((payment, refund, request))
             })
             .await?;
-        let asked = self.gateway.refund(&request).await;
+        self.ask_refund(&refund, &request).await?;
+        self.view_of(payment.id).await
+    }
+
+    /// Asks the provider for `refund` with its stored `request`, and records the answer: the provider's id,
+    /// or FAILED when it refuses (staff may start another). No answer leaves it PENDING: asking again sends the
+    /// same request.
+    async fn ask_refund(&self, refund: &RefundRow, request: &RefundRequest) -> Result<(), GatewayError> {
+        let asked = self.gateway.refund(request).await;
         let at = now();
         let changes = match &asked {
             Ok(started) => repo::RefundChanges {
@@ -436,35 +461,161 @@ impl Payments {
                 updated_at: Some(at),
                 ..repo::RefundChanges::default()
             },
-            // Refused: this refund is over; staff may start another.
             Err(GatewayError::Refused(_)) => repo::RefundChanges {
                 status: Some(RefundStatus::Failed),
                 updated_at: Some(at),
                 ..repo::RefundChanges::default()
             },
-            // No answer: it stays PENDING, and asking again uses the same key.
-            Err(GatewayError::Unavailable(_)) => repo::RefundChanges::default(),
+            Err(GatewayError::Unavailable(_)) => return asked.map(|_| ()),
         };
-        if changes.updated_at.is_some() {
-            let refund_id = refund.id;
-            self.db
-                .transaction(async |conn| {
-                    // The mock's confirmation may have marked it SUCCEEDED already: only the provider's id is
-                    // added then.
-                    let current = repo::refund_by_uuid(conn, &refund.uuid).await?;
-                    let changes = match current {
-                        Some(current) if current.status == RefundStatus::Succeeded => repo::RefundChanges {
-                            status: None,
-                            ..changes.clone()
-                        },
-                        _ => changes.clone(),
-                    };
-                    Ok(repo::update_refund(conn, refund_id, &changes).await?)
-                })
-                .await?;
+        let recorded = self
+            .db
+            .transaction(async |conn| {
+                // The mock's confirmation may have marked it SUCCEEDED already: only the provider's id is
+                // added then.
+                let current = repo::refund_by_uuid(conn, &refund.uuid).await?;
+                let changes = match current {
+                    Some(current) if current.status == RefundStatus::Succeeded => repo::RefundChanges {
+                        status: None,
+                        ..changes.clone()
+                    },
+                    _ => changes.clone(),
+                };
+                Ok(repo::update_refund(conn, refund.id, &changes).await?)
+            })
+            .await;
+        if let Err(error) = recorded {
+            return Err(GatewayError::Unavailable(error.public_message()));
         }
-        asked?;
-        self.view_of(payment.id).await
+        asked.map(|_| ())
+    }
+
+    /// Issue 22: returns money that arrived for an order that no longer waited for it (canceled, or paid by
+    /// another checkout), whole, through the provider: a refund decided by nobody, asked with its stored
+    /// request until the provider answers (the job retries). A refusal leaves the payment flagged for staff.
+    pub async fn refund_unwanted(&self, payment_id: i64) -> AppResult<()> {
+        const WHY: &str = "returned automatically: the order no longer waited for this money";
+        let prepared = self
+            .db
+            .transaction(async |conn| {
+                let Some(payment) = repo::payment_locked(conn, repo::PaymentKey::Row(payment_id)).await? else {
+                    return Ok(None);
+                };
+                if payment.status != PaymentStatus::Succeeded || payment.payment_intent_id.is_none() {
+                    return Ok(None);
+                }
+                let at = now();
+                let refund = match repo::open_refund_of(conn, payment.id).await? {
+                    Some(open) if open.status == RefundStatus::Succeeded => return Ok(None),
+                    // The provider has it (its answer was recorded): its webhook settles it.
+                    Some(open) if open.status == RefundStatus::Pending && open.external_refund_id.is_some() => {
+                        return Ok(None);
+                    }
+                    Some(open) if open.status == RefundStatus::Pending => open,
+                    Some(open) => {
+                        let decision = repo::RefundChanges {
+                            status: Some(RefundStatus::Pending),
+                            updated_at: Some(at),
+                            decision_reason: Some(WHY.into()),
+                            decided_at: Some(at),
+                            ..repo::RefundChanges::default()
+                        };
+                        repo::update_refund(conn, open.id, &decision).await?
+                    }
+                    None => {
+                        repo::insert_refund(
+                            conn,
+                            &NewRefund {
+                                uuid: uuid::Uuid::new_v4().to_string(),
+                                payment_id: payment.id,
+                                requested_by: payment.user_id,
+                                reason: None,
+                                status: RefundStatus::Pending,
+                                amount_cents: payment.amount_received_cents.unwrap_or(payment.amount_cents),
+                                created_at: at,
+                                updated_at: at,
+                                decided_by: None,
+                                decision_reason: Some(WHY.into()),
+                                decided_at: Some(at),
+                            },
+                        )
+                        .await?
+                    }
+                };
+                let key = format!("refund-{}", refund.uuid);
+                let built = RefundRequest {
+                    payment_uuid: payment.uuid.clone(),
+                    idempotency_key: key.clone(),
+                    payment_intent_id: payment.payment_intent_id.clone().unwrap_or_default(),
+                    amount_cents: refund.amount_cents,
+                    currency: payment.currency.clone(),
+                    reason: WHY.into(),
+                };
+                let request = repo::remember_request(conn, ProviderOperation::Refund, &key, built, at).await?;
+                Ok(Some((refund, request)))
+            })
+            .await?;
+        let Some((refund, request)) = prepared else {
+            return Ok(());
+        };
+        match self.ask_refund(&refund, &request).await {
+            Err(GatewayError::Refused(reason)) => {
+                tracing::error!(payment = payment_id, %reason, "the provider refused an automatic refund");
+                let at = now();
+                let flag = PaymentChanges {
+                    needs_review: Some(true),
+                    failure_reason: Some(format!("the automatic refund was refused: {reason}")),
+                    updated_at: Some(at),
+                    ..PaymentChanges::default()
+                };
+                self.db
+                    .transaction(async |conn| Ok(repo::update_payment(conn, payment_id, &flag).await?))
+                    .await?;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Issue 22: staff accept a payment that arrived short (flagged for review, its order still PENDING): the
+    /// order is fulfilled with what arrived, and the receipt sent. PAYMENT_NOT_UNDER_REVIEW otherwise.
+    pub async fn accept_payment(&self, payment_uuid: &str) -> AppResult<PaymentView> {
+        let frontend_url = self.options.frontend_url.clone();
+        let payment_id = self
+            .db
+            .transaction(async |conn| {
+                let payment = repo::payment_locked(conn, repo::PaymentKey::Ours(payment_uuid))
+                    .await?
+                    .ok_or_else(|| AppError::not_found("no payment has this id"))?;
+                let waiting = payment.status == PaymentStatus::Succeeded
+                    && payment.needs_review
+                    && shop::service::order_awaits_payment(conn, payment.order_id).await?;
+                if !waiting {
+                    return Err(AppError::rejected(
+                        StatusCode::CONFLICT,
+                        "PAYMENT_NOT_UNDER_REVIEW",
+                        "only a confirmed payment whose order still waits for it can be accepted",
+                    ));
+                }
+                shop::service::fulfil_order(conn, payment.order_id).await?;
+                shop::service::set_payment_hint(conn, payment.order_id, None).await?;
+                let at = now();
+                let accepted = repo::update_payment(
+                    conn,
+                    payment.id,
+                    &PaymentChanges {
+                        needs_review: Some(false),
+                        failure_reason: Some("accepted by staff".into()),
+                        updated_at: Some(at),
+                        ..PaymentChanges::default()
+                    },
+                )
+                .await?;
+                crate::payments::webhook::send_receipt(conn, &accepted, &frontend_url).await?;
+                Ok(payment.id)
+            })
+            .await?;
+        self.view_of(payment_id).await
     }
 
     /// E5: staff turn a user's refund request down, saying why.
@@ -538,19 +689,45 @@ impl Payments {
         Ok(repo::latest_refunds(&mut conn, &[payment_id]).await?.pop())
     }
 
+    /// D4 (issue 22): the viewer cancels one of their PENDING orders, and its open checkout is expired at the
+    /// provider before the answer, so that it can no longer take money (where the provider answers in time;
+    /// otherwise a job keeps asking, and money that still lands is returned by itself).
+    pub async fn cancel_order(&self, shop: &shop::Shop, user_id: i64, order_uuid: &str) -> AppResult<OrderView> {
+        let view = shop.cancel_order(user_id, order_uuid).await?;
+        if let Some(session_id) = self.close_open_payment(view.row.id, Expiry::Now).await?
+            && let Err(error) = self.expire_checkout(&session_id).await
+        {
+            tracing::warn!(session = %session_id, ?error, "the checkout could not be expired now; a job will");
+            self.db
+                .transaction(async |conn| Ok(jobs::enqueue(conn, &ExpireCheckout { session_id }).await?))
+                .await?;
+        }
+        Ok(view)
+    }
+
     /// After an order was canceled: its open payment closes CANCELED (it can no longer take money here), and
     /// the provider's checkout is expired by a job of its own that retries until the provider answers.
     pub async fn close_checkouts_of(&self, order_id: i64) -> AppResult<()> {
+        self.close_open_payment(order_id, Expiry::Later).await.map(|_| ())
+    }
+
+    /// Closes the order's open payment CANCELED; its checkout's session is expired by a job (`Expiry::Later`)
+    /// or returned for the caller to expire now. Money the canceled order holds already (it arrived short and
+    /// waited for staff) is returned by itself.
+    async fn close_open_payment(&self, order_id: i64, expiry: Expiry) -> AppResult<Option<String>> {
         self.db
             .transaction(async |conn| {
+                if let Some(held) = repo::succeeded_payment_of(conn, order_id).await? {
+                    jobs::enqueue(conn, &RefundUnwanted { payment_id: held.id }).await?;
+                }
                 let Some(open) = repo::open_payment_of(conn, order_id).await? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let Some(open) = repo::payment_locked(conn, repo::PaymentKey::Row(open.id)).await? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 if open.status != PaymentStatus::Pending {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let at = now();
                 repo::update_payment(
@@ -564,10 +741,13 @@ impl Payments {
                     },
                 )
                 .await?;
-                if let Some(session_id) = open.checkout_session_id {
-                    jobs::enqueue(conn, &ExpireCheckout { session_id }).await?;
+                match (open.checkout_session_id, expiry) {
+                    (Some(session_id), Expiry::Later) => {
+                        jobs::enqueue(conn, &ExpireCheckout { session_id }).await?;
+                        Ok(None)
+                    }
+                    (session_id, _) => Ok(session_id),
                 }
-                Ok(())
             })
             .await
     }
@@ -660,6 +840,25 @@ impl JobHandler<ExpireCheckout> for Payments {
         self.expire_checkout(&job.session_id)
             .await
             .map_err(|error| anyhow::anyhow!("{error:?}"))
+    }
+}
+
+/// Returns money that arrived for an order that no longer waited for it; queued by the webhook in the
+/// transaction that recorded the money, retried with backoff until the provider answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefundUnwanted {
+    pub payment_id: i64,
+}
+
+impl JobKind for RefundUnwanted {
+    const KIND: &'static str = "payments.refund_unwanted";
+}
+
+impl JobHandler<RefundUnwanted> for Payments {
+    async fn run(&self, job: RefundUnwanted) -> anyhow::Result<()> {
+        self.refund_unwanted(job.payment_id)
+            .await
+            .map_err(|error| anyhow::anyhow!("{}: {}", error.code(), error.public_message()))
     }
 }
 

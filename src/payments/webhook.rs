@@ -9,6 +9,10 @@
 //!    └──checkout.session.expired──► CANCELED
 //! ```
 //!
+//! A confirmation grants the order only when its order still waits for it and the whole charge arrived: money
+//! short of it leaves the order waiting for staff (`acceptPayment` or `refundPayment`), and money for an order
+//! that no longer waits (canceled, or paid by another checkout) is returned by itself (`RefundUnwanted`).
+//!
 //! Every event is recorded in `stripe_events` in the transaction of its effects; a repeat changes nothing.
 //! Events of other types are acknowledged and ignored. A failed or expired checkout leaves the order PENDING
 //! and payable again.
@@ -22,6 +26,7 @@ use crate::jobs;
 use crate::notify::templates;
 use crate::payments::models::{PaymentChanges, PaymentRow, PaymentStatus};
 use crate::payments::repo::{self, PaymentKey};
+use crate::payments::service::RefundUnwanted;
 use crate::shop;
 
 /// The part of a Stripe event this service reads.
@@ -159,9 +164,12 @@ pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppR
 }
 
 /// E3: the money is confirmed. The payment SUCCEEDS with what Stripe reports; the order is fulfilled (PAID,
-/// the movies the user's, out of the cart) and a confirmation email queued — unless a refund was seen first
-/// (then it lands REFUNDED and grants nothing), or the order no longer waits for this money (then it is
-/// flagged for an admin to refund).
+/// the movies the user's, out of the cart) and a confirmation email queued — unless:
+/// - a refund was seen first: it lands REFUNDED and grants nothing;
+/// - less than the charged amount arrived: nothing is granted and the order waits for a moderator, who
+///   refunds the payment or accepts it (`acceptPayment`); meanwhile the order cannot be paid again;
+/// - the order no longer waits for this money (canceled, or paid by another checkout): the money is refunded
+///   automatically (`RefundUnwanted`, a job that retries until the provider answers).
 async fn succeed(
     conn: &mut DbConn,
     payment: PaymentRow,
@@ -174,6 +182,7 @@ async fn succeed(
     }
     let at = now();
     let mismatch = amount.is_some_and(|reported| reported != payment.amount_cents);
+    let underpaid = amount.is_some_and(|reported| reported < payment.amount_cents);
     if mismatch {
         tracing::warn!(payment = %payment.uuid, ?amount, charged = payment.amount_cents, "Stripe reported another amount");
     }
@@ -192,26 +201,40 @@ async fn succeed(
         return Ok(());
     }
     changes.status = Some(PaymentStatus::Succeeded);
-    let fulfilled = match shop::service::fulfil_order(conn, payment.order_id).await {
-        Ok(_) => true,
-        Err(AppError::Rejected {
-            code: "ORDER_NOT_PENDING",
-            ..
-        }) => {
-            tracing::warn!(payment = %payment.uuid, "money taken for an order that no longer waits for it");
-            changes.failure_reason = Some("the order was no longer pending when the money arrived: refund it".into());
-            false
-        }
-        Err(other) => return Err(other),
-    };
-    changes.needs_review = Some(mismatch || !fulfilled);
-    let paid = repo::update_payment(conn, payment.id, &changes).await?;
-    if fulfilled {
-        let to = repo::email_of(conn, paid.user_id).await?;
-        let amount = format_money(paid.amount_received_cents.unwrap_or(paid.amount_cents), &paid.currency);
-        let receipt = templates::order_paid(&to, frontend_url, &amount).once(format!("order:{}:paid", paid.order_id));
-        jobs::enqueue(conn, &receipt).await?;
+    if !shop::service::order_awaits_payment(conn, payment.order_id).await? {
+        tracing::warn!(payment = %payment.uuid, "money taken for an order that no longer waits for it: refunding");
+        changes.failure_reason = Some("the order no longer waited for this money: refunded automatically".into());
+        changes.needs_review = Some(false);
+        repo::update_payment(conn, payment.id, &changes).await?;
+        jobs::enqueue(conn, &RefundUnwanted { payment_id: payment.id }).await?;
+        return Ok(());
     }
+    if underpaid {
+        let received = format_money(amount.unwrap_or_default(), &payment.currency);
+        let charged = format_money(payment.amount_cents, &payment.currency);
+        changes.failure_reason = Some(format!(
+            "{received} arrived of {charged}: a moderator refunds it or accepts it"
+        ));
+        changes.needs_review = Some(true);
+        repo::update_payment(conn, payment.id, &changes).await?;
+        let hint = format!(
+            "We received {received} of {charged}. Our staff will refund it or accept it; you need not pay again."
+        );
+        shop::service::set_payment_hint(conn, payment.order_id, Some(&hint)).await?;
+        return Ok(());
+    }
+    shop::service::fulfil_order(conn, payment.order_id).await?;
+    changes.needs_review = Some(mismatch);
+    let paid = repo::update_payment(conn, payment.id, &changes).await?;
+    send_receipt(conn, &paid, frontend_url).await
+}
+
+/// Queues the order's receipt (once per order, however often this runs).
+pub(crate) async fn send_receipt(conn: &mut DbConn, paid: &PaymentRow, frontend_url: &str) -> AppResult<()> {
+    let to = repo::email_of(conn, paid.user_id).await?;
+    let amount = format_money(paid.amount_received_cents.unwrap_or(paid.amount_cents), &paid.currency);
+    let receipt = templates::order_paid(&to, frontend_url, &amount).once(format!("order:{}:paid", paid.order_id));
+    jobs::enqueue(conn, &receipt).await?;
     Ok(())
 }
 
@@ -261,22 +284,19 @@ async fn refund(conn: &mut DbConn, payment: PaymentRow, frontend_url: &str) -> A
             )
             .await?;
             repo::confirm_refund_of(conn, refunded.id, at).await?;
-            match shop::service::revoke_order(conn, refunded.order_id).await {
-                Ok(_) => {}
-                // Money for an order that had moved on (flagged at confirmation): nothing was granted.
-                Err(AppError::Rejected {
-                    code: "ORDER_NOT_PAID", ..
-                }) => {}
-                Err(other) => return Err(other),
-            }
+            // Money that granted nothing (it came for an order that had moved on, or short) takes nothing back.
+            let revoked = shop::service::revoke_paid_order(conn, refunded.order_id).await?;
             let to = repo::email_of(conn, refunded.user_id).await?;
             let amount = format_money(
                 refunded.amount_received_cents.unwrap_or(refunded.amount_cents),
                 &refunded.currency,
             );
-            let notice = templates::order_refunded(&to, frontend_url, &amount)
-                .once(format!("order:{}:refunded", refunded.order_id));
-            jobs::enqueue(conn, &notice).await?;
+            let notice = if revoked {
+                templates::order_refunded(&to, frontend_url, &amount)
+            } else {
+                templates::payment_returned(&to, frontend_url, &amount)
+            };
+            jobs::enqueue(conn, &notice.once(format!("payment:{}:refunded", refunded.uuid))).await?;
         }
         PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Canceled
             if payment.refund_seen_at.is_none() =>

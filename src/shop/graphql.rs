@@ -287,7 +287,8 @@ async fn with_lines(shop: &Shop, views: Vec<OrderView>) -> Result<Vec<Order>> {
 }
 
 /// One order for an answer whose selection `at` shows it.
-async fn one_order(ctx: &Context<'_>, view: OrderView, at: async_graphql::Lookahead<'_>) -> Result<Order> {
+/// One order as the API shows it, with what `at` selects of its lines' movies prefetched.
+pub(crate) async fn one_order(ctx: &Context<'_>, view: OrderView, at: async_graphql::Lookahead<'_>) -> Result<Order> {
     let orders = with_lines(ctx.data::<Shop>()?, vec![view]).await?;
     prefetch_order_movies(ctx, &orders, &[at]).await?;
     orders
@@ -492,17 +493,6 @@ impl ShopMutation {
                 .map(|(movie, reason)| ExcludedMovie { movie, reason })
                 .collect(),
         })
-    }
-
-    /// Cancels one of the viewer's PENDING orders (D4). ORDER_PAID for a paid order (a refund undoes it),
-    /// ORDER_CLOSED for a canceled or refunded one, NOT_FOUND for an order that is not theirs.
-    #[graphql(guard = "RoleGuard::signed_in().spending(Budget::Orders)", directive = authenticated::apply(),
-        directive = spends::apply(Budget::Orders))]
-    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<Order> {
-        let user_id = viewer(ctx)?.user_id;
-        let shop = ctx.data::<Shop>()?;
-        let view = shop.cancel_order(user_id, &id).await?;
-        one_order(ctx, view, ctx.look_ahead()).await
     }
 }
 

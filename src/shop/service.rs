@@ -379,24 +379,30 @@ pub async fn fulfil_order(conn: &mut DbConn, order_id: i64) -> AppResult<OrderRo
     Ok(paid)
 }
 
-/// E5 (the shop's part of a confirmed refund): the PAID order becomes REFUNDED and its movies stop being the
-/// user's. Runs in the caller's transaction.
-pub async fn revoke_order(conn: &mut DbConn, order_id: i64) -> AppResult<OrderRow> {
+/// E5 (the shop's part of a confirmed refund): a PAID order becomes REFUNDED and its movies stop being the
+/// user's; true when it did. An order that is not PAID (the refunded money never granted it) is left as it
+/// is: false. Runs in the caller's transaction, with the order locked here.
+pub async fn revoke_paid_order(conn: &mut DbConn, order_id: i64) -> AppResult<bool> {
     let order = repo::order_locked(conn, order_id)
         .await?
         .ok_or_else(|| AppError::not_found("no order has this id"))?;
     if order.status != OrderStatus::Paid {
-        return Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_NOT_PAID",
-            format!("the order is {}, not paid", order.status.as_str()),
-        ));
+        return Ok(false);
     }
-    let refunded = repo::move_order(conn, &order, OrderStatus::Refunded, now())
+    repo::move_order(conn, &order, OrderStatus::Refunded, now())
         .await?
         .ok_or_else(|| AppError::Conflict("the order changed meanwhile".into()))?;
     repo::revoke_purchases(conn, order_id).await?;
-    Ok(refunded)
+    Ok(true)
+}
+
+/// Whether the order still waits for payment (PENDING), read under its lock in the caller's transaction: money
+/// that arrives for an order that does not is returned.
+pub async fn order_awaits_payment(conn: &mut DbConn, order_id: i64) -> AppResult<bool> {
+    let order = repo::order_locked(conn, order_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("no order has this id"))?;
+    Ok(order.status == OrderStatus::Pending)
 }
 
 /// The payment step's view of an order (E1): one of `user_id`'s orders, locked, that can be paid. Someone
