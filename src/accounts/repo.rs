@@ -9,6 +9,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::accounts::models::{NewProfile, NewUser, ProfileChanges, ProfileRow, UserFilter, UserRow};
 use crate::auth::sessions::SessionsChanged;
+use crate::db::notify::{Content, Part, public_content_changed};
 use crate::db::schema::{profiles, users};
 use crate::db::{DbConn, Role};
 
@@ -224,7 +225,12 @@ pub async fn avatar_key_locked(conn: &mut DbConn, user_id: i64) -> QueryResult<O
     Ok(found.flatten())
 }
 
+/// Changes a profile; a changed name is announced (in the caller's transaction), since it shows on the user's
+/// comments, which anyone may read.
 pub async fn update_profile(conn: &mut DbConn, user_id: i64, changes: &ProfileChanges) -> QueryResult<ProfileRow> {
+    if changes.first_name.is_some() || changes.last_name.is_some() {
+        public_content_changed(conn, &[Part::all(Content::Names)]).await?;
+    }
     crate::per_backend!(conn, |c| {
         diesel::update(profiles::table.find(user_id))
             .set(changes)

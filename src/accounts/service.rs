@@ -528,16 +528,8 @@ impl Accounts {
             }
         }
         changes.updated_at = Some(now());
-        let renamed = changes.first_name.is_some() || changes.last_name.is_some();
         self.db()
-            .transaction(async |conn| {
-                let profile = repo::update_profile(conn, user_id, &changes).await?;
-                if renamed {
-                    // The name shows on the user's comments, which anyone may read.
-                    crate::db::notify::public_content_changed(conn).await?;
-                }
-                Ok(profile)
-            })
+            .transaction(async |conn| Ok(repo::update_profile(conn, user_id, &changes).await?))
             .await
     }
 

@@ -20,10 +20,15 @@ use crate::catalog::models::{
 use crate::catalog::{Catalog, service};
 use crate::community::graphql::{Comment, CommentCount, movie_comments};
 use crate::community::models::CommentOrder;
+use crate::db::notify::{Content, Part};
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, viewer};
 use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, Total};
 use crate::graphql::scalars::{Long, Money};
+use crate::graphql::shown::shows;
+
+/// Every catalog read shows the catalog (movies' own fields, genres, people, certifications).
+const CATALOG: Part = Part::all(Content::Catalog);
 
 /// Box-office gross is reported in US dollars.
 const GROSS_CURRENCY: &str = "USD";
@@ -53,6 +58,7 @@ impl CatalogQuery {
             MovieSortInput,
         >,
     ) -> Result<Page<Movie, MovieCount>> {
+        shows(ctx, CATALOG);
         let filter = filter.unwrap_or_default().into_filter(search)?;
         movie_page(ctx, filter, sort, first, after.as_deref()).await
     }
@@ -63,6 +69,7 @@ impl CatalogQuery {
         cache_control(max_age = 10)
     )]
     async fn movie(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Movie>> {
+        shows(ctx, CATALOG);
         Ok(Some(Movie(ctx.data::<Catalog>()?.movie(&id).await?)))
     }
 
@@ -72,6 +79,7 @@ impl CatalogQuery {
         cache_control(max_age = 10)
     )]
     async fn genres(&self, ctx: &Context<'_>) -> Result<Vec<Genre>> {
+        shows(ctx, CATALOG);
         let rows = ctx.data::<Catalog>()?.genres_with_counts().await?;
         Ok(rows
             .into_iter()
@@ -88,6 +96,7 @@ impl CatalogQuery {
         cache_control(max_age = 10)
     )]
     async fn genre(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Genre>> {
+        shows(ctx, CATALOG);
         let row = ctx.data::<Catalog>()?.genre(parse_id("id", &id)?).await?;
         Ok(Some(Genre { row, movie_count: None }))
     }
@@ -98,6 +107,7 @@ impl CatalogQuery {
         cache_control(max_age = 10)
     )]
     async fn person(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
+        shows(ctx, CATALOG);
         let row = ctx.data::<Catalog>()?.person(parse_id("id", &id)?).await?;
         Ok(Some(Person(row)))
     }
@@ -108,6 +118,7 @@ impl CatalogQuery {
         cache_control(max_age = 10)
     )]
     async fn certifications(&self, ctx: &Context<'_>) -> Result<Vec<Certification>> {
+        shows(ctx, CATALOG);
         let rows = ctx.data::<Catalog>()?.certifications().await?;
         Ok(rows.into_iter().map(Certification).collect())
     }
@@ -262,26 +273,31 @@ impl Movie {
         #[graphql(desc = "NEWEST (when null) or OLDEST first.")] order: Option<CommentOrder>,
     ) -> Result<Page<Comment, CommentCount>> {
         let order = order.unwrap_or(CommentOrder::Newest);
+        shows(ctx, Part::of_movie(Content::Comments, self.0.id));
         Box::pin(movie_comments(ctx, &self.0.uuid, first, after.as_deref(), order)).await
     }
 
     /// Number of users who like the movie.
-    async fn likes(&self) -> Long {
+    async fn likes(&self, ctx: &Context<'_>) -> Long {
+        shows(ctx, Part::of_movie(Content::Reactions, self.0.id));
         Long(self.0.likes_count)
     }
 
     /// Number of users who dislike the movie.
-    async fn dislikes(&self) -> Long {
+    async fn dislikes(&self, ctx: &Context<'_>) -> Long {
+        shows(ctx, Part::of_movie(Content::Reactions, self.0.id));
         Long(self.0.dislikes_count)
     }
 
     /// Average user rating (1 to 10), or null when nobody rated it yet.
-    async fn average_rating(&self) -> Option<f64> {
+    async fn average_rating(&self, ctx: &Context<'_>) -> Option<f64> {
+        shows(ctx, Part::of_movie(Content::Ratings, self.0.id));
         (self.0.ratings_count > 0).then(|| self.0.ratings_sum as f64 / self.0.ratings_count as f64)
     }
 
     /// Number of user ratings.
-    async fn ratings_count(&self) -> Long {
+    async fn ratings_count(&self, ctx: &Context<'_>) -> Long {
+        shows(ctx, Part::of_movie(Content::Ratings, self.0.id));
         Long(self.0.ratings_count)
     }
 
@@ -589,6 +605,15 @@ async fn movie_page(
 ) -> Result<Page<Movie, MovieCount>> {
     let limit = pagination::page_size(first)?;
     let sort = sort.map(MovieSort::from).unwrap_or_default();
+    // The order of a list sorted by a counter depends on every movie's counter.
+    match sort.field {
+        MovieSortField::Popularity => {
+            shows(ctx, Part::all(Content::Purchases));
+            shows(ctx, Part::all(Content::Reactions));
+        }
+        MovieSortField::Rating => shows(ctx, Part::all(Content::Ratings)),
+        _ => {}
+    }
     let seal = ctx.data::<CursorSeal>()?;
     let after = read_cursor(seal, sort, after)?;
     // One row more than asked tells whether a next page exists without a second query.

@@ -223,7 +223,6 @@ impl Catalog {
                 repo::set_movie_genres(conn, row.id, &genres).await?;
                 repo::set_movie_directors(conn, row.id, &directors).await?;
                 repo::set_movie_stars(conn, row.id, &stars).await?;
-                crate::db::notify::public_content_changed(conn).await?;
                 Ok(row)
             })
             .await
@@ -257,7 +256,6 @@ impl Catalog {
                     let stars = check_links(conn, Named::Person, "starIds", ids).await?;
                     repo::set_movie_stars(conn, movie.id, &stars).await?;
                 }
-                crate::db::notify::public_content_changed(conn).await?;
                 Ok(repo::update_movie(conn, movie.id, &edit.changes).await?)
             })
             .await
@@ -294,7 +292,6 @@ impl Catalog {
                 }
                 let removed_from_carts = repo::remove_from_carts(conn, movie.id).await?;
                 repo::delete_movie(conn, movie.id).await?;
-                crate::db::notify::public_content_changed(conn).await?;
                 Ok(DeletedMovie {
                     uuid: movie.uuid,
                     removed_from_carts,
@@ -315,7 +312,6 @@ impl Catalog {
                             AppError::Conflict(_) => name_taken(kind, &name),
                             other => other,
                         })?;
-                crate::db::notify::public_content_changed(conn).await?;
                 Ok(created)
             })
             .await
@@ -333,7 +329,6 @@ impl Catalog {
                         other => other,
                     })?
                     .ok_or_else(|| no_such_named(kind))?;
-                crate::db::notify::public_content_changed(conn).await?;
                 Ok(renamed)
             })
             .await
@@ -354,7 +349,6 @@ impl Catalog {
                     }
                 }
                 if repo::delete_named(conn, kind, id).await? {
-                    crate::db::notify::public_content_changed(conn).await?;
                     Ok(())
                 } else {
                     Err(no_such_named(kind))

@@ -15,6 +15,7 @@ use crate::catalog::models::{
     CertificationRow, GenreRow, MovieChanges, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, Named,
     NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SearchPlan, SortKey, ViewerState,
 };
+use crate::db::notify::{Content, Part, public_content_changed};
 use crate::db::schema::{
     cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
     movie_reactions, movie_stars, movies, order_items, people, purchases,
@@ -813,7 +814,7 @@ async fn count_reactions(conn: &mut DbConn, movie_id: i64, likes: i64, dislikes:
             .execute(c)
             .await
     })?;
-    Ok(())
+    public_content_changed(conn, &[Part::of_movie(Content::Reactions, movie_id)]).await
 }
 
 fn reaction_delta(reaction: Reaction, sign: i64) -> (i64, i64) {
@@ -903,7 +904,7 @@ async fn count_ratings(conn: &mut DbConn, movie_id: i64, ratings: i64, sum: i64)
             .execute(c)
             .await
     })?;
-    Ok(())
+    public_content_changed(conn, &[Part::of_movie(Content::Ratings, movie_id)]).await
 }
 
 /// B9: sets the user's rating (1–10, checked by the caller) and keeps the movie's count and sum equal to the
@@ -967,8 +968,15 @@ pub async fn clear_rating(conn: &mut DbConn, user_id: i64, movie_id: i64) -> Que
     Ok(())
 }
 
+/// Announces, in the caller's transaction, that the catalog changed (movies' own fields, genres, people,
+/// certifications or which movie has which): every catalog answer kept is dropped.
+async fn catalog_changed(conn: &mut DbConn) -> QueryResult<()> {
+    public_content_changed(conn, &[Part::all(Content::Catalog)]).await
+}
+
 /// B12: a new movie.
 pub async fn insert_movie(conn: &mut DbConn, movie: &NewMovie) -> QueryResult<MovieRow> {
+    catalog_changed(conn).await?;
     per_backend!(conn, |c| diesel::insert_into(movies::table)
         .values(movie)
         .returning(MovieRow::as_returning())
@@ -978,6 +986,7 @@ pub async fn insert_movie(conn: &mut DbConn, movie: &NewMovie) -> QueryResult<Mo
 
 /// B12: changes a movie's own columns.
 pub async fn update_movie(conn: &mut DbConn, movie_id: i64, changes: &MovieChanges) -> QueryResult<MovieRow> {
+    catalog_changed(conn).await?;
     per_backend!(conn, |c| diesel::update(movies::table.find(movie_id))
         .set(changes)
         .returning(MovieRow::as_returning())
@@ -1004,6 +1013,7 @@ pub async fn movie_by_identity(
 
 /// Replaces a movie's genres.
 pub async fn set_movie_genres(conn: &mut DbConn, movie_id: i64, genre_ids: &[i64]) -> QueryResult<()> {
+    catalog_changed(conn).await?;
     let rows: Vec<_> = genre_ids
         .iter()
         .map(|&genre_id| NewMovieGenre { movie_id, genre_id })
@@ -1023,6 +1033,7 @@ pub async fn set_movie_genres(conn: &mut DbConn, movie_id: i64, genre_ids: &[i64
 
 /// Replaces a movie's directors.
 pub async fn set_movie_directors(conn: &mut DbConn, movie_id: i64, person_ids: &[i64]) -> QueryResult<()> {
+    catalog_changed(conn).await?;
     let rows: Vec<_> = person_ids
         .iter()
         .map(|&person_id| NewMovieDirector { movie_id, person_id })
@@ -1045,6 +1056,7 @@ pub async fn set_movie_directors(conn: &mut DbConn, movie_id: i64, person_ids: &
 
 /// Replaces a movie's stars; their order is the billing order.
 pub async fn set_movie_stars(conn: &mut DbConn, movie_id: i64, person_ids: &[i64]) -> QueryResult<()> {
+    catalog_changed(conn).await?;
     let rows: Vec<_> = person_ids
         .iter()
         .enumerate()
@@ -1141,6 +1153,7 @@ pub async fn remove_from_carts(conn: &mut DbConn, movie_id: i64) -> QueryResult<
 
 /// Deletes a movie (its genres, people links, favorites, reactions, ratings and comments go with it).
 pub async fn delete_movie(conn: &mut DbConn, movie_id: i64) -> QueryResult<usize> {
+    catalog_changed(conn).await?;
     per_backend!(conn, |c| diesel::delete(movies::table.find(movie_id)).execute(c).await)
 }
 
@@ -1155,6 +1168,7 @@ pub async fn movies_with_certification(conn: &mut DbConn, certification_id: i64)
 
 /// B12, B13: a new genre, person or certification; returns (id, name).
 pub async fn insert_named(conn: &mut DbConn, kind: Named, name: &str) -> QueryResult<(i64, String)> {
+    catalog_changed(conn).await?;
     match kind {
         Named::Genre => per_backend!(conn, |c| diesel::insert_into(genres::table)
             .values(genres::name.eq(name))
@@ -1176,6 +1190,7 @@ pub async fn insert_named(conn: &mut DbConn, kind: Named, name: &str) -> QueryRe
 
 /// B12, B13: renames a genre, person or certification; None when there is no such id.
 pub async fn rename_named(conn: &mut DbConn, kind: Named, id: i64, name: &str) -> QueryResult<Option<(i64, String)>> {
+    catalog_changed(conn).await?;
     match kind {
         Named::Genre => per_backend!(conn, |c| diesel::update(genres::table.find(id))
             .set(genres::name.eq(name))
@@ -1202,6 +1217,7 @@ pub async fn rename_named(conn: &mut DbConn, kind: Named, id: i64, name: &str) -
 /// leaves the movies that named it; a certification in use is refused by the caller first (and by the
 /// foreign key).
 pub async fn delete_named(conn: &mut DbConn, kind: Named, id: i64) -> QueryResult<bool> {
+    catalog_changed(conn).await?;
     let deleted = match kind {
         Named::Genre => per_backend!(conn, |c| diesel::delete(genres::table.find(id)).execute(c).await),
         Named::Person => per_backend!(conn, |c| diesel::delete(people::table.find(id)).execute(c).await),

@@ -8,6 +8,7 @@ use crate::catalog::models::{
     ViewerState,
 };
 use crate::catalog::repo;
+use crate::db::notify::Content;
 use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::Total;
@@ -139,7 +140,7 @@ impl Catalog {
     /// read under the version current before the read, so a change committed meanwhile makes it stale at
     /// once); from the database otherwise, and whenever the version is unknown.
     pub async fn certifications_by_id(&self) -> AppResult<Certifications> {
-        let version = self.db.content_version().current();
+        let version = self.db.content_version().version_of(Content::Catalog);
         if let Some(all) = self.certifications.get(version) {
             return Ok(all);
         }
@@ -153,7 +154,7 @@ impl Catalog {
     /// Every genre by id, kept like the certifications (see `certifications_by_id`); `fresh` reads them again
     /// whatever the version.
     async fn genres_by_id(&self, fresh: bool) -> AppResult<Genres> {
-        let version = self.db.content_version().current();
+        let version = self.db.content_version().version_of(Content::Catalog);
         if !fresh && let Some(all) = self.genres.get(version) {
             return Ok(all);
         }
@@ -310,7 +311,6 @@ impl Catalog {
                     None => repo::clear_reaction(conn, user_id, movie_id).await?,
                 }
                 // The movie's counters are public.
-                crate::db::notify::public_content_changed(conn).await?;
                 movie_row(conn, movie_uuid).await
             })
             .await
@@ -333,7 +333,6 @@ impl Catalog {
                     None => repo::clear_rating(conn, user_id, movie_id).await?,
                 }
                 // The movie's average rating is public.
-                crate::db::notify::public_content_changed(conn).await?;
                 movie_row(conn, movie_uuid).await
             })
             .await

@@ -11,10 +11,12 @@ use crate::auth::Viewer;
 use crate::community::Community;
 use crate::community::models::{CommentOrder, CommentView, NotificationKind, NotificationRow};
 use crate::community::service::ThreadOf;
+use crate::db::notify::{Content, Part};
 use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, authenticated, viewer};
 use crate::graphql::pagination::{self, Counted, CursorSeal, Page, PageNode, TimeCursor, Total};
 use crate::graphql::scalars::Long;
+use crate::graphql::shown::shows;
 
 /// A comment on a movie, or a reply to one (B10).
 #[derive(Clone)]
@@ -66,7 +68,9 @@ impl Comment {
     }
 
     /// Null once deleted.
-    async fn author(&self) -> Option<CommentAuthor> {
+    async fn author(&self, ctx: &Context<'_>) -> Option<CommentAuthor> {
+        // The author's name is public content of its own (a profile change renames every comment).
+        shows(ctx, Part::all(Content::Names));
         self.0.row.deleted_at.is_none().then(|| CommentAuthor {
             id: self.0.author_uuid.clone(),
             name: self.0.author_name.clone(),

@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 
 use crate::community::models::{CommentOrder, CommentRow, NewComment, NewNotification, NotificationRow};
 use crate::db::DbConn;
+use crate::db::notify::{Content, Part, public_content_changed};
 use crate::db::schema::{comment_likes, comments, movies, notifications, profiles, users};
 use crate::graphql::pagination::TimeCursor;
 use crate::per_backend;
@@ -41,6 +42,7 @@ pub async fn comment_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Optio
 }
 
 pub async fn insert_comment(conn: &mut DbConn, comment: &NewComment) -> QueryResult<CommentRow> {
+    comments_changed(conn, comment.movie_id).await?;
     per_backend!(conn, |c| diesel::insert_into(comments::table)
         .values(comment)
         .returning(CommentRow::as_returning())
@@ -169,11 +171,18 @@ pub async fn unlike(conn: &mut DbConn, user_id: i64, comment_id: i64) -> QueryRe
 }
 
 async fn count_likes(conn: &mut DbConn, comment_id: i64, by: i64) -> QueryResult<()> {
-    per_backend!(conn, |c| diesel::update(comments::table.find(comment_id))
+    let movie_id: i64 = per_backend!(conn, |c| diesel::update(comments::table.find(comment_id))
         .set(comments::likes_count.eq(comments::likes_count + by))
-        .execute(c)
+        .returning(comments::movie_id)
+        .get_result(c)
         .await)?;
-    Ok(())
+    comments_changed(conn, movie_id).await
+}
+
+/// Announces, in the caller's transaction, that the public comments of `movie_id` changed (the response cache
+/// drops the answers that showed them).
+async fn comments_changed(conn: &mut DbConn, movie_id: i64) -> QueryResult<()> {
+    public_content_changed(conn, &[Part::of_movie(Content::Comments, movie_id)]).await
 }
 
 /// Whether the comment has replies.
@@ -187,23 +196,29 @@ pub async fn has_replies(conn: &mut DbConn, comment_id: i64) -> QueryResult<bool
 
 /// Keeps a comment's place in its thread without its text (B10: a deleted comment with replies).
 pub async fn mark_deleted(conn: &mut DbConn, comment_id: i64, at: NaiveDateTime) -> QueryResult<()> {
-    per_backend!(conn, |c| diesel::update(comments::table.find(comment_id))
+    let movie_id: i64 = per_backend!(conn, |c| diesel::update(comments::table.find(comment_id))
         .set((
             comments::body.eq("[deleted]"),
             comments::deleted_at.eq(Some(at)),
             comments::updated_at.eq(at),
         ))
-        .execute(c)
+        .returning(comments::movie_id)
+        .get_result(c)
         .await)?;
-    Ok(())
+    comments_changed(conn, movie_id).await
 }
 
 /// Deletes a comment (its likes, replies and notifications go with it).
 pub async fn delete_comment(conn: &mut DbConn, comment_id: i64) -> QueryResult<()> {
-    per_backend!(conn, |c| diesel::delete(comments::table.find(comment_id))
-        .execute(c)
-        .await)?;
-    Ok(())
+    let movie_id: Option<i64> = per_backend!(conn, |c| diesel::delete(comments::table.find(comment_id))
+        .returning(comments::movie_id)
+        .get_result(c)
+        .await
+        .optional())?;
+    match movie_id {
+        Some(movie_id) => comments_changed(conn, movie_id).await,
+        None => Ok(()),
+    }
 }
 
 /// Records a notification; false when it is a like already notified (one per liker and comment).

@@ -157,7 +157,6 @@ impl Community {
                     .ok_or_else(|| AppError::not_found("no movie has this id"))?;
                 let comment =
                     repo::insert_comment(conn, &new_comment(movie_id, user_id, None, body.clone(), at)).await?;
-                crate::db::notify::public_content_changed(conn).await?;
                 view_of(conn, comment.id, user_id).await
             })
             .await
@@ -178,7 +177,6 @@ impl Community {
                     &new_comment(target.movie_id, user_id, Some(thread), body.clone(), at),
                 )
                 .await?;
-                crate::db::notify::public_content_changed(conn).await?;
                 if target.user_id != user_id {
                     let notification =
                         new_notification(target.user_id, NotificationKind::CommentReply, user_id, reply.id, at);
@@ -209,7 +207,6 @@ impl Community {
                     repo::unlike(conn, user_id, comment.id).await?;
                 }
                 // A comment's likes are public.
-                crate::db::notify::public_content_changed(conn).await?;
                 view_of(conn, comment.id, user_id).await
             })
             .await
@@ -228,7 +225,6 @@ impl Community {
                         "only its author or a moderator deletes a comment".into(),
                     ));
                 }
-                crate::db::notify::public_content_changed(conn).await?;
                 if comment.parent_id.is_none() && repo::has_replies(conn, comment.id).await? {
                     repo::mark_deleted(conn, comment.id, at).await?;
                     return Ok(());

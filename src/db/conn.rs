@@ -103,9 +103,7 @@ impl Db {
                     // The commit may have happened all the same (its answer lost): a needless move of the
                     // version costs one cache miss, a missing one would keep a stale answer (this instance
                     // ignores its own notice).
-                    if unpublished.public_content_changed {
-                        self.content_version().changed();
-                    }
+                    self.content_version().changed(&unpublished.changed);
                     return Err(error);
                 }
                 conn.finish();

@@ -6,3 +6,4 @@ pub mod guards;
 pub mod limits;
 pub mod pagination;
 pub mod scalars;
+pub mod shown;

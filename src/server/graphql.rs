@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::db::notify::ReadSet;
 use crate::error::AppError;
 use crate::graphql::limits::DocumentLimits;
 use crate::http::extract::ClientAddress;
@@ -311,13 +312,19 @@ async fn execute(
     // An anonymous request may find its answer among the public ones (see `response_cache`), read before
     // anything is parsed: that is the whole point.
     let anonymous = !headers.contains_key(header::AUTHORIZATION);
-    let cache_key = if anonymous {
-        let version = state.db.content_version().current();
-        state.response_cache.key(version, &request)
+    let content = state.db.content_version();
+    // Where public content stood when this request started (None while changes elsewhere might go unheard:
+    // nothing is reused or kept then).
+    let as_of = content.current();
+    let cache_key = if anonymous && as_of.is_some() {
+        state.response_cache.key(&request)
     } else {
         None
     };
-    if let Some(answer) = cache_key.as_ref().and_then(|key| state.response_cache.get(key)) {
+    if let Some(answer) = cache_key
+        .as_ref()
+        .and_then(|key| state.response_cache.get(key, content))
+    {
         return public_answer(media, headers, &answer, via_get);
     }
     // Parsed once, here, or kept from an earlier request (see `parsed_documents`): a parse error gets its own
@@ -354,6 +361,11 @@ async fn execute(
     // A token that does not authenticate is refused outright (401), so the client knows to refresh it, rather
     // than answered as if anonymous.
     let mut request = request_data(request, &state.catalog);
+    // What the answer shows of public content, marked by the resolvers, when it may be kept.
+    let shown = cache_key.as_ref().map(|_| Arc::new(ReadSet::default()));
+    if let Some(shown) = &shown {
+        request = request.data(shown.clone());
+    }
     match state.auth.viewer(headers).await {
         Ok(Some(viewer)) => request = request.data(viewer),
         Ok(None) => {}
@@ -401,8 +413,10 @@ async fn execute(
         let mut body = body;
         body.shrink_to_fit();
         let answer = Arc::new(PublicAnswer::new(body.into(), max_age));
-        if let Some(key) = cache_key {
-            state.response_cache.keep(key, answer.clone());
+        if let (Some(key), Some(as_of), Some(shown)) = (cache_key, as_of, shown) {
+            state
+                .response_cache
+                .keep(key, answer.clone(), as_of, shown.slots(), content);
         }
         return public_answer(media, headers, &answer, via_get);
     }

@@ -7,11 +7,14 @@
 //! …) carry `cache_control(private)`, so a selection that names one is never kept, and the other root fields
 //! (`me`, `cart`, …) carry no max age, so a selection that names one is not kept either.
 //!
-//! Until when: an answer is kept under the public content version its execution started under
-//! (`db::notify::ContentVersion`). Every write of public content moves that version when it commits, before
-//! its caller is answered (another instance's write: when its notice arrives), so the next read misses and
-//! runs again. A read that started before a change and finished after it is kept under the old version, where
-//! nobody looks any more.
+//! Until when: until a part of public content it showed changes (`db::notify::ContentVersion`, issue 22). While
+//! it runs, the resolvers mark what they show (`db::notify::ReadSet`: the catalog, one movie's likes, all
+//! movies' likes for a list sorted by them, …); the answer is kept with those parts and the sequence number
+//! current when it started. Every write of public content moves the parts it changed when it commits, before its
+//! caller is answered (another instance's write: when its notice arrives); a kept answer one of whose parts
+//! moved since it started is a miss, and runs again. So one user toggling a like drops only the answers that
+//! showed that movie's likes (or sorted by likes), not every catalog page. An answer that marked nothing is not
+//! kept, and neither is one whose parts moved while it ran.
 //!
 //! Bounded: the entries' keys and bodies count against RESPONSE_CACHE_BYTES, least recently used out first;
 //! an answer nobody read for five minutes (those of an older version, say) goes anyway.
@@ -23,6 +26,8 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::db::notify::ContentVersion;
+
 /// Bytes an entry costs beyond its key and body (the entry, its `Arc`s, moka's bookkeeping, the allocator's
 /// rounding), roughly: measured, a full cache of catalog pages took about twice its weighed bytes with 256.
 const ENTRY_OVERHEAD: usize = 1024;
@@ -32,19 +37,25 @@ const DEAD_ANSWER_LIFETIME: std::time::Duration = std::time::Duration::from_secs
 /// The public answers kept in memory, with hit and miss counts for /metrics.
 pub struct ResponseCache {
     /// None when RESPONSE_CACHE_BYTES is 0.
-    answers: Option<moka::sync::Cache<AnswerKey, Arc<PublicAnswer>>>,
-    /// The newest version an answer was kept under: an answer of an older one is not kept.
-    newest_version: AtomicU64,
+    answers: Option<moka::sync::Cache<AnswerKey, Arc<KeptAnswer>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
-/// What identifies an answer: the public content version and the request as the client sent it (operation
-/// name, variables and document, each length-prefixed so that no two requests make the same key).
+/// What identifies an answer: the request as the client sent it (operation name, variables and document,
+/// each length-prefixed so that no two requests make the same key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AnswerKey {
-    version: u64,
     request: Box<str>,
+}
+
+/// An answer with what it showed: the slots of the parts of public content it read, and the sequence number
+/// current when it started.
+#[derive(Debug)]
+struct KeptAnswer {
+    answer: Arc<PublicAnswer>,
+    as_of: u64,
+    slots: Box<[u16]>,
 }
 
 /// A public answer: its JSON body, its entity tag, and how long HTTP caches may keep it.
@@ -79,31 +90,27 @@ impl ResponseCache {
         let answers = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|key: &AnswerKey, answer: &Arc<PublicAnswer>| {
-                    let bytes = key.request.len() + answer.body.len() + ENTRY_OVERHEAD;
+                .weigher(|key: &AnswerKey, kept: &Arc<KeptAnswer>| {
+                    let bytes = key.request.len() + kept.answer.body.len() + kept.slots.len() * 2 + ENTRY_OVERHEAD;
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
-                // Least recently used out first: answers of an older version are never read again, so they
-                // go first. (TinyLFU, moka's default, would keep a once-popular dead answer and turn away the
-                // new version's.)
+                // Least recently used out first: a stale answer is never read again, so it goes first. (TinyLFU,
+                // moka's default, would keep a once-popular stale answer and turn away its successor.)
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
-                // Dead answers free their memory within this time even when nothing presses for room.
+                // Stale answers free their memory within this time even when nothing presses for room.
                 .time_to_idle(DEAD_ANSWER_LIFETIME)
                 .build()
         });
         ResponseCache {
             answers,
-            newest_version: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
     }
 
-    /// The key of an anonymous request read at public content `version`; None when the cache is off or the
-    /// version is unknown (changes made elsewhere might go unheard).
-    pub fn key(&self, version: Option<u64>, request: &async_graphql::Request) -> Option<AnswerKey> {
+    /// The key of an anonymous request; None when the cache is off.
+    pub fn key(&self, request: &async_graphql::Request) -> Option<AnswerKey> {
         self.answers.as_ref()?;
-        let version = version?;
         let operation = request.operation_name.as_deref().unwrap_or_default();
         let variables = serde_json::to_string(&request.variables).unwrap_or_default();
         let query = &request.query;
@@ -114,28 +121,51 @@ impl ResponseCache {
             key.push_str(part);
         }
         Some(AnswerKey {
-            version,
             request: key.into_boxed_str(),
         })
     }
 
-    /// The answer kept under `key`, counted as a hit or a miss.
-    pub fn get(&self, key: &AnswerKey) -> Option<Arc<PublicAnswer>> {
-        let found = self.answers.as_ref()?.get(key);
+    /// The answer kept under `key` while nothing it showed has changed, counted as a hit or a miss. A stale one
+    /// is dropped.
+    pub fn get(&self, key: &AnswerKey, content: &ContentVersion) -> Option<Arc<PublicAnswer>> {
+        let answers = self.answers.as_ref()?;
+        let found = answers.get(key).and_then(|kept| {
+            if content.unchanged_since(kept.as_of, &kept.slots) {
+                Some(kept.answer.clone())
+            } else {
+                answers.invalidate(key);
+                None
+            }
+        });
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
 
-    /// Keeps `answer` under `key`, unless a newer version has been seen (then nobody would read it).
-    pub fn keep(&self, key: AnswerKey, answer: Arc<PublicAnswer>) {
+    /// Keeps `answer` under `key`: it started at sequence number `as_of` and showed the parts in `slots`.
+    /// Not kept when it showed nothing marked, or when one of its parts changed while it ran.
+    pub fn keep(
+        &self,
+        key: AnswerKey,
+        answer: Arc<PublicAnswer>,
+        as_of: u64,
+        slots: Vec<u16>,
+        content: &ContentVersion,
+    ) {
         let Some(answers) = &self.answers else {
             return;
         };
-        let newest = self.newest_version.fetch_max(key.version, Ordering::Relaxed);
-        if key.version >= newest {
-            answers.insert(key, answer);
+        if slots.is_empty() || !content.unchanged_since(as_of, &slots) {
+            return;
         }
+        answers.insert(
+            key,
+            Arc::new(KeptAnswer {
+                answer,
+                as_of,
+                slots: slots.into_boxed_slice(),
+            }),
+        );
     }
 
     /// Reads answered from the cache, and reads that ran, for /metrics.
@@ -152,6 +182,7 @@ impl ResponseCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::notify::{Content, Part, ReadSet};
 
     fn request(query: &str, operation: Option<&str>, variables: serde_json::Value) -> async_graphql::Request {
         let mut request = async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(variables));
@@ -162,63 +193,96 @@ mod tests {
     #[test]
     fn keys_tell_requests_apart() {
         let cache = ResponseCache::new(1024 * 1024);
-        let plain = cache.key(Some(1), &request("{ a }", None, serde_json::json!({})));
-        assert_eq!(
-            plain,
-            cache.key(Some(1), &request("{ a }", None, serde_json::json!({})))
-        );
-        assert_ne!(
-            plain,
-            cache.key(Some(2), &request("{ a }", None, serde_json::json!({})))
-        );
-        assert_ne!(
-            plain,
-            cache.key(Some(1), &request("{ a }", None, serde_json::json!({"x": 1})))
-        );
+        let plain = cache.key(&request("{ a }", None, serde_json::json!({})));
+        assert_eq!(plain, cache.key(&request("{ a }", None, serde_json::json!({}))));
+        assert_ne!(plain, cache.key(&request("{ a }", None, serde_json::json!({"x": 1}))));
         // The operation name cannot run into the document: parts are length-prefixed.
         assert_ne!(
-            cache.key(Some(1), &request("b{ a }", Some("a"), serde_json::json!({}))),
-            cache.key(Some(1), &request("{ a }", Some("ab"), serde_json::json!({})))
+            cache.key(&request("b{ a }", Some("a"), serde_json::json!({}))),
+            cache.key(&request("{ a }", Some("ab"), serde_json::json!({})))
         );
-        assert_eq!(cache.key(None, &request("{ a }", None, serde_json::json!({}))), None);
         assert_eq!(
-            ResponseCache::new(0).key(Some(1), &request("{ a }", None, serde_json::json!({}))),
+            ResponseCache::new(0).key(&request("{ a }", None, serde_json::json!({}))),
             None
         );
     }
 
+    fn slots(parts: &[Part]) -> Vec<u16> {
+        let read = ReadSet::default();
+        for part in parts {
+            read.mark(*part);
+        }
+        read.slots()
+    }
+
     #[test]
-    fn answers_of_an_older_version_are_not_kept_once_a_newer_one_is() {
+    fn an_answer_lasts_until_a_part_it_showed_changes() {
+        let content = ContentVersion::new(true);
         let cache = ResponseCache::new(1024 * 1024);
         let answer = Arc::new(PublicAnswer::new(Bytes::from_static(b"{}"), 10));
-        let old = cache
-            .key(Some(1), &request("{ a }", None, serde_json::json!({})))
+        let page = cache.key(&request("{ page }", None, serde_json::json!({}))).unwrap();
+        let likes = cache.key(&request("{ likes }", None, serde_json::json!({}))).unwrap();
+        let as_of = content.current().unwrap();
+        cache.keep(
+            page.clone(),
+            answer.clone(),
+            as_of,
+            slots(&[Part::all(Content::Catalog)]),
+            &content,
+        );
+        let liked = [Part::all(Content::Catalog), Part::of_movie(Content::Reactions, 7)];
+        cache.keep(likes.clone(), answer.clone(), as_of, slots(&liked), &content);
+        assert!(cache.get(&page, &content).is_some() && cache.get(&likes, &content).is_some());
+
+        content.changed(&[Part::of_movie(Content::Reactions, 7)]);
+        assert!(
+            cache.get(&page, &content).is_some(),
+            "a like leaves the page that shows no likes"
+        );
+        assert!(
+            cache.get(&likes, &content).is_none(),
+            "and drops the one that showed them"
+        );
+
+        // Kept only when it marked something, and nothing it showed changed while it ran.
+        let unmarked = cache
+            .key(&request("{ unmarked }", None, serde_json::json!({})))
             .unwrap();
-        cache.keep(old.clone(), answer.clone());
-        assert!(cache.get(&old).is_some(), "kept and found at once");
-        let new = cache
-            .key(Some(2), &request("{ a }", None, serde_json::json!({})))
-            .unwrap();
-        assert!(cache.get(&new).is_none(), "another version is another answer");
-        cache.keep(new.clone(), answer.clone());
-        assert!(cache.get(&new).is_some());
-        let late = cache
-            .key(Some(1), &request("{ b }", None, serde_json::json!({})))
-            .unwrap();
-        cache.keep(late.clone(), answer);
-        assert!(cache.get(&late).is_none(), "computed under a version already replaced");
-        assert_eq!(cache.hits_and_misses(), (2, 2));
+        cache.keep(
+            unmarked.clone(),
+            answer.clone(),
+            content.current().unwrap(),
+            Vec::new(),
+            &content,
+        );
+        assert!(cache.get(&unmarked, &content).is_none());
+        let started = content.current().unwrap();
+        content.changed(&[Part::all(Content::Catalog)]);
+        cache.keep(
+            page.clone(),
+            answer,
+            started,
+            slots(&[Part::all(Content::Catalog)]),
+            &content,
+        );
+        assert!(
+            cache.get(&page, &content).is_none(),
+            "computed while the catalog changed"
+        );
+        assert_eq!(cache.hits_and_misses(), (3, 3));
     }
 
     #[test]
     fn memory_stays_within_the_bound_whatever_is_asked() {
+        let content = ContentVersion::new(true);
         let cache = ResponseCache::new(64 * 1024);
         let body = Bytes::from(vec![b' '; 4096]);
         for n in 0..200 {
             let key = cache
-                .key(Some(1), &request("{ a }", None, serde_json::json!({ "n": n })))
+                .key(&request("{ a }", None, serde_json::json!({ "n": n })))
                 .unwrap();
-            cache.keep(key, Arc::new(PublicAnswer::new(body.clone(), 10)));
+            let catalog = slots(&[Part::all(Content::Catalog)]);
+            cache.keep(key, Arc::new(PublicAnswer::new(body.clone(), 10)), 0, catalog, &content);
         }
         let crate::util::CacheUsage { entries, bytes } = cache.usage();
         assert!(bytes <= 64 * 1024, "{bytes} bytes kept");

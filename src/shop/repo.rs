@@ -12,6 +12,7 @@ use diesel::sql_types::{BigInt, Nullable, Timestamp};
 use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::MovieRow;
+use crate::db::notify::{Content, Part, public_content_changed};
 use crate::db::schema::{cart_items, carts, movies, order_items, orders, purchases, users};
 use crate::db::{DbConn, fixed_sql};
 use crate::graphql::pagination::TimeCursor;
@@ -455,6 +456,7 @@ pub async fn set_order_charged(
 /// The order's movies become its owner's (B14), at the price charged (or ordered, when never re-priced); each
 /// movie's purchase counter moves with them. Three statements whatever the order's length.
 pub async fn grant_purchases(conn: &mut DbConn, order: &OrderRow, at: NaiveDateTime) -> QueryResult<usize> {
+    purchases_changed(conn).await?;
     let order_id = order.id;
     let user_id = order.user_id;
     per_backend!(conn, |c| {
@@ -493,6 +495,12 @@ pub async fn grant_purchases(conn: &mut DbConn, order: &OrderRow, at: NaiveDateT
     })
 }
 
+/// Announces, in the caller's transaction, that purchase counters moved: a catalog sorted by popularity reads
+/// them, so its kept answers are dropped.
+async fn purchases_changed(conn: &mut DbConn) -> QueryResult<()> {
+    public_content_changed(conn, &[Part::all(Content::Purchases)]).await
+}
+
 /// Takes the order's movies out of the cart (the caller holds the cart's lock).
 pub async fn remove_order_movies_from_cart(conn: &mut DbConn, cart_id: i64, order_id: i64) -> QueryResult<usize> {
     per_backend!(conn, |c| {
@@ -513,6 +521,7 @@ pub async fn remove_order_movies_from_cart(conn: &mut DbConn, cart_id: i64, orde
 /// Takes back the movies an order granted (a refund, E5): their purchase counters move back with them. Two
 /// statements whatever the order's length.
 pub async fn revoke_purchases(conn: &mut DbConn, order_id: i64) -> QueryResult<usize> {
+    purchases_changed(conn).await?;
     per_backend!(conn, |c| {
         diesel::update(
             movies::table.filter(
