@@ -449,6 +449,28 @@ async fn sockets_that_never_sign_in_hold_no_place(backend: Backend) {
         }
     }
     assert!(freed.is_some(), "closed waiting sockets free their places");
+
+    // A user holds at most 16 sockets, from however many networks: the seventeenth is closed at its
+    // `connection_init` (4429, TOO_MANY_SOCKETS).
+    drop(signed);
+    drop(freed);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", b.token) } });
+    let mut held = Vec::new();
+    for n in 0..16 {
+        let mut socket = Socket::connect_from(&b.app, &format!("198.51.100.{n}")).await.unwrap();
+        socket.send(init.clone()).await;
+        assert_eq!(socket.next().await["type"], "connection_ack", "socket {n}");
+        held.push(socket);
+    }
+    let mut seventeenth = Socket::connect_from(&b.app, "198.51.100.200").await.unwrap();
+    seventeenth.send(init).await;
+    let closed = seventeenth.next().await;
+    assert_eq!(closed["code"], 4429, "{closed}");
+    assert!(
+        closed["reason"].as_str().unwrap().contains("TOO_MANY_SOCKETS"),
+        "{closed}"
+    );
 }
 
 /// Issue 22 with several instances on one PostgreSQL: a logout on instance B closes the socket held on
