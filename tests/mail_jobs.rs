@@ -30,6 +30,25 @@ backend_tests!(
     links_rest_nowhere_but_in_the_email,
 );
 
+/// A worker of `app`'s jobs with every handler, polling often, as a test drives it.
+fn worker_of(app: &TestApp) -> Worker {
+    let mailer = Mailer::from_settings(&app.settings().mail).unwrap();
+    let db = app.db().clone();
+    Worker::new(
+        db.clone(),
+        job_handlers(
+            &db,
+            &mailer,
+            "http://front.example",
+            MailBudget::per_hour(100),
+            &app.state.shop,
+            &app.state.payments,
+        ),
+        Duration::from_millis(10),
+        Duration::from_millis(100),
+    )
+}
+
 /// The newest jobs of one status, or of all.
 async fn jobs_of(app: &TestApp, status: Option<JobStatus>) -> Vec<JobRow> {
     app.state
@@ -112,7 +131,6 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
     const EMAILS: usize = 40;
     let sink = SmtpSink::start().await;
     let app = TestApp::start_with(backend, &[("SMTP_URL", &sink.url()), ("RUN_WORKER", "off")]).await;
-    let db = app.db().clone();
     let mut conn = app.conn().await;
     for i in 0..EMAILS {
         let email = Email {
@@ -124,22 +142,9 @@ async fn two_workers_never_send_the_same_email_twice(backend: Backend) {
         };
         cinema::jobs::enqueue(&mut conn, &email).await.unwrap();
     }
-    let mailer = Mailer::from_settings(&app.settings().mail).unwrap();
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let worker = Worker::new(
-                db.clone(),
-                job_handlers(
-                    &db,
-                    &mailer,
-                    "http://front.example",
-                    MailBudget::per_hour(100),
-                    &app.state.shop,
-                    &app.state.payments,
-                ),
-                Duration::from_millis(10),
-                Duration::from_millis(100),
-            );
+            let worker = worker_of(&app);
             tokio::spawn(async move {
                 let mut ran = 0;
                 for _ in 0..200 {
@@ -190,21 +195,7 @@ async fn a_once_only_email_is_sent_once_however_often_it_runs(backend: Backend) 
         .await
         .unwrap();
     cinema::jobs::enqueue(&mut conn, &receipt(10)).await.unwrap();
-    let mailer = Mailer::from_settings(&app.settings().mail).unwrap();
-    let db = app.db().clone();
-    let worker = Worker::new(
-        db.clone(),
-        job_handlers(
-            &db,
-            &mailer,
-            "http://front.example",
-            MailBudget::per_hour(100),
-            &app.state.shop,
-            &app.state.payments,
-        ),
-        Duration::from_millis(10),
-        Duration::from_millis(100),
-    );
+    let worker = worker_of(&app);
     let ran = worker.run_due().await.map_err(|e| e.public_message()).unwrap();
     assert_eq!(ran, 5, "every job ran and completed");
     let received = sink.wait_for(3, |_| true).await;

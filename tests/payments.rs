@@ -182,6 +182,18 @@ pub(crate) async fn payment(app: &TestApp, id: i64) -> PaymentRow {
     .unwrap()
 }
 
+/// The payment once the worker's automatic refund has landed (REFUNDED), or as it is after five seconds.
+async fn refunded_by_the_worker(app: &TestApp, id: i64) -> PaymentRow {
+    for _ in 0..100 {
+        let now = payment(app, id).await;
+        if now.status == PaymentStatus::Refunded {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    payment(app, id).await
+}
+
 pub(crate) async fn order_status(b: &Buyer, order: &str) -> Value {
     gql(b, "query($o: ID!) { order(id: $o) { status } }", json!({ "o": order })).await["order"]["status"].clone()
 }
@@ -511,14 +523,7 @@ async fn an_underpayment_grants_nothing_until_a_moderator_decides(backend: Backe
         json!({ "o": third }),
     )
     .await;
-    let mut returned = payment(&b.app, pending.id).await;
-    for _ in 0..100 {
-        if returned.status == PaymentStatus::Refunded {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        returned = payment(&b.app, pending.id).await;
-    }
+    let returned = refunded_by_the_worker(&b.app, pending.id).await;
     assert_eq!(returned.status, PaymentStatus::Refunded);
     assert_eq!(order_status(&b, &third).await, "CANCELED");
     b.app
@@ -564,14 +569,7 @@ async fn money_for_a_canceled_order_is_returned_by_itself(backend: Backend) {
     let late = payment(&b.app, id).await;
     assert_eq!(late.status, PaymentStatus::Canceled);
     delivered(&b.app, &completed("evt_late", &late, late.amount_cents)).await;
-    let mut returned = payment(&b.app, id).await;
-    for _ in 0..100 {
-        if returned.status == PaymentStatus::Refunded {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        returned = payment(&b.app, id).await;
-    }
+    let returned = refunded_by_the_worker(&b.app, id).await;
     assert_eq!(returned.status, PaymentStatus::Refunded, "{returned:?}");
     assert!(!returned.needs_review);
     assert_eq!(order_status(&b, &order).await, "CANCELED");

@@ -413,35 +413,12 @@ impl Payments {
                     Some(open) if open.status == RefundStatus::Pending => open,
                     Some(open) => repo::update_refund(conn, open.id, &decision).await?,
                     None => {
-                        repo::insert_refund(
-                            conn,
-                            &NewRefund {
-                                uuid: uuid::Uuid::new_v4().to_string(),
-                                payment_id: payment.id,
-                                requested_by: staff_id,
-                                reason: None,
-                                status: RefundStatus::Pending,
-                                amount_cents: payment.amount_received_cents.unwrap_or(payment.amount_cents),
-                                created_at: at,
-                                updated_at: at,
-                                decided_by: Some(staff_id),
-                                decision_reason: Some(reason.clone()),
-                                decided_at: Some(at),
-                            },
-                        )
-                        .await?
+                        let decided = decided_refund(&payment, staff_id, Some(staff_id), &reason, at);
+                        repo::insert_refund(conn, &decided).await?
                     }
                 };
-                let key = format!("refund-{}", refund.uuid);
-                let built = RefundRequest {
-                    payment_uuid: payment.uuid.clone(),
-                    idempotency_key: key.clone(),
-                    payment_intent_id: payment.payment_intent_id.clone().unwrap_or_default(),
-                    amount_cents: refund.amount_cents,
-                    currency: payment.currency.clone(),
-                    reason: refund.decision_reason.clone().unwrap_or_else(|| reason.clone()),
-                };
-                let request = repo::remember_request(conn, ProviderOperation::Refund, &key, built, at).await?;
+                let why = refund.decision_reason.clone().unwrap_or_else(|| reason.clone());
+                let request = stored_refund_request(conn, &payment, &refund, &why, at).await?;
                 Ok((payment, refund, request))
             })
             .await?;
@@ -523,35 +500,11 @@ impl Payments {
                         repo::update_refund(conn, open.id, &decision).await?
                     }
                     None => {
-                        repo::insert_refund(
-                            conn,
-                            &NewRefund {
-                                uuid: uuid::Uuid::new_v4().to_string(),
-                                payment_id: payment.id,
-                                requested_by: payment.user_id,
-                                reason: None,
-                                status: RefundStatus::Pending,
-                                amount_cents: payment.amount_received_cents.unwrap_or(payment.amount_cents),
-                                created_at: at,
-                                updated_at: at,
-                                decided_by: None,
-                                decision_reason: Some(WHY.into()),
-                                decided_at: Some(at),
-                            },
-                        )
-                        .await?
+                        let decided = decided_refund(&payment, payment.user_id, None, WHY, at);
+                        repo::insert_refund(conn, &decided).await?
                     }
                 };
-                let key = format!("refund-{}", refund.uuid);
-                let built = RefundRequest {
-                    payment_uuid: payment.uuid.clone(),
-                    idempotency_key: key.clone(),
-                    payment_intent_id: payment.payment_intent_id.clone().unwrap_or_default(),
-                    amount_cents: refund.amount_cents,
-                    currency: payment.currency.clone(),
-                    reason: WHY.into(),
-                };
-                let request = repo::remember_request(conn, ProviderOperation::Refund, &key, built, at).await?;
+                let request = stored_refund_request(conn, &payment, &refund, WHY, at).await?;
                 Ok(Some((refund, request)))
             })
             .await?;
@@ -794,6 +747,50 @@ impl Payments {
 }
 
 /// Why a payment cannot be refunded now.
+/// A refund of the whole amount that arrived, decided now: PENDING, about to be asked of the provider.
+fn decided_refund(
+    payment: &PaymentRow,
+    requested_by: i64,
+    decided_by: Option<i64>,
+    why: &str,
+    at: chrono::NaiveDateTime,
+) -> NewRefund {
+    NewRefund {
+        uuid: uuid::Uuid::new_v4().to_string(),
+        payment_id: payment.id,
+        requested_by,
+        reason: None,
+        status: RefundStatus::Pending,
+        amount_cents: payment.amount_received_cents.unwrap_or(payment.amount_cents),
+        created_at: at,
+        updated_at: at,
+        decided_by,
+        decision_reason: Some(why.to_string()),
+        decided_at: Some(at),
+    }
+}
+
+/// The provider request for `refund`, stored under its key when first made: every later ask sends the stored
+/// one, whatever reason it is given now.
+async fn stored_refund_request(
+    conn: &mut crate::db::DbConn,
+    payment: &PaymentRow,
+    refund: &RefundRow,
+    why: &str,
+    at: chrono::NaiveDateTime,
+) -> AppResult<RefundRequest> {
+    let key = format!("refund-{}", refund.uuid);
+    let built = RefundRequest {
+        payment_uuid: payment.uuid.clone(),
+        idempotency_key: key.clone(),
+        payment_intent_id: payment.payment_intent_id.clone().unwrap_or_default(),
+        amount_cents: refund.amount_cents,
+        currency: payment.currency.clone(),
+        reason: why.to_string(),
+    };
+    Ok(repo::remember_request(conn, ProviderOperation::Refund, &key, built, at).await?)
+}
+
 fn refundable(payment: &PaymentRow) -> AppResult<()> {
     match payment.status {
         PaymentStatus::Succeeded if payment.payment_intent_id.is_some() => Ok(()),
