@@ -437,6 +437,7 @@ async fn run_socket(socket: WebSocket, state: AppState, protocol: GraphQLProtoco
             .serve(),
     );
     let mut session: Option<Arc<SocketSession>> = None;
+    let mut init_answered = false;
     let init_deadline = tokio::time::sleep(CONNECTION_INIT_TIMEOUT);
     let lifetime = tokio::time::sleep(SOCKET_LIFETIME);
     let token_expiry = tokio::time::sleep(SOCKET_LIFETIME);
@@ -462,7 +463,9 @@ async fn run_socket(socket: WebSocket, state: AppState, protocol: GraphQLProtoco
                 }
                 None => break closing.borrow().clone(),
             },
-            signed = &mut signed_in_rx, if session.is_none() => {
+            // A oneshot must not be polled once it has answered, whatever the answer.
+            signed = &mut signed_in_rx, if !init_answered => {
+                init_answered = true;
                 if let Ok(signed) = signed {
                     let left = (signed.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
                     token_expiry.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(left));
