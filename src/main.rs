@@ -48,6 +48,9 @@ enum Command {
     ExportSchema,
     /// Print the REST OpenAPI document (JSON).
     ExportOpenapi,
+    /// Ask the server on BIND_ADDR whether it is ready (`/health/ready`): exit 0 when it answers 200, 1
+    /// otherwise. The container's HEALTHCHECK runs it, so the image needs no HTTP client of its own.
+    Health,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,8 @@ fn main() -> ExitCode {
             print!("{}", cinema::server::schema::export_sdl());
             return ExitCode::SUCCESS;
         }
+        // A probe reads nothing but where the server listens: no settings, no files, no database.
+        Some(Command::Health) => return health::check(),
         Some(Command::ExportOpenapi) => {
             return match cinema::server::docs::openapi().to_pretty_json() {
                 Ok(json) => {
@@ -167,8 +172,65 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{outcome}");
             Ok(())
         }
-        // Printed by `main` before settings are read; nothing is left to do here.
-        Command::ExportSchema | Command::ExportOpenapi => Ok(()),
+        // Done by `main` before settings are read; nothing is left to do here.
+        Command::ExportSchema | Command::ExportOpenapi | Command::Health => Ok(()),
+    }
+}
+
+/// `cinema health`: one readiness request to this container's own server.
+mod health {
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    /// Where the server listens, from BIND_ADDR (default `127.0.0.1:8080`); a server bound to every address
+    /// (`0.0.0.0`, `::`) is asked on loopback.
+    fn ready_url() -> Result<String, String> {
+        let bind = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+        let mut address: std::net::SocketAddr = bind
+            .parse()
+            .map_err(|_| format!("BIND_ADDR is not an address: {bind}"))?;
+        if address.ip().is_unspecified() {
+            address.set_ip(match address {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        Ok(format!("http://{address}/health/ready"))
+    }
+
+    pub fn check() -> ExitCode {
+        let url = match ready_url() {
+            Ok(url) => url,
+            Err(reason) => {
+                eprintln!("cinema: {reason}");
+                return ExitCode::from(2);
+            }
+        };
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("cinema: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let answer = runtime.block_on(async {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+            client.get(&url).send().await
+        });
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                println!("ready: {url}");
+                ExitCode::SUCCESS
+            }
+            Ok(response) => {
+                println!("not ready: {url} answered {}", response.status());
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                println!("not ready: {url}: {error}");
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 

@@ -98,3 +98,44 @@ fn unsafe_production_settings_stop_the_server_with_a_reason() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("JWT_SECRET"));
 }
+
+/// Issue 23: `cinema health` (the image's HEALTHCHECK) exits 0 when the server on BIND_ADDR is ready, 1 when
+/// nothing answers there, and 2 for a BIND_ADDR that is no address; it reads no other setting and writes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_asks_the_server_on_bind_addr() {
+    let app = crate::common::TestApp::start_with(cinema::db::Backend::Sqlite, &[]).await;
+    let address = app.base.trim_start_matches("http://").to_string();
+    let probe = |bind: String| {
+        tokio::task::spawn_blocking(move || {
+            let dir = tempfile::tempdir().unwrap();
+            let output = cinema(dir.path())
+                .arg("health")
+                .env("BIND_ADDR", bind)
+                .env("APP_ENV", "production")
+                .output()
+                .unwrap();
+            assert!(!dir.path().join("var").exists(), "a probe writes nothing");
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).to_string(),
+            )
+        })
+    };
+    let (code, said) = probe(address.clone()).await.unwrap();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.starts_with("ready: "), "{said}");
+    // Bound to every address: asked on loopback.
+    let port = address.rsplit_once(':').unwrap().1;
+    let (code, _) = probe(format!("0.0.0.0:{port}")).await.unwrap();
+    assert_eq!(code, Some(0));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, said) = probe(closed.to_string()).await.unwrap();
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.starts_with("not ready"), "{said}");
+    let (code, _) = probe("nowhere".into()).await.unwrap();
+    assert_eq!(code, Some(2));
+}
