@@ -180,3 +180,46 @@ async fn both_trees_give_the_same_tables_columns_types_and_nullability() {
     }
     assert_eq!(sqlite_shape.len(), postgres_shape.len(), "same columns");
 }
+
+/// Issue 23: two instances starting at once on an empty PostgreSQL database (two replicas of a first
+/// deployment) both come up: the migrations run once, under an advisory lock, and the demo catalog is seeded
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_starting_at_once_on_an_empty_database_both_come_up() {
+    if !crate::common::postgres_available() {
+        return;
+    }
+    let (url, admin_url, name) = crate::common::postgres::empty_database().await;
+    let vars = [("DATABASE_URL", url.as_str()), ("SEED_DEMO", "on")];
+    let (a, b) = tokio::join!(
+        crate::common::TestApp::start_with(cinema::db::Backend::Postgres, &vars),
+        crate::common::TestApp::start_with(cinema::db::Backend::Postgres, &vars),
+    );
+    for app in [&a, &b] {
+        assert_eq!(app.get("/health/ready").await.status(), 200);
+    }
+    let mut conn = a.conn().await;
+    let cinema::db::DbConn::Postgres(pg) = &mut conn else {
+        unreachable!("a PostgreSQL app")
+    };
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let applied: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM __diesel_schema_migrations")
+        .get_result(&mut **pg)
+        .await
+        .unwrap();
+    let known = migrate::embedded_versions(cinema::db::Backend::Postgres).len() as i64;
+    assert_eq!(applied.n, known);
+    let movies: Count = diesel::sql_query("SELECT COUNT(*) AS n FROM movies")
+        .get_result(&mut **pg)
+        .await
+        .unwrap();
+    assert_eq!(movies.n, 116, "the demo catalog, once");
+    drop(conn);
+    drop(a);
+    drop(b);
+    crate::common::postgres::drop_database(&admin_url, &name).await;
+}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::catalog::models::{NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar};
 use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
 use crate::db::{Db, DbConn, now};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The demo catalog: real, well-known movies with their facts; descriptions written for this project.
 const DEMO_CATALOG: &str = include_str!("../../data/demo_catalog.json");
@@ -42,10 +42,15 @@ pub fn demo_entries() -> Vec<CatalogEntry> {
 
 /// Seeds the demo catalog when the catalog is empty; returns how many movies were added.
 pub async fn seed_demo_if_empty(db: &Db) -> AppResult<usize> {
-    if movie_count(db).await? > 0 {
-        return Ok(0);
-    }
-    insert_catalog(db, &demo_entries()).await
+    // Two instances starting together on an empty database would both find it empty: one seeds at a time.
+    crate::db::migrate::one_instance_at_a_time(db, async || {
+        if movie_count(db).await? > 0 {
+            return Ok(0);
+        }
+        Ok(insert_catalog(db, &demo_entries()).await?)
+    })
+    .await
+    .map_err(AppError::internal)
 }
 
 async fn movie_count(db: &Db) -> AppResult<i64> {

@@ -16,9 +16,44 @@ use crate::db::{Backend, Db, DbConn, DbPool};
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
+/// The PostgreSQL advisory lock that start-up work runs under (any number; the same in every instance).
+const MIGRATION_LOCK: i64 = 0x0c1e_3a00_0001;
+
 /// Applies every pending migration and returns the versions applied now. Needs the multi-threaded runtime
 /// (the harness blocks in place).
+///
+/// On PostgreSQL several instances may start at once (issue 23: two replicas crashed on each other's
+/// `CREATE TABLE`): the migrations run under a session advisory lock held on a connection of its own, so the
+/// first instance applies them and the others, once it lets go, find nothing pending. A process that dies
+/// holding the lock releases it with its session.
 pub async fn run_pending(db: &Db) -> anyhow::Result<Vec<String>> {
+    one_instance_at_a_time(db, async || apply_pending(db).await).await
+}
+
+/// Runs `work` while no other instance on this database runs start-up work (migrations, the demo catalog's
+/// seeding): on PostgreSQL under a session advisory lock held on a connection of its own (released with the
+/// session if the process dies); on SQLite (one process) as it is.
+pub async fn one_instance_at_a_time<T>(db: &Db, work: impl AsyncFnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let Some(url) = db.postgres_url() else {
+        return work().await;
+    };
+    use diesel_async::AsyncConnection;
+    let mut lock = diesel_async::AsyncPgConnection::establish(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("database unavailable: {e}"))?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await?;
+    let outcome = work().await;
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await?;
+    outcome
+}
+
+async fn apply_pending(db: &Db) -> anyhow::Result<Vec<String>> {
     let applied = match db.pool() {
         DbPool::Postgres(pool) => {
             let conn = pool

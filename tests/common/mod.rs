@@ -388,6 +388,16 @@ pub mod postgres {
         (with_database(&admin_url, &name), admin_url, name)
     }
 
+    /// Creates an empty database, not migrated (a first deployment's); returns (its URL, the admin URL, its
+    /// name).
+    pub async fn empty_database() -> (String, String, String) {
+        let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+        let admin = connect(&admin_url).await;
+        let name = format!("cinema_test_{}", uuid::Uuid::new_v4().simple());
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+        (with_database(&admin_url, &name), admin_url, name)
+    }
+
     pub async fn drop_database(admin_url: &str, name: &str) {
         let admin = connect(admin_url).await;
         let _ = admin
