@@ -472,18 +472,8 @@ async fn an_underpayment_grants_nothing_until_a_moderator_decides(backend: Backe
             .await
             .contains("staff will refund it or accept it")
     );
-    let (_, body) = b
-        .app
-        .graphql_as(
-            &b.token,
-            "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }",
-            json!({ "o": order }),
-        )
-        .await;
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "PAYMENT_UNDER_REVIEW",
-        "{body}"
-    );
+    let refusal = pay_order_refused(&b, &order).await;
+    assert_eq!(refusal["code"], "PAYMENT_UNDER_REVIEW", "{refusal}");
     let accept = "mutation($p: ID!) { acceptPayment(paymentId: $p) { status needsReview } }";
     let (_, body) = b.app.graphql_as(&b.token, accept, json!({ "p": pending.uuid })).await;
     assert_eq!(
@@ -664,6 +654,20 @@ pub(crate) async fn pay_order(b: &Buyer, order: &str) -> Value {
         .clone()
 }
 
+/// The extensions of `payOrder`'s refusal of the buyer's `order` (a test that expects it refused).
+pub(crate) async fn pay_order_refused(b: &Buyer, order: &str) -> Value {
+    let (_, body) = b
+        .app
+        .graphql_as(
+            &b.token,
+            "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }",
+            json!({ "o": order }),
+        )
+        .await;
+    assert!(body["data"]["payOrder"].is_null(), "payOrder must be refused: {body}");
+    body["errors"][0]["extensions"].clone()
+}
+
 /// The mock checkout's path, from the URL `payOrder` gave (which names PUBLIC_URL; the test server listens
 /// elsewhere).
 pub(crate) fn checkout_path(started: &Value) -> String {
@@ -741,15 +745,7 @@ async fn paying_through_the_mock_checkout_runs_the_real_path(backend: Backend) {
     let closed = press(&b.app, &format!("{path}/pay")).await;
     assert_eq!(closed.status(), 409, "a closed checkout takes no second payment");
     assert!(b.app.get(&path).await.text().await.unwrap().contains("closed"));
-    let (_, body) = b
-        .app
-        .graphql_as(
-            &b.token,
-            "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }",
-            json!({ "o": order }),
-        )
-        .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "ORDER_PAID");
+    assert_eq!(pay_order_refused(&b, &order).await["code"], "ORDER_PAID");
     assert_eq!(b.app.get("/mock-checkout/cs_mock_unknown").await.status(), 404);
 }
 
@@ -781,19 +777,11 @@ async fn a_declined_mock_checkout_keeps_the_order_payable(backend: Backend) {
     });
     assert_eq!(raised, Ok(1));
     // D2 (issue 22): a raised total is not charged unless the payer accepts it; nothing is stored meanwhile.
-    let (_, body) = b
-        .app
-        .graphql_as(
-            &b.token,
-            "mutation($o: ID!) { payOrder(orderId: $o) { checkoutUrl } }",
-            json!({ "o": order }),
-        )
-        .await;
-    let refusal = &body["errors"][0]["extensions"];
-    assert_eq!(refusal["code"], "PRICE_CHANGED", "{body}");
+    let refusal = pay_order_refused(&b, &order).await;
+    assert_eq!(refusal["code"], "PRICE_CHANGED", "{refusal}");
     let ordered = first["amount"]["amount"].as_i64().unwrap();
-    assert_eq!(refusal["orderedTotal"]["amount"], ordered, "{body}");
-    assert_eq!(refusal["chargedTotal"]["amount"], ordered + 100, "{body}");
+    assert_eq!(refusal["orderedTotal"]["amount"], ordered, "{refusal}");
+    assert_eq!(refusal["chargedTotal"]["amount"], ordered + 100, "{refusal}");
     assert_eq!(payments_of_order(&b, &order).await, 1, "the refusal stored no payment");
     let second = gql(
         &b,

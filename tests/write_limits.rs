@@ -20,33 +20,7 @@ fn code(error: &Value) -> &str {
 /// Every mutation of `schema.graphql` spends a budget: one added without `@spends` fails here.
 #[test]
 fn every_mutation_spends_a_budget() {
-    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
-    let mutation = &sdl[sdl.find("type MutationRoot {").expect("the mutation root")..];
-    let mutation = &mutation[..mutation.find("\n}").unwrap()];
-    let mut fields = Vec::new();
-    let mut depth = 0;
-    let mut current = String::new();
-    // A field's definition runs from its name at depth 0 to the end of its line at depth 0 (arguments may span
-    // lines); descriptions are skipped.
-    let mut in_description = false;
-    for line in mutation.lines().skip(1) {
-        let trimmed = line.trim();
-        if trimmed.starts_with("\"\"\"") {
-            if !(trimmed.len() > 3 && trimmed.ends_with("\"\"\"")) {
-                in_description = !in_description;
-            }
-            continue;
-        }
-        if in_description || trimmed.is_empty() {
-            continue;
-        }
-        current.push_str(trimmed);
-        current.push(' ');
-        depth += trimmed.matches('(').count() as i32 - trimmed.matches(')').count() as i32;
-        if depth == 0 {
-            fields.push(std::mem::take(&mut current));
-        }
-    }
+    let fields = crate::common::mutation_definitions();
     assert!(fields.len() >= 38, "{} mutations found", fields.len());
     let unbudgeted: Vec<&String> = fields.iter().filter(|f| !f.contains("@spends(budget: ")).collect();
     assert!(unbudgeted.is_empty(), "mutations that spend no budget: {unbudgeted:#?}");

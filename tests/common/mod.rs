@@ -619,3 +619,35 @@ pub async fn refused(app: &TestApp, token: Option<&str>, query: &str, variables:
     assert!(body["data"].is_null(), "{body}");
     body["errors"][0].clone()
 }
+
+/// Every field of the mutation root in the committed `schema.graphql`, each as its one-line definition (name,
+/// arguments — which may span lines — type and directives), descriptions left out. Tests that hold a rule for
+/// every mutation walk these.
+pub fn mutation_definitions() -> Vec<String> {
+    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    let root = &sdl[sdl.find("type MutationRoot {").expect("the mutation root")..];
+    let root = &root[..root.find("\n}").unwrap()];
+    let mut fields = Vec::new();
+    let mut depth = 0;
+    let mut current = String::new();
+    let mut in_description = false;
+    for line in root.lines().skip(1) {
+        let trimmed = line.trim();
+        if trimmed.starts_with("\"\"\"") {
+            if !(trimmed.len() > 3 && trimmed.ends_with("\"\"\"")) {
+                in_description = !in_description;
+            }
+            continue;
+        }
+        if in_description || trimmed.is_empty() {
+            continue;
+        }
+        current.push_str(trimmed);
+        current.push(' ');
+        depth += trimmed.matches('(').count() as i32 - trimmed.matches(')').count() as i32;
+        if depth == 0 {
+            fields.push(std::mem::take(&mut current));
+        }
+    }
+    fields
+}
