@@ -688,10 +688,12 @@ async fn every_genres_page_is_read_in_one_statement(backend: Backend) {
     let genres = data["genres"].as_array().unwrap();
     assert!(genres.len() > 10, "the demo catalog has many genres");
     // genres + pages + totals + the movies' genres + their directors: 5 when each relation's loads from the
-    // genres' pages fall into one batch of the loader, as they usually do; a batch split by the loader's 1 ms
-    // window costs one more. Either way far from 2 per genre.
+    // genres' pages fall into one batch of the loader, as they usually do. A loaded machine (the instrumented
+    // coverage run on two cores) can split a batch across the loader's 1 ms window, a few times over, so the
+    // bound that holds everywhere is the one that matters: fewer statements than genres, where reading each
+    // genre's page on its own costs at least two per genre.
     assert!(
-        (5..=8).contains(&statements),
+        statements >= 5 && (statements as usize) < genres.len(),
         "{statements} statements for {} genres",
         genres.len()
     );
