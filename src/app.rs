@@ -1,6 +1,6 @@
 //! Start-up: connect, migrate, seed, assemble the state, and serve until told to stop.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -9,11 +9,14 @@ use crate::accounts::cleanup::{Cleanup, DeleteExpired};
 use crate::accounts::links::{LinkMail, LinkMailer, MailBudget};
 use crate::accounts::{AccountSettings, Accounts};
 use crate::auth::jwt::JwtKeys;
+use crate::auth::ratelimit::{DEFAULT_CAPACITY, RateLimiter};
+use crate::auth::shared_counts::SharedCounts;
 use crate::auth::{Auth, RateLimits, SessionRules};
 use crate::catalog::{Catalog, seed};
 use crate::community::Community;
 use crate::config::Settings;
 use crate::db::{Db, PoolOptions, migrate};
+use crate::graphql::budgets::WriteBudgets;
 use crate::graphql::pagination::CursorSeal;
 use crate::http::extract::TrustedProxyHops;
 use crate::jobs::{Handlers, Jobs, Worker};
@@ -64,7 +67,8 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     let auth_settings = &settings.auth;
     let auth = Auth::new(
         db.clone(),
-        JwtKeys::new(&auth_settings.jwt_secret, auth_settings.access_token_ttl),
+        JwtKeys::new(&auth_settings.jwt_secret, auth_settings.access_token_ttl)
+            .accepting_previous(auth_settings.jwt_previous_secret.as_deref()),
         SessionRules {
             refresh_ttl: auth_settings.refresh_token_ttl,
             max_age: auth_settings.session_max_age,
@@ -72,10 +76,15 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             cache_ttl: auth_settings.session_cache_ttl,
         },
     );
+    let shared = match &settings.shared_limits {
+        Some(store) => Some(SharedCounts::open(&store.redis_url, &store.key_prefix).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let rate_limits = RateLimits::new(
         auth_settings.rate_limit_window,
         auth_settings.rate_limit_per_client,
         auth_settings.rate_limit_per_account,
+        shared.as_ref(),
     );
     let mailer = Mailer::from_settings(&settings.mail)?;
     let storage = Storage::from_settings(&settings.storage)?;
@@ -90,13 +99,61 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         },
     );
     let catalog = Catalog::new(db.clone());
-    let shop = Shop::new(
-        db.clone(),
-        settings.jobs.abandoned_order_after,
-        settings.max_pending_orders,
+    let shop = shop_for(&settings, &db);
+    let payments = payments_for(&settings, &db)?;
+    let jobs = Jobs::new(db.clone());
+    let schema = build_schema(
+        Domains {
+            accounts: accounts.clone(),
+            catalog: catalog.clone(),
+            jobs: jobs.clone(),
+            community: Community::new(
+                db.clone(),
+                settings.http.frontend_url.clone(),
+                settings.comments_per_minute,
+                shared.as_ref(),
+            ),
+            shop: shop.clone(),
+            payments: payments.clone(),
+            cursors: CursorSeal::new(&settings.auth.jwt_secret),
+            write_budgets: WriteBudgets::new(settings.graphql.write_budgets, shared.as_ref()),
+        },
+        &settings.graphql,
     );
-    let own_address = OwnAddress::default();
+    let response_cache = ResponseCache::new(settings.graphql.response_cache_bytes);
+    let persisted_queries = PersistedQueries::new(settings.graphql.persisted_query_bytes);
+    let parsed_documents = ParsedDocuments::new(settings.graphql.document_cache_bytes);
+    Ok(AppState::new(Handles {
+        metrics: settings.metrics.then(metrics::recorder),
+        trusted_proxy_hops: TrustedProxyHops(settings.http.trusted_proxy_hops),
+        settings: Arc::new(settings),
+        db,
+        schema,
+        auth,
+        rate_limits,
+        graphql_budget: RateLimiter::new(std::time::Duration::from_secs(60), DEFAULT_CAPACITY)
+            .shared_through(shared.as_ref()),
+        accounts,
+        catalog,
+        shop,
+        payments,
+        jobs,
+        mailer,
+        storage,
+        sockets: Default::default(),
+        response_cache,
+        persisted_queries,
+        parsed_documents,
+    }))
+}
+
+/// Payments through Stripe with a key, or the mock (E7) without one.
+fn payments_for(settings: &Settings, db: &Db) -> anyhow::Result<Payments> {
     let money = &settings.payments;
+    let own_address = match &money.mock_webhook_url {
+        Some(url) => OwnAddress::configured(url),
+        None => OwnAddress::default(),
+    };
     let (gateway, provider): (Gateway, Provider) = match &money.stripe_secret_key {
         Some(key) => {
             let stripe = StripeGateway::new(&StripeOptions {
@@ -117,7 +174,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             Provider::Mock,
         ),
     };
-    let payments = Payments::new(
+    Ok(Payments::new(
         db.clone(),
         PaymentOptions {
             webhook_secret: money.stripe_webhook_secret.clone(),
@@ -131,51 +188,32 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         },
         gateway,
         provider,
-    );
-    let jobs = Jobs::new(db.clone());
-    let schema = build_schema(
-        Domains {
-            accounts: accounts.clone(),
-            catalog: catalog.clone(),
-            jobs: jobs.clone(),
-            community: Community::new(
-                db.clone(),
-                settings.http.frontend_url.clone(),
-                settings.comments_per_minute,
-            ),
-            shop: shop.clone(),
-            payments: payments.clone(),
-            cursors: CursorSeal::new(&settings.auth.jwt_secret),
-        },
-        &settings.graphql,
-    );
-    let response_cache = ResponseCache::new(settings.graphql.response_cache_bytes);
-    let persisted_queries = PersistedQueries::new(settings.graphql.persisted_query_bytes);
-    let parsed_documents = ParsedDocuments::new(settings.graphql.document_cache_bytes);
-    Ok(AppState::new(Handles {
-        metrics: settings.metrics.then(metrics::recorder),
-        trusted_proxy_hops: TrustedProxyHops(settings.http.trusted_proxy_hops),
-        settings: Arc::new(settings),
-        db,
-        schema,
-        auth,
-        rate_limits,
-        graphql_budget: crate::auth::ratelimit::RateLimiter::new(
-            std::time::Duration::from_secs(60),
-            crate::auth::ratelimit::DEFAULT_CAPACITY,
+    ))
+}
+
+fn shop_for(settings: &Settings, db: &Db) -> Shop {
+    Shop::new(
+        db.clone(),
+        settings.jobs.abandoned_order_after,
+        settings.max_pending_orders,
+    )
+}
+
+/// The worker with every job kind's handler, as `cinema serve` runs it inside and `cinema worker` alone.
+fn worker_for(settings: &Settings, db: &Db, mailer: &Mailer, shop: &Shop, payments: &Payments) -> Worker {
+    Worker::new(
+        db.clone(),
+        job_handlers(
+            db,
+            mailer,
+            &settings.http.frontend_url,
+            MailBudget::per_hour(settings.auth.account_emails_per_hour),
+            shop,
+            payments,
         ),
-        accounts,
-        catalog,
-        shop,
-        payments,
-        jobs,
-        mailer,
-        storage,
-        sockets: Default::default(),
-        response_cache,
-        persisted_queries,
-        parsed_documents,
-    }))
+        settings.jobs.poll,
+        settings.jobs.backoff_base,
+    )
 }
 
 /// The job kinds the worker runs, with their handlers, and the periodic ones it schedules.
@@ -214,20 +252,7 @@ pub async fn serve(
     let db = state.db.clone();
     let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
     let worker = state.settings.jobs.run_worker.then(|| {
-        let settings = &state.settings;
-        let worker = Worker::new(
-            state.db.clone(),
-            job_handlers(
-                &state.db,
-                &state.mailer,
-                &settings.http.frontend_url,
-                MailBudget::per_hour(settings.auth.account_emails_per_hour),
-                &state.shop,
-                &state.payments,
-            ),
-            settings.jobs.poll,
-            settings.jobs.backoff_base,
-        );
+        let worker = worker_for(&state.settings, &state.db, &state.mailer, &state.shop, &state.payments);
         tokio::spawn(worker.run(stop_signal))
     });
     let limits = ConnectionLimits {
@@ -256,6 +281,53 @@ pub async fn serve(
     }
     db.close();
     Ok(served?)
+}
+
+/// `cinema worker`: the job worker alone, for deployments that run the API with RUN_WORKER=off and scale
+/// workers on their own (a claimed job is leased to one worker, so any number may run). It applies pending
+/// migrations as an API instance does (one instance at a time), and answers `/health/live` and
+/// `/health/ready` on `listener`, so that the image's one `cinema health` probe checks it too. Stops after its
+/// current job when `shutdown` resolves; a worker that stops on its own ends the process with an error, for
+/// the orchestrator to restart.
+pub async fn work(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = Db::connect(
+        &settings.database.url,
+        &PoolOptions {
+            max_size: settings.database.pool_size,
+            ..PoolOptions::default()
+        },
+    )?;
+    migrate::run_pending(&db).await?;
+    if settings.payments.stripe_secret_key.is_none() && settings.payments.mock_webhook_url.is_none() {
+        tracing::warn!(
+            "mock payments without MOCK_WEBHOOK_URL: this worker cannot confirm the refunds it makes; \
+             set it to an API instance (e.g. http://api:8080)"
+        );
+    }
+    let mailer = Mailer::from_settings(&settings.mail)?;
+    let shop = shop_for(&settings, &db);
+    let payments = payments_for(&settings, &db)?;
+    let worker = worker_for(&settings, &db, &mailer, &shop, &payments);
+    let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
+    let mut running = tokio::spawn(worker.run(stop_signal));
+    tracing::info!(address = %listener.local_addr()?, "worker: probes at /health/live and /health/ready");
+    let probes = axum::serve(listener, crate::server::health::probes_only(db.clone()))
+        .with_graceful_shutdown(shutdown)
+        .into_future();
+    let outcome = tokio::select! {
+        served = probes => {
+            let _ = stop_worker.send(true);
+            let _ = (&mut running).await;
+            served.map_err(anyhow::Error::from)
+        }
+        ended = &mut running => Err(anyhow::anyhow!("the worker stopped on its own: {ended:?}")),
+    };
+    db.close();
+    outcome
 }
 
 /// Makes this instance forget what it remembers of sessions that ended anywhere (a logout on another instance

@@ -27,6 +27,9 @@ struct Cli {
 enum Command {
     /// Run the server (the default): migrates, seeds the demo catalog into an empty development database.
     Serve,
+    /// Run the job worker alone (emails, refunds, cleanups), for API instances started with RUN_WORKER=off.
+    /// Answers /health/live and /health/ready on BIND_ADDR, so `cinema health` checks it too.
+    Worker,
     /// Apply pending migrations and exit.
     Migrate,
     /// Load catalog data.
@@ -130,6 +133,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 if settings.docs.graphiql { format!(", GraphiQL at {}/graphiql", settings.http.public_url) } else { String::new() },
             );
             cinema::serve(state, listener, cinema::app::shutdown_signal()).await
+        }
+        Command::Worker => {
+            let listener = tokio::net::TcpListener::bind(settings.http.bind_addr).await?;
+            cinema::app::work(settings, listener, cinema::app::shutdown_signal()).await
         }
         Command::Migrate => {
             let db = connect(&settings)?;

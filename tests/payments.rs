@@ -183,7 +183,7 @@ pub(crate) async fn payment(app: &TestApp, id: i64) -> PaymentRow {
 }
 
 /// The payment once the worker's automatic refund has landed (REFUNDED), or as it is after five seconds.
-async fn refunded_by_the_worker(app: &TestApp, id: i64) -> PaymentRow {
+pub(crate) async fn refunded_by_the_worker(app: &TestApp, id: i64) -> PaymentRow {
     for _ in 0..100 {
         let now = payment(app, id).await;
         if now.status == PaymentStatus::Refunded {
@@ -526,39 +526,7 @@ async fn an_underpayment_grants_nothing_until_a_moderator_decides(backend: Backe
 /// order still CANCELED, nothing granted, and the payer told.
 async fn money_for_a_canceled_order_is_returned_by_itself(backend: Backend) {
     let b = buyer(backend).await;
-    let order = placed_order(&b, &b.movies[0..2]).await;
-    let started = pay_order(&b, &order).await;
-    let canceled = gql(
-        &b,
-        "mutation($o: ID!) { cancelOrder(id: $o) { status } }",
-        json!({ "o": order }),
-    )
-    .await;
-    assert_eq!(canceled["cancelOrder"]["status"], "CANCELED");
-    let closed = press(&b.app, &format!("{}/pay", checkout_path(&started))).await;
-    assert_eq!(
-        closed.status(),
-        409,
-        "the checkout was closed before cancelOrder answered"
-    );
-
-    // The provider had taken the money already: its confirmation arrives after the cancel.
-    let id = {
-        use cinema::db::schema::payments;
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        let mut conn = b.app.conn().await;
-        let uuid = started["payment"]["id"].as_str().unwrap().to_string();
-        cinema::per_backend!(&mut conn, |c| payments::table
-            .filter(payments::uuid.eq(&uuid))
-            .select(payments::id)
-            .first::<i64>(c)
-            .await)
-        .unwrap()
-    };
-    let late = payment(&b.app, id).await;
-    assert_eq!(late.status, PaymentStatus::Canceled);
-    delivered(&b.app, &completed("evt_late", &late, late.amount_cents)).await;
+    let (order, id) = money_lands_on_a_canceled_order(&b).await;
     let returned = refunded_by_the_worker(&b.app, id).await;
     assert_eq!(returned.status, PaymentStatus::Refunded, "{returned:?}");
     assert!(!returned.needs_review);
@@ -582,6 +550,45 @@ async fn money_for_a_canceled_order_is_returned_by_itself(backend: Backend) {
             .unwrap()
             .contains("automatically")
     );
+}
+
+/// The payer completes the checkout as the order is canceled: the cancel closes the checkout, and then the
+/// provider's confirmation of the money arrives. Returns the order and the payment, which the worker is to
+/// refund (RefundUnwanted).
+pub(crate) async fn money_lands_on_a_canceled_order(b: &Buyer) -> (String, i64) {
+    let order = placed_order(b, &b.movies[0..2]).await;
+    let started = pay_order(b, &order).await;
+    let canceled = gql(
+        b,
+        "mutation($o: ID!) { cancelOrder(id: $o) { status } }",
+        json!({ "o": order }),
+    )
+    .await;
+    assert_eq!(canceled["cancelOrder"]["status"], "CANCELED");
+    let closed = press(&b.app, &format!("{}/pay", checkout_path(&started))).await;
+    assert_eq!(
+        closed.status(),
+        409,
+        "the checkout was closed before cancelOrder answered"
+    );
+    // The provider had taken the money already: its confirmation arrives after the cancel.
+    let id = {
+        use cinema::db::schema::payments;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = b.app.conn().await;
+        let uuid = started["payment"]["id"].as_str().unwrap().to_string();
+        cinema::per_backend!(&mut conn, |c| payments::table
+            .filter(payments::uuid.eq(&uuid))
+            .select(payments::id)
+            .first::<i64>(c)
+            .await)
+        .unwrap()
+    };
+    let late = payment(&b.app, id).await;
+    assert_eq!(late.status, PaymentStatus::Canceled);
+    delivered(&b.app, &completed("evt_late", &late, late.amount_cents)).await;
+    (order, id)
 }
 
 async fn one_event_delivered_at_once_many_times_lands_once(backend: Backend) {

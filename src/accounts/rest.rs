@@ -137,7 +137,9 @@ pub async fn register(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Response> {
-    limits.hit("register", &client, account_key(&body.email).as_deref())?;
+    limits
+        .hit("register", &client, account_key(&body.email).as_deref())
+        .await?;
     let registered = accounts.register(&body.email, &body.password).await?;
     let user = RegisteredUser {
         id: registered.id,
@@ -187,7 +189,9 @@ pub async fn resend_activation(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limits.hit("resend", &client, account_key(&body.email).as_deref())?;
+    limits
+        .hit("resend", &client, account_key(&body.email).as_deref())
+        .await?;
     accounts.resend_activation(&body.email).await?;
     let message = "if this email has an account waiting for activation, a new activation link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
@@ -215,11 +219,11 @@ pub async fn login(
     ApiJson(body): ApiJson<Credentials>,
 ) -> AppResult<Json<TokenPair>> {
     let account = account_key(&body.email);
-    limits.login_allowed(&client, account.as_deref())?;
+    limits.login_allowed(&client, account.as_deref()).await?;
     let signed_in = accounts.login(&body.email, &body.password).await;
     match &signed_in {
-        Ok(_) => limits.login_succeeded(&client, account.as_deref()),
-        Err(error) if error.code() == "INVALID_CREDENTIALS" => limits.login_failed(&client, account.as_deref()),
+        Ok(_) => limits.login_succeeded(&client, account.as_deref()).await,
+        Err(error) if error.code() == "INVALID_CREDENTIALS" => limits.login_failed(&client, account.as_deref()).await,
         Err(_) => {}
     }
     Ok(Json(signed_in?))
@@ -281,7 +285,7 @@ pub async fn change_password(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> AppResult<StatusCode> {
     // Each attempt costs a bcrypt verify, and a stolen access token must not buy unlimited guesses.
-    limits.hit("password-change", &client, Some(&viewer.user_uuid))?;
+    limits.hit("password-change", &client, Some(&viewer.user_uuid)).await?;
     accounts
         .change_password(
             viewer.user_id,
@@ -311,7 +315,9 @@ pub async fn request_password_reset(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> AppResult<Response> {
-    limits.hit("reset", &client, account_key(&body.email).as_deref())?;
+    limits
+        .hit("reset", &client, account_key(&body.email).as_deref())
+        .await?;
     accounts.request_password_reset(&body.email).await?;
     let message = "if this email has an account, a reset link is on its way".into();
     Ok((StatusCode::ACCEPTED, Json(Accepted { message })).into_response())
@@ -337,7 +343,7 @@ pub async fn complete_password_reset(
     ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<PasswordReset>,
 ) -> AppResult<StatusCode> {
-    limits.hit("reset-complete", &client, None)?;
+    limits.hit("reset-complete", &client, None).await?;
     accounts
         .complete_password_reset(&body.token, &body.new_password)
         .await?;

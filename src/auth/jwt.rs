@@ -24,6 +24,8 @@ pub struct Claims {
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The key before a rotation, still accepted (never used to sign).
+    previous: Option<DecodingKey>,
     validation: Validation,
     pub ttl: Duration,
 }
@@ -36,9 +38,16 @@ impl JwtKeys {
         JwtKeys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            previous: None,
             validation,
             ttl,
         }
+    }
+
+    /// Also accepts tokens signed with `previous` (JWT_PREVIOUS_SECRET) until they expire.
+    pub fn accepting_previous(mut self, previous: Option<&str>) -> JwtKeys {
+        self.previous = previous.map(|secret| DecodingKey::from_secret(secret.as_bytes()));
+        self
     }
 
     pub fn issue(&self, user_uuid: &str, role: Role, session_id: &str) -> AppResult<String> {
@@ -62,19 +71,23 @@ impl JwtKeys {
     /// answers `TOKEN_EXPIRED`, so a client knows to refresh rather than to sign in again; anything else
     /// `INVALID_TOKEN`.
     pub fn verify(&self, token: &str) -> AppResult<Claims> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|error| {
-                tracing::debug!(%error, "access token refused");
-                if matches!(error.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
-                    return token_expired();
-                }
-                AppError::rejected(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    "INVALID_TOKEN",
-                    "the access token is invalid",
-                )
-            })
+        let mut decoded = decode::<Claims>(token, &self.decoding, &self.validation);
+        if let (Err(error), Some(previous)) = (&decoded, &self.previous)
+            && matches!(error.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature)
+        {
+            decoded = decode::<Claims>(token, previous, &self.validation);
+        }
+        decoded.map(|data| data.claims).map_err(|error| {
+            tracing::debug!(%error, "access token refused");
+            if matches!(error.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) {
+                return token_expired();
+            }
+            AppError::rejected(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "INVALID_TOKEN",
+                "the access token is invalid",
+            )
+        })
     }
 }
 
@@ -114,5 +127,27 @@ mod tests {
             "INVALID_TOKEN",
             "an expired token with a bad signature is not told apart"
         );
+    }
+
+    /// Rotating JWT_SECRET signs nobody out: with the old secret as JWT_PREVIOUS_SECRET, tokens it signed are
+    /// accepted until they expire; new tokens are signed with the new one only; a third secret is refused.
+    #[test]
+    fn a_rotated_secret_still_accepts_the_previous_ones_tokens() {
+        let old = JwtKeys::new("the-secret-before-the-rotation-0123456", Duration::from_secs(60));
+        let issued_before = old.issue("user-1", Role::User, "session-1").unwrap();
+        let rotated = JwtKeys::new("the-secret-after-the-rotation-01234567", Duration::from_secs(60))
+            .accepting_previous(Some("the-secret-before-the-rotation-0123456"));
+        assert_eq!(rotated.verify(&issued_before).unwrap().sub, "user-1");
+        let issued_after = rotated.issue("user-1", Role::User, "session-2").unwrap();
+        assert_eq!(
+            old.verify(&issued_after).unwrap_err().code(),
+            "INVALID_TOKEN",
+            "signed with the new one"
+        );
+        let stranger = JwtKeys::new("a-secret-neither-of-them-knows-012345", Duration::from_secs(60));
+        let forged = stranger.issue("user-1", Role::Admin, "session-3").unwrap();
+        assert_eq!(rotated.verify(&forged).unwrap_err().code(), "INVALID_TOKEN");
+        let without = JwtKeys::new("the-secret-after-the-rotation-01234567", Duration::from_secs(60));
+        assert_eq!(without.verify(&issued_before).unwrap_err().code(), "INVALID_TOKEN");
     }
 }

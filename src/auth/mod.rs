@@ -6,6 +6,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod service;
 pub mod sessions;
+pub mod shared_counts;
 pub mod viewer;
 
 pub use ratelimit::RateLimits;

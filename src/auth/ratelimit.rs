@@ -1,7 +1,7 @@
 //! Rate limits per key (A12): fixed windows per client address or account and endpoint family, and for sign-in
-//! an exponential backoff of failures per (account, client) pair. In memory, so each instance counts its own
-//! requests; behind several instances the effective limit is multiplied by their number (a shared store would
-//! be needed to be exact).
+//! an exponential backoff of failures per (account, client) pair. In memory by default, so each instance counts
+//! its own requests; with a shared store (`REDIS_URL`, `auth::shared_counts`) every instance counts in it, and
+//! falls back to its memory while the store does not answer.
 //!
 //! Memory is bounded by construction (H1): a key is a 16-byte digest whatever the client sent, and a table
 //! holds at most `capacity` keys in two generations — when the young one fills half the capacity, the old one
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::auth::shared_counts::{BackoffRules, SharedCounts};
 use crate::error::{AppError, AppResult};
 
 /// Keys the limiter holds at most (about 40 bytes each, so a few MB at this size).
@@ -42,15 +43,12 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    pub fn new(window: Duration, per_client: u32, per_account: u32) -> RateLimits {
+    pub fn new(window: Duration, per_client: u32, per_account: u32, shared: Option<&SharedCounts>) -> RateLimits {
         RateLimits {
-            limiter: Arc::new(RateLimiter::new(window, DEFAULT_CAPACITY)),
-            login_backoff: Arc::new(Backoff::new(
-                per_account,
-                Duration::from_secs(1),
-                MAX_BACKOFF,
-                DEFAULT_CAPACITY,
-            )),
+            limiter: Arc::new(RateLimiter::new(window, DEFAULT_CAPACITY).shared_through(shared)),
+            login_backoff: Arc::new(
+                Backoff::new(per_account, Duration::from_secs(1), MAX_BACKOFF, DEFAULT_CAPACITY).shared_through(shared),
+            ),
             per_client,
             per_account,
         }
@@ -62,41 +60,45 @@ impl RateLimits {
 
     /// Whether a sign-in attempt may go ahead: counts it against the client's limit, and refuses while the
     /// (account, client) pair backs off or the account has taken its failures for the window.
-    pub fn login_allowed(&self, client: &str, account: Option<&str>) -> AppResult<()> {
-        self.limiter.hit(&["login", "client", client], self.per_client)?;
+    pub async fn login_allowed(&self, client: &str, account: Option<&str>) -> AppResult<()> {
+        self.limiter.hit(&["login", "client", client], self.per_client).await?;
         if let Some(account) = account {
-            self.login_backoff.check(&["login", account, client])?;
+            self.login_backoff.check(&["login", account, client]).await?;
             self.limiter
-                .check(&["login-failures", account], self.account_wide_failures())?;
+                .check(&["login-failures", account], self.account_wide_failures())
+                .await?;
         }
         Ok(())
     }
 
     /// A wrong password (or unknown account): the pair backs off, the account counts one failure.
-    pub fn login_failed(&self, client: &str, account: Option<&str>) {
+    pub async fn login_failed(&self, client: &str, account: Option<&str>) {
         if let Some(account) = account {
-            self.login_backoff.failed(&["login", account, client]);
+            self.login_backoff.failed(&["login", account, client]).await;
             // Over the ceiling already means refused at the next attempt; nothing more to do here.
             let _ = self
                 .limiter
-                .hit(&["login-failures", account], self.account_wide_failures());
+                .hit(&["login-failures", account], self.account_wide_failures())
+                .await;
         }
     }
 
     /// A successful sign-in clears the pair's failures.
-    pub fn login_succeeded(&self, client: &str, account: Option<&str>) {
+    pub async fn login_succeeded(&self, client: &str, account: Option<&str>) {
         if let Some(account) = account {
-            self.login_backoff.succeeded(&["login", account, client]);
+            self.login_backoff.succeeded(&["login", account, client]).await;
         }
     }
 
     /// Counts one `action` attempt against the client's limit and, when the request names a valid account
     /// (`account`, already normalised by the caller), the account's. A client over its limit is refused
     /// before its attempt counts against the account.
-    pub fn hit(&self, action: &str, client: &str, account: Option<&str>) -> AppResult<()> {
-        self.limiter.hit(&[action, "client", client], self.per_client)?;
+    pub async fn hit(&self, action: &str, client: &str, account: Option<&str>) -> AppResult<()> {
+        self.limiter.hit(&[action, "client", client], self.per_client).await?;
         if let Some(account) = account {
-            self.limiter.hit(&[action, "account", account], self.per_account)?;
+            self.limiter
+                .hit(&[action, "account", account], self.per_account)
+                .await?;
         }
         Ok(())
     }
@@ -175,10 +177,11 @@ impl<V: Copy> Generations<V> {
     }
 }
 
-/// Fixed-window counters.
+/// Fixed-window counters, in the shared store when there is one, else (or while it does not answer) here.
 pub struct RateLimiter {
     window: Duration,
     table: Mutex<Generations<(Instant, u32)>>,
+    shared: Option<SharedCounts>,
 }
 
 impl RateLimiter {
@@ -186,14 +189,48 @@ impl RateLimiter {
         RateLimiter {
             window,
             table: Mutex::new(Generations::new(capacity)),
+            shared: None,
         }
     }
 
+    /// Counts in `shared` when given, so that every instance's hits count against one limit.
+    pub fn shared_through(mut self, shared: Option<&SharedCounts>) -> RateLimiter {
+        self.shared = shared.cloned();
+        self
+    }
+
     /// Counts one attempt for the key of `parts`; RATE_LIMITED with the seconds to wait once `limit` is passed.
-    pub fn hit(&self, parts: &[&str], limit: u32) -> AppResult<()> {
+    pub async fn hit(&self, parts: &[&str], limit: u32) -> AppResult<()> {
+        let key = key(parts);
+        if let Some(shared) = &self.shared
+            && let Ok(counted) = shared.hit(&key, self.window).await
+        {
+            return match counted.count > u64::from(limit) {
+                true => Err(retry_after(counted.left)),
+                false => Ok(()),
+            };
+        }
+        self.hit_here(key, limit)
+    }
+
+    /// RATE_LIMITED when the key of `parts` has already passed `limit` in this window; counts nothing.
+    pub async fn check(&self, parts: &[&str], limit: u32) -> AppResult<()> {
+        let key = key(parts);
+        if let Some(shared) = &self.shared
+            && let Ok(counted) = shared.peek(&key).await
+        {
+            return match counted.count >= u64::from(limit) && !counted.left.is_zero() {
+                true => Err(retry_after(counted.left)),
+                false => Ok(()),
+            };
+        }
+        self.check_here(key, limit)
+    }
+
+    fn hit_here(&self, key: Key, limit: u32) -> AppResult<()> {
         let now = Instant::now();
         let mut table = lock(&self.table);
-        let (start, count) = table.entry(key(parts), (now, 0));
+        let (start, count) = table.entry(key, (now, 0));
         if now.duration_since(*start) >= self.window {
             *start = now;
             *count = 0;
@@ -205,10 +242,9 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// RATE_LIMITED when the key of `parts` has already passed `limit` in this window; counts nothing.
-    pub fn check(&self, parts: &[&str], limit: u32) -> AppResult<()> {
+    fn check_here(&self, key: Key, limit: u32) -> AppResult<()> {
         let now = Instant::now();
-        match lock(&self.table).get(&key(parts)) {
+        match lock(&self.table).get(&key) {
             Some((start, count)) if count >= limit && now.duration_since(start) < self.window => {
                 Err(retry_after(self.window.saturating_sub(now.duration_since(start))))
             }
@@ -241,6 +277,7 @@ pub struct Backoff {
     base: Duration,
     max: Duration,
     table: Mutex<Generations<Failures>>,
+    shared: Option<SharedCounts>,
 }
 
 impl Backoff {
@@ -250,23 +287,54 @@ impl Backoff {
             base,
             max,
             table: Mutex::new(Generations::new(capacity)),
+            shared: None,
+        }
+    }
+
+    /// Keeps the failures in `shared` when given, so that a pair waits on every instance.
+    pub fn shared_through(mut self, shared: Option<&SharedCounts>) -> Backoff {
+        self.shared = shared.cloned();
+        self
+    }
+
+    fn rules(&self) -> BackoffRules {
+        BackoffRules {
+            allowed: self.allowed,
+            base: self.base,
+            max: self.max,
+            forget_after: FORGET_FAILURES_AFTER,
         }
     }
 
     /// RATE_LIMITED with the seconds left while the key of `parts` must wait.
-    pub fn check(&self, parts: &[&str]) -> AppResult<()> {
+    pub async fn check(&self, parts: &[&str]) -> AppResult<()> {
+        let key = key(parts);
+        if let Some(shared) = &self.shared
+            && let Ok(left) = shared.waiting(&key).await
+        {
+            return match left.is_zero() {
+                true => Ok(()),
+                false => Err(retry_after(left)),
+            };
+        }
         let now = Instant::now();
-        match lock(&self.table).get(&key(parts)) {
+        match lock(&self.table).get(&key) {
             Some(failures) if failures.blocked_until > now => Err(retry_after(failures.blocked_until - now)),
             _ => Ok(()),
         }
     }
 
-    pub fn failed(&self, parts: &[&str]) {
+    pub async fn failed(&self, parts: &[&str]) {
+        let key = key(parts);
+        if let Some(shared) = &self.shared
+            && shared.failed(&key, self.rules()).await.is_ok()
+        {
+            return;
+        }
         let now = Instant::now();
         let mut table = lock(&self.table);
         let failures = table.entry(
-            key(parts),
+            key,
             Failures {
                 count: 0,
                 last: now,
@@ -285,8 +353,13 @@ impl Backoff {
         }
     }
 
-    pub fn succeeded(&self, parts: &[&str]) {
-        lock(&self.table).remove(&key(parts));
+    pub async fn succeeded(&self, parts: &[&str]) {
+        let key = key(parts);
+        if let Some(shared) = &self.shared {
+            // Cleared here too: failures counted while the store was away are forgotten with the rest.
+            let _ = shared.clear(&key).await;
+        }
+        lock(&self.table).remove(&key);
     }
 
     pub fn len(&self) -> usize {
@@ -302,40 +375,43 @@ impl Backoff {
 mod tests {
     use super::*;
 
-    #[test]
-    fn refuses_past_the_limit_until_the_window_ends() {
+    #[tokio::test]
+    async fn refuses_past_the_limit_until_the_window_ends() {
         let limiter = RateLimiter::new(Duration::from_millis(200), 100);
         for _ in 0..3 {
-            limiter.hit(&["k"], 3).unwrap();
+            limiter.hit(&["k"], 3).await.unwrap();
         }
-        let refused = limiter.hit(&["k"], 3).unwrap_err();
+        let refused = limiter.hit(&["k"], 3).await.unwrap_err();
         assert_eq!(refused.code(), "RATE_LIMITED");
-        limiter.hit(&["other"], 3).unwrap();
-        std::thread::sleep(Duration::from_millis(250));
-        limiter.hit(&["k"], 3).unwrap();
+        limiter.hit(&["other"], 3).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        limiter.hit(&["k"], 3).await.unwrap();
     }
 
     /// H1: a flood of distinct, large keys leaves the limiter at its capacity of fixed-size keys.
-    #[test]
-    fn memory_stays_bounded_under_a_flood_of_distinct_keys() {
+    #[tokio::test]
+    async fn memory_stays_bounded_under_a_flood_of_distinct_keys() {
         let limiter = RateLimiter::new(Duration::from_secs(60), 1_000);
         let big = "x".repeat(4 * 1024);
         for i in 0..5_000 {
-            limiter.hit(&["login", "account", &format!("{big}{i}")], 5).unwrap();
+            limiter
+                .hit(&["login", "account", &format!("{big}{i}")], 5)
+                .await
+                .unwrap();
             assert!(limiter.len() <= 1_000, "{} keys after {i}", limiter.len());
         }
         assert!(limiter.len() >= 500, "the young generation is kept");
     }
 
     /// A key that keeps counting survives generations, so a flood of other keys does not reset its count.
-    #[test]
-    fn a_key_in_use_keeps_its_count_through_a_flood() {
+    #[tokio::test]
+    async fn a_key_in_use_keeps_its_count_through_a_flood() {
         let limiter = RateLimiter::new(Duration::from_secs(60), 100);
         for round in 0..10 {
             for other in 0..40 {
-                limiter.hit(&[&format!("flood-{round}-{other}")], 5).unwrap();
+                limiter.hit(&[&format!("flood-{round}-{other}")], 5).await.unwrap();
             }
-            let counted = limiter.hit(&["victim"], 5);
+            let counted = limiter.hit(&["victim"], 5).await;
             if round < 5 {
                 counted.unwrap();
             } else {
@@ -351,35 +427,34 @@ mod tests {
 
     /// H8: failures back off exponentially per key, up to the maximum; a success clears them; other keys are
     /// untouched.
-    #[test]
-    fn failures_back_off_exponentially_and_success_clears_them() {
+    #[tokio::test]
+    async fn failures_back_off_exponentially_and_success_clears_them() {
         let backoff = Backoff::new(3, Duration::from_secs(1), Duration::from_secs(4), 100);
-        backoff.failed(&["pair"]);
-        backoff.failed(&["pair"]);
-        backoff.check(&["pair"]).expect("two failures cost nothing");
-        let waits: Vec<u64> = (0..4)
-            .map(|_| {
-                backoff.failed(&["pair"]);
-                match backoff.check(&["pair"]).unwrap_err() {
-                    AppError::RateLimited { retry_after_secs } => retry_after_secs,
-                    other => panic!("{other:?}"),
-                }
-            })
-            .collect();
+        backoff.failed(&["pair"]).await;
+        backoff.failed(&["pair"]).await;
+        backoff.check(&["pair"]).await.expect("two failures cost nothing");
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            backoff.failed(&["pair"]).await;
+            match backoff.check(&["pair"]).await.unwrap_err() {
+                AppError::RateLimited { retry_after_secs } => waits.push(retry_after_secs),
+                other => panic!("{other:?}"),
+            }
+        }
         assert_eq!(waits, [1, 2, 4, 4], "doubling, capped");
-        backoff.check(&["other"]).unwrap();
-        backoff.succeeded(&["pair"]);
-        backoff.check(&["pair"]).unwrap();
+        backoff.check(&["other"]).await.unwrap();
+        backoff.succeeded(&["pair"]).await;
+        backoff.check(&["pair"]).await.unwrap();
         assert!(backoff.is_empty());
     }
 
-    #[test]
-    fn check_counts_nothing() {
+    #[tokio::test]
+    async fn check_counts_nothing() {
         let limiter = RateLimiter::new(Duration::from_secs(60), 100);
         for _ in 0..5 {
-            limiter.check(&["k"], 1).unwrap();
+            limiter.check(&["k"], 1).await.unwrap();
         }
-        limiter.hit(&["k"], 1).unwrap();
-        assert_eq!(limiter.check(&["k"], 1).unwrap_err().code(), "RATE_LIMITED");
+        limiter.hit(&["k"], 1).await.unwrap();
+        assert_eq!(limiter.check(&["k"], 1).await.unwrap_err().code(), "RATE_LIMITED");
     }
 }

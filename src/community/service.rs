@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 
 use crate::auth::Viewer;
 use crate::auth::ratelimit::{DEFAULT_CAPACITY, RateLimiter};
+use crate::auth::shared_counts::SharedCounts;
 use crate::community::models::{
     CommentOrder, CommentRow, CommentView, NewComment, NewNotification, NotificationKind, NotificationRow,
 };
@@ -130,25 +131,26 @@ async fn view_of(conn: &mut DbConn, comment_id: i64, viewer: i64) -> AppResult<C
 }
 
 impl Community {
-    pub fn new(db: Db, frontend_url: String, posts_per_minute: u32) -> Community {
+    pub fn new(db: Db, frontend_url: String, posts_per_minute: u32, shared: Option<&SharedCounts>) -> Community {
         Community {
             db,
             frontend_url,
-            posts: Arc::new(RateLimiter::new(Duration::from_secs(60), DEFAULT_CAPACITY)),
+            posts: Arc::new(RateLimiter::new(Duration::from_secs(60), DEFAULT_CAPACITY).shared_through(shared)),
             posts_per_minute,
         }
     }
 
     /// Counts one comment or reply of `user_id`: RATE_LIMITED past COMMENTS_PER_MINUTE, before any work.
-    fn count_post(&self, user_id: i64) -> AppResult<()> {
+    async fn count_post(&self, user_id: i64) -> AppResult<()> {
         self.posts
             .hit(&["comment", &user_id.to_string()], self.posts_per_minute)
+            .await
     }
 
     /// B10: a new top-level comment on a movie.
     pub async fn add_comment(&self, user_id: i64, movie_uuid: &str, text: &str) -> AppResult<CommentView> {
         let body = clean_text(text)?;
-        self.count_post(user_id)?;
+        self.count_post(user_id).await?;
         let at = now();
         self.db
             .transaction(async |conn| {
@@ -166,7 +168,7 @@ impl Community {
     /// answers (not yourself).
     pub async fn reply(&self, user_id: i64, comment_uuid: &str, text: &str) -> AppResult<CommentView> {
         let body = clean_text(text)?;
-        self.count_post(user_id)?;
+        self.count_post(user_id).await?;
         let at = now();
         self.db
             .transaction(async |conn| {

@@ -73,11 +73,50 @@ pub struct Settings {
     pub payments: PaymentSettings,
     /// Seed the demo catalog into an empty database at start-up.
     pub seed_demo: bool,
+    /// Where every instance keeps the counts of rate limits and budgets (REDIS_URL); None: each instance
+    /// counts alone, right for one instance.
+    pub shared_limits: Option<SharedLimitsSettings>,
     pub log_format: LogFormat,
     /// Serve Prometheus metrics at /metrics.
     pub metrics: bool,
     /// When set, /metrics answers only requests with `Authorization: Bearer <this token>` (a scraper's).
     pub metrics_token: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct SharedLimitsSettings {
+    /// `redis://[:password@]host:port[/db]` (REDIS_URL).
+    pub redis_url: String,
+    /// What the keys start with (REDIS_KEY_PREFIX, `cinema:`): deployments sharing one Redis each take their
+    /// own.
+    pub key_prefix: String,
+}
+
+impl std::fmt::Debug for SharedLimitsSettings {
+    /// The URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLimitsSettings")
+            .field("redis_url", &crate::util::Redacted)
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+impl SharedLimitsSettings {
+    fn read(vars: &Vars) -> Result<Option<SharedLimitsSettings>, ConfigError> {
+        let Some(redis_url) = vars.text("REDIS_URL") else {
+            return Ok(None);
+        };
+        if !url::Url::parse(&redis_url).is_ok_and(|url| matches!(url.scheme(), "redis" | "rediss" | "redis+unix")) {
+            return Err(ConfigError(
+                "REDIS_URL is not a Redis URL (redis://host:6379, rediss:// for TLS)".into(),
+            ));
+        }
+        Ok(Some(SharedLimitsSettings {
+            redis_url,
+            key_prefix: vars.text("REDIS_KEY_PREFIX").unwrap_or_else(|| "cinema:".into()),
+        }))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +194,9 @@ pub struct WriteBudgetLimits {
 #[derive(Clone)]
 pub struct AuthSettings {
     pub jwt_secret: String,
+    /// The secret before the last rotation (JWT_PREVIOUS_SECRET): tokens it signed are still accepted, none
+    /// is signed with it, so that rotating JWT_SECRET signs nobody out (docs/operations.md).
+    pub jwt_previous_secret: Option<String>,
     /// bcrypt work factor for password hashes (tests lower it).
     pub bcrypt_cost: u32,
     pub access_token_ttl: Duration,
@@ -189,7 +231,7 @@ crate::redacted_debug!(AuthSettings {
         rate_limit_window,
         account_emails_per_hour,
     ],
-    secret: [jwt_secret],
+    secret: [jwt_secret, jwt_previous_secret],
 });
 
 /// Where uploaded files go (G8).
@@ -293,6 +335,10 @@ pub struct PaymentSettings {
     pub max_checkout_attempts: u32,
     /// How long after a declined refund its payer may ask again (REFUND_RETRY_AFTER_HOURS, 24).
     pub refund_retry_after: chrono::Duration,
+    /// Mock mode: where the mock delivers its signed events (MOCK_WEBHOOK_URL, an API instance's base URL).
+    /// Unset, an API instance delivers to itself; `cinema worker`, which serves no webhook, needs it to
+    /// confirm the refunds it makes.
+    pub mock_webhook_url: Option<String>,
 }
 
 impl PaymentSettings {
@@ -319,6 +365,14 @@ impl PaymentSettings {
         {
             return Err(ConfigError(format!("STRIPE_API_BASE is not a URL: {base}")));
         }
+        let mock_webhook_url = vars.text("MOCK_WEBHOOK_URL");
+        if let Some(base) = &mock_webhook_url
+            && !url::Url::parse(base).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        {
+            return Err(ConfigError(format!(
+                "MOCK_WEBHOOK_URL is not an http(s) URL: {base} (an API instance, e.g. http://api:8080)"
+            )));
+        }
         let stripe_max_attempts: u32 = vars.get("STRIPE_MAX_ATTEMPTS", 3u32)?;
         if !(1..=5).contains(&stripe_max_attempts) {
             return Err(ConfigError("STRIPE_MAX_ATTEMPTS must be between 1 and 5".into()));
@@ -338,6 +392,7 @@ impl PaymentSettings {
             checkout_lifetime: chrono::Duration::minutes(i64::from(minutes)),
             max_checkout_attempts: vars.get("MAX_CHECKOUT_ATTEMPTS", 10u32)?.max(1),
             refund_retry_after: chrono::Duration::hours(i64::from(vars.get("REFUND_RETRY_AFTER_HOURS", 24u32)?)),
+            mock_webhook_url,
         })
     }
 }
@@ -407,6 +462,7 @@ impl Settings {
             },
             payments: PaymentSettings::read(&vars, &var_dir)?,
             seed_demo: vars.get("SEED_DEMO", !production)?,
+            shared_limits: SharedLimitsSettings::read(&vars)?,
             log_format: vars.get("LOG_FORMAT", if production { LogFormat::Json } else { LogFormat::Text })?,
             metrics: vars.get("METRICS", !production)?,
             metrics_token: vars.text("METRICS_TOKEN"),
@@ -670,8 +726,18 @@ impl AuthSettings {
                 ))
             })?,
         };
+        let jwt_previous_secret = vars.text("JWT_PREVIOUS_SECRET");
+        if jwt_previous_secret
+            .as_ref()
+            .is_some_and(|previous| previous.len() < MIN_SECRET_LEN)
+        {
+            return Err(ConfigError(format!(
+                "JWT_PREVIOUS_SECRET is shorter than {MIN_SECRET_LEN} characters: it must be the JWT_SECRET that was"
+            )));
+        }
         Ok(AuthSettings {
             jwt_secret,
+            jwt_previous_secret,
             bcrypt_cost: vars.get("BCRYPT_COST", 12u32)?.clamp(4, 31),
             access_token_ttl: vars.get("ACCESS_TOKEN_TTL_SECS", Secs(Duration::from_secs(900)))?.0,
             refresh_token_ttl: vars

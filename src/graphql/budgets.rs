@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_graphql::{Enum, TypeDirective};
 
 use crate::auth::ratelimit::{DEFAULT_CAPACITY, RateLimiter};
+use crate::auth::shared_counts::SharedCounts;
 use crate::config::WriteBudgetLimits;
 use crate::error::AppResult;
 
@@ -40,16 +41,17 @@ impl Budget {
 #[TypeDirective(name = "spends", location = "FieldDefinition")]
 pub fn spends(budget: Budget) {}
 
-/// The budgets' counters and limits, shared by every request of this instance.
+/// The budgets' counters and limits, shared by every request of this instance, and by every instance with a
+/// shared store.
 pub struct WriteBudgets {
     counters: RateLimiter,
     limits: WriteBudgetLimits,
 }
 
 impl WriteBudgets {
-    pub fn new(limits: WriteBudgetLimits) -> WriteBudgets {
+    pub fn new(limits: WriteBudgetLimits, shared: Option<&SharedCounts>) -> WriteBudgets {
         WriteBudgets {
-            counters: RateLimiter::new(Duration::from_secs(60), DEFAULT_CAPACITY),
+            counters: RateLimiter::new(Duration::from_secs(60), DEFAULT_CAPACITY).shared_through(shared),
             limits,
         }
     }
@@ -65,8 +67,10 @@ impl WriteBudgets {
     }
 
     /// Spends one of `user_id`'s `budget`; RATE_LIMITED past its limit.
-    pub fn spend(&self, budget: Budget, user_id: i64) -> AppResult<()> {
+    pub async fn spend(&self, budget: Budget, user_id: i64) -> AppResult<()> {
         let user = user_id.to_string();
-        self.counters.hit(&["budget", budget.name(), &user], self.limit(budget))
+        self.counters
+            .hit(&["budget", budget.name(), &user], self.limit(budget))
+            .await
     }
 }

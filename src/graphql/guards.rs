@@ -65,7 +65,7 @@ impl Guard for RoleGuard {
             return Err(AppError::Forbidden(format!("this needs the {required} role")).into());
         }
         if let Some(budget) = self.budget {
-            ctx.data::<WriteBudgets>()?.spend(budget, viewer.user_id)?;
+            ctx.data::<WriteBudgets>()?.spend(budget, viewer.user_id).await?;
         }
         Ok(())
     }

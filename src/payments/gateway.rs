@@ -100,10 +100,19 @@ pub type Gateway = Arc<dyn PaymentGateway>;
 /// Where this server listens, once it does: the mock delivers its events there (never to an address a
 /// request names).
 #[derive(Debug, Clone, Default)]
-pub struct OwnAddress(Arc<OnceLock<SocketAddr>>);
+pub struct OwnAddress(Arc<OnceLock<String>>);
 
 impl OwnAddress {
-    /// Remembers the listening address; an unspecified one (0.0.0.0, ::) is reached on loopback.
+    /// An address given by configuration (`MOCK_WEBHOOK_URL`): a worker running alone delivers the mock's
+    /// refund events to an API instance there, since it serves no webhook of its own.
+    pub fn configured(base_url: &str) -> OwnAddress {
+        let own = OwnAddress::default();
+        let _ = own.0.set(base_url.trim_end_matches('/').to_string());
+        own
+    }
+
+    /// Remembers the listening address, unless configuration named one; an unspecified one (0.0.0.0, ::) is
+    /// reached on loopback.
     pub fn set(&self, mut address: SocketAddr) {
         if address.ip().is_unspecified() {
             let loopback = match address {
@@ -112,11 +121,12 @@ impl OwnAddress {
             };
             address.set_ip(loopback);
         }
-        let _ = self.0.set(address);
+        let _ = self.0.set(format!("http://{address}"));
     }
 
-    pub fn get(&self) -> Option<SocketAddr> {
-        self.0.get().copied()
+    /// The base URL (`http://host:port`) the mock's events go to.
+    pub fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
     }
 }
 

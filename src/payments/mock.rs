@@ -115,7 +115,7 @@ async fn deliver_choice(payments: &Payments, session: &str, paid: bool) -> AppRe
 
 /// Delivers one event in Stripe's format, signed with the webhook's secret, to this server's webhook over HTTP,
 /// and fails unless the webhook accepted it.
-pub async fn deliver(own: std::net::SocketAddr, secret: &str, kind: &str, object: serde_json::Value) -> AppResult<()> {
+pub async fn deliver(own: &str, secret: &str, kind: &str, object: serde_json::Value) -> AppResult<()> {
     let event = json!({
         "id": format!("evt_mock_{}", crate::util::random_token(12)),
         "object": "event",
@@ -126,7 +126,7 @@ pub async fn deliver(own: std::net::SocketAddr, secret: &str, kind: &str, object
     let body = serde_json::to_vec(&event).map_err(AppError::internal)?;
     let signature = signature::sign(secret, chrono::Utc::now().timestamp(), &body);
     let delivered = reqwest::Client::new()
-        .post(format!("http://{own}/api/v1/webhooks/stripe"))
+        .post(format!("{own}/api/v1/webhooks/stripe"))
         .header("content-type", "application/json")
         .header("stripe-signature", signature)
         .body(body)

@@ -153,8 +153,8 @@ impl Payments {
         self.options.own_address.set(address);
     }
 
-    /// Where this server listens, once it does.
-    pub fn own_address(&self) -> Option<std::net::SocketAddr> {
+    /// Where the mock delivers its events: this server once it listens, or the configured API instance.
+    pub fn own_address(&self) -> Option<&str> {
         self.options.own_address.get()
     }
 

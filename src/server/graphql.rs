@@ -278,6 +278,7 @@ async fn execute(
     if let Err(AppError::RateLimited { retry_after_secs }) = state
         .graphql_budget
         .hit(&["graphql", client], limits.requests_per_minute)
+        .await
     {
         let message = format!("too many requests; retry after {retry_after_secs} seconds");
         let mut response = request_error(StatusCode::TOO_MANY_REQUESTS, media, "RATE_LIMITED", &message);

@@ -2,14 +2,15 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{self, migrate};
+use crate::db::{self, Db, migrate};
 use crate::error::AppResult;
 use crate::server::AppState;
 
@@ -68,9 +69,25 @@ pub async fn live() -> Json<Liveness> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let backend = state.db.backend().name().to_string();
+    readiness(&state.db).await
+}
+
+/// The probes of a process that serves nothing else (`cinema worker`), so that one `cinema health` checks
+/// every kind of instance.
+pub fn probes_only(db: Db) -> Router {
+    Router::new()
+        .route("/health/live", get(live))
+        .route(
+            "/health/ready",
+            get(|State(db): State<Db>| async move { readiness(&db).await }),
+        )
+        .with_state(db)
+}
+
+async fn readiness(db: &Db) -> Response {
+    let backend = db.backend().name().to_string();
     let check = async {
-        let mut conn = state.db.conn().await?;
+        let mut conn = db.conn().await?;
         db::ping(&mut conn).await?;
         AppResult::Ok(migrate::pending(&mut conn).await?)
     };

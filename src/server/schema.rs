@@ -50,6 +50,8 @@ pub struct Domains {
     pub payments: Payments,
     /// Seals the catalog lists' keyset cursors.
     pub cursors: CursorSeal,
+    /// What each user's mutations may spend (issue 22).
+    pub write_budgets: crate::graphql::budgets::WriteBudgets,
 }
 
 /// The schema with its limits (G3, G11). The domains' handles are schema-wide data; the loader is per request
@@ -67,7 +69,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
     .data(domains.shop)
     .data(domains.payments)
     .data(domains.cursors)
-    .data(crate::graphql::budgets::WriteBudgets::new(limits.write_budgets))
+    .data(domains.write_budgets)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(64)
     // Depth, aliases and fields are checked by `graphql::limits::DocumentLimits` in the HTTP handler, not

@@ -389,6 +389,7 @@ pub async fn upgrade(
     if let Err(error) = state
         .graphql_budget
         .hit(&["graphql", &client], limits.requests_per_minute)
+        .await
     {
         return error.into_response();
     }

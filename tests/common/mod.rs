@@ -68,6 +68,21 @@ pub fn s3_endpoint() -> Option<String> {
     None
 }
 
+/// The Redis of the shared-limits tests (TEST_REDIS_URL, e.g. redis://127.0.0.1:6379). Missing: skipped
+/// loudly, or a failure in CI.
+pub fn redis_url() -> Option<String> {
+    if let Ok(url) = std::env::var("TEST_REDIS_URL")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        panic!("TEST_REDIS_URL is not set: in CI the shared-limits tests must run");
+    }
+    eprintln!("\n*** SKIPPED shared-limits test: TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379) ***\n");
+    None
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -118,7 +133,10 @@ impl TestApp {
     /// A server with extra settings (later pairs override the harness defaults).
     pub async fn start_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         let var_dir = tempfile::tempdir().expect("temporary folder");
+        let given_database = vars.iter().find(|(name, _)| *name == "DATABASE_URL");
         let (database_url, postgres_database) = match backend {
+            // Another instance's database (`beside`), or one the test made: nothing to create here.
+            _ if given_database.is_some() => (given_database.unwrap().1.to_string(), None),
             Backend::Sqlite => (format!("sqlite://{}", var_dir.path().join("cinema.db").display()), None),
             Backend::Postgres => {
                 let (url, admin_url, name) = postgres::fresh_database().await;
@@ -171,6 +189,26 @@ impl TestApp {
             _var_dir: var_dir,
             postgres_database,
         }
+    }
+
+    /// A second instance on this one's database, with its secrets (tokens and signed events from either are
+    /// good at both) and `vars`, as a deployment runs replicas. It drops its database with neither.
+    pub async fn beside(&self, vars: &[(&str, &str)]) -> TestApp {
+        let settings = self.settings();
+        let database_url = match &settings.database.url {
+            cinema::db::DatabaseUrl::Postgres(url) => url.clone(),
+            cinema::db::DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        };
+        let mut all = vec![
+            ("DATABASE_URL", database_url.as_str()),
+            ("JWT_SECRET", settings.auth.jwt_secret.as_str()),
+            (
+                "STRIPE_WEBHOOK_SECRET",
+                settings.payments.stripe_webhook_secret.as_str(),
+            ),
+        ];
+        all.extend_from_slice(vars);
+        TestApp::start_with(self.state.db.backend(), &all).await
     }
 
     pub fn db(&self) -> &Db {
