@@ -29,5 +29,5 @@ EXPOSE 8080
 # `cinema health` asks the server on BIND_ADDR for /health/ready: no curl in the image.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["cinema", "health"]
-ENTRYPOINT ["cinema"]
-CMD ["serve"]
+# A command line, not an entrypoint, so that `docker compose run --rm api cinema create-admin …` reads as it runs.
+CMD ["cinema", "serve"]
