@@ -9,7 +9,7 @@ COPY assets ./assets
 COPY data ./data
 # Cargo.toml names the benchmark targets: without their sources cargo refuses the manifest.
 COPY benches ./benches
-RUN cargo build --release --locked --bin cinema && strip target/release/cinema
+RUN cargo build --release --locked --features jemalloc --bin cinema && strip target/release/cinema
 
 FROM debian:bookworm-slim
 # The base image tag pins the distribution; its security updates are wanted, so packages are not pinned.

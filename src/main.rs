@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 /// server's CPU time on the catalog page; jemalloc's arenas are shared by threads (a few per core), so SQLite's
 /// blocking threads do not each keep a heap (benches/RESULTS.md, issue 12: at 1,000,000 movies SQLite's server
 /// stayed at 84 MiB, against 129 with SQLite on glibc's malloc; mimalloc was as fast and kept it past 100 MB).
-#[cfg(all(unix, not(target_env = "musl")))]
+/// Built with `--features jemalloc` (the image, the benchmarks); a development build keeps the system allocator.
+#[cfg(all(feature = "jemalloc", unix, not(target_env = "musl")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
