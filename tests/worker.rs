@@ -10,7 +10,10 @@ use cinema::db::{Backend, DatabaseUrl};
 use crate::common::TestApp;
 use crate::payments::{buyer_in, money_lands_on_a_canceled_order, order_status, refunded_by_the_worker};
 
-backend_tests!(a_worker_process_runs_the_jobs_an_api_without_one_queues);
+backend_tests!(
+    a_worker_process_runs_the_jobs_an_api_without_one_queues,
+    a_worker_in_process_answers_its_probes_and_stops_when_told,
+);
 
 /// The worker process, killed if the test ends without stopping it.
 struct WorkerProcess(Child);
@@ -118,4 +121,36 @@ async fn a_worker_process_runs_the_jobs_an_api_without_one_queues(backend: Backe
     };
     assert!(status.success(), "{status:?}");
     assert_eq!(probe(bind).await, Some(1), "nothing answers once it stopped");
+}
+
+/// The same worker run in this process (`cinema::app::work`, what `cinema worker` calls): it answers
+/// `/health/live` and `/health/ready` on its listener, sends the mail an API without a worker queued, and
+/// returns once told to stop.
+async fn a_worker_in_process_answers_its_probes_and_stops_when_told(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RUN_WORKER", "off")]).await;
+    let settings = (**app.settings()).clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(cinema::app::work(settings, listener, async {
+        let _ = stopped.await;
+    }));
+    for probe in ["/health/live", "/health/ready"] {
+        let answer = app.client.get(format!("{base}{probe}")).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{probe}");
+    }
+    let ready: serde_json::Value = app
+        .client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["migrations"], "current", "{ready}");
+    app.signed_in_user("carol@example.com").await;
+    stop.send(()).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), worker).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
 }
