@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::accounts::cleanup::{Cleanup, DeleteExpired};
 use crate::accounts::links::{LinkMail, LinkMailer, MailBudget};
+use crate::accounts::refresh_cookie::CookieRules;
 use crate::accounts::{AccountSettings, Accounts};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::ratelimit::{DEFAULT_CAPACITY, RateLimiter};
@@ -96,6 +97,11 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             bcrypt_cost: settings.auth.bcrypt_cost,
             public_url: settings.http.public_url.clone(),
             avatar_max_bytes: settings.avatar_max_bytes,
+            refresh_cookie: CookieRules {
+                // A developer's plain-HTTP machine could not send a Secure cookie back.
+                secure: settings.app_env != crate::config::AppEnv::Development,
+                max_age: settings.auth.refresh_token_ttl,
+            },
         },
     );
     let catalog = Catalog::new(db.clone());

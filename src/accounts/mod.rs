@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod graphql;
 pub mod links;
 pub mod models;
+pub mod refresh_cookie;
 pub mod repo;
 pub mod rest;
 pub mod service;

@@ -3,16 +3,17 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::Accounts;
+use crate::accounts::refresh_cookie::{self, CookieRules};
 use crate::accounts::service::normalize_email;
 use crate::auth::sessions::RevokeReason;
 use crate::auth::{Auth, RateLimits, TokenPair};
-use crate::error::{AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem};
 use crate::http::extract::{ApiJson, ClientAddress, SignedIn};
 
 #[derive(Deserialize, ToSchema)]
@@ -43,12 +44,37 @@ pub struct EmailRequest {
     pub email: String,
 }
 
+/// Where the answer to a sign-in or refresh puts the refresh token.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RefreshTokenIn {
+    /// In the JSON answer (`refreshToken`), for any client that keeps it safe itself.
+    #[default]
+    Body,
+    /// In an HttpOnly cookie scoped to `/api/v1/auth`, out of reach of the page's scripts: for browsers.
+    /// Requests that use it must send `X-Requested-With: XMLHttpRequest`.
+    Cookie,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
+    pub email: String,
+    #[schema(example = "Str0ng!pass", max_length = 72)]
+    pub password: String,
+    /// `body` (the default) or `cookie`.
+    #[serde(default)]
+    pub refresh_token_in: RefreshTokenIn,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
-    /// The refresh token of the last sign-in or refresh: 64 hexadecimal digits.
+    /// The refresh token of the last sign-in or refresh: 64 hexadecimal digits. Left out, the refresh cookie
+    /// is used (and the new token goes into it).
     #[schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)]
-    pub refresh_token: String,
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -79,6 +105,11 @@ pub struct Accepted {
 
 crate::redacted_debug!(Credentials {
     shown: [email],
+    secret: [password]
+});
+
+crate::redacted_debug!(LoginRequest {
+    shown: [email, refresh_token_in],
     secret: [password]
 });
 #[derive(Deserialize, ToSchema)]
@@ -201,14 +232,16 @@ pub async fn resend_activation(
 ///
 /// Trades email and password for an access token (JWT, short-lived) and a refresh token (A5). A wrong email and
 /// a wrong password answer alike (`INVALID_CREDENTIALS`); an inactive account answers `ACCOUNT_INACTIVE`.
-/// Public; rate limited per client, and failures for one account from one client back off exponentially (so
-/// nobody can lock an account's owner out from elsewhere).
+/// With `refreshTokenIn: "cookie"` the refresh token is set as an HttpOnly cookie instead of answered (the
+/// request must then send `X-Requested-With: XMLHttpRequest`). Public; rate limited per client, and failures
+/// for one account from one client back off exponentially (so nobody can lock an account's owner out from
+/// elsewhere).
 #[utoipa::path(
-    post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials,
+    post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in.", body = TokenPair),
+        (status = 200, description = "Signed in; in cookie mode without `refreshToken`, which is in `Set-Cookie`.", body = TokenPair),
         (status = 401, description = "`INVALID_CREDENTIALS`.", body = Problem),
-        (status = 403, description = "`ACCOUNT_INACTIVE` (the email is not verified yet) or `ACCOUNT_DISABLED` (an admin disabled the account).", body = Problem),
+        (status = 403, description = "`ACCOUNT_INACTIVE` (the email is not verified yet), `ACCOUNT_DISABLED` (an admin disabled the account), or `CSRF_HEADER_REQUIRED` (cookie mode without `X-Requested-With`).", body = Problem),
         (status = 429, description = "`RATE_LIMITED`, with Retry-After.", body = Problem)
     )
 )]
@@ -216,8 +249,12 @@ pub async fn login(
     State(accounts): State<Accounts>,
     State(limits): State<RateLimits>,
     ClientAddress(client): ClientAddress,
-    ApiJson(body): ApiJson<Credentials>,
-) -> AppResult<Json<TokenPair>> {
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> AppResult<Response> {
+    if body.refresh_token_in == RefreshTokenIn::Cookie {
+        refresh_cookie::require_script_request(&headers)?;
+    }
     let account = account_key(&body.email);
     limits.login_allowed(&client, account.as_deref()).await?;
     let signed_in = accounts.login(&body.email, &body.password).await;
@@ -226,40 +263,87 @@ pub async fn login(
         Err(error) if error.code() == "INVALID_CREDENTIALS" => limits.login_failed(&client, account.as_deref()).await,
         Err(_) => {}
     }
-    Ok(Json(signed_in?))
+    Ok(answer(signed_in?, body.refresh_token_in, &accounts.refresh_cookie()))
+}
+
+/// Tokens answered as the client asked: all in the body, or the refresh token in the cookie.
+fn answer(mut pair: TokenPair, into: RefreshTokenIn, cookie: &CookieRules) -> Response {
+    match into {
+        RefreshTokenIn::Body => Json(pair).into_response(),
+        RefreshTokenIn::Cookie => {
+            let token = pair.refresh_token.take().unwrap_or_default();
+            ([(header::SET_COOKIE, cookie.set(&token))], Json(pair)).into_response()
+        }
+    }
 }
 
 /// Refresh
 ///
 /// Trades a refresh token for a new access token and a new refresh token; the old refresh token stops working
-/// (A6). Presenting an already used refresh token revokes its whole session (`REFRESH_TOKEN_REUSED`). Public.
+/// (A6). Presenting an already used refresh token revokes its whole session (`REFRESH_TOKEN_REUSED`); within a
+/// few seconds of its rotation it is one client racing itself (two tabs) and gets tokens of the same session.
+/// Without `refreshToken` in the body the refresh cookie is used, the request must send
+/// `X-Requested-With: XMLHttpRequest`, and the new refresh token replaces the cookie. Public.
 #[utoipa::path(
     post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
-        (status = 200, description = "New tokens.", body = TokenPair),
+        (status = 200, description = "New tokens (from the cookie: the refresh token in `Set-Cookie`).", body = TokenPair),
         (status = 401, description = "`INVALID_REFRESH_TOKEN` or `REFRESH_TOKEN_REUSED`.", body = Problem),
-        (status = 403, description = "`ACCOUNT_DISABLED`: an admin disabled the account.", body = Problem)
+        (status = 403, description = "`ACCOUNT_DISABLED` (an admin disabled the account) or `CSRF_HEADER_REQUIRED` (the cookie without `X-Requested-With`).", body = Problem)
     )
 )]
-pub async fn refresh(State(auth): State<Auth>, ApiJson(body): ApiJson<RefreshRequest>) -> AppResult<Json<TokenPair>> {
-    Ok(Json(auth.refresh(&body.refresh_token).await?))
+pub async fn refresh(
+    State(auth): State<Auth>,
+    State(accounts): State<Accounts>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> AppResult<Response> {
+    if let Some(token) = &body.refresh_token {
+        return Ok(Json(auth.refresh(token).await?).into_response());
+    }
+    refresh_cookie::require_script_request(&headers)?;
+    let cookie = accounts.refresh_cookie();
+    let Some(token) = refresh_cookie::read(&headers) else {
+        return Err(crate::auth::service::invalid_refresh());
+    };
+    match auth.refresh(&token).await {
+        Ok(pair) => Ok(answer(pair, RefreshTokenIn::Cookie, &cookie)),
+        // A cookie that can no longer refresh is dropped, so the browser stops sending it.
+        Err(refused) => Ok(([(header::SET_COOKIE, cookie.clear())], refused).into_response()),
+    }
 }
 
 /// Log out
 ///
-/// Ends the session of the access token: its refresh token and its access tokens stop working at once on this
-/// instance, and within SESSION_CACHE_SECS on others (A7). Needs a signed-in user (any role).
+/// Ends the session of the access token — or, without one, of the refresh cookie (with
+/// `X-Requested-With: XMLHttpRequest`): its refresh token and its access tokens stop working at once, on every
+/// instance (A7), and the refresh cookie is cleared. Needs a signed-in user (any role) or the cookie.
 #[utoipa::path(
     post, path = "/api/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
     responses(
-        (status = 204, description = "Signed out."),
-        (status = 401, description = "`UNAUTHENTICATED`, `INVALID_TOKEN` or `SESSION_REVOKED`.", body = Problem)
+        (status = 204, description = "Signed out; the refresh cookie cleared."),
+        (status = 401, description = "`UNAUTHENTICATED`, `INVALID_TOKEN` or `SESSION_REVOKED`.", body = Problem),
+        (status = 403, description = "`CSRF_HEADER_REQUIRED`: the cookie without `X-Requested-With`.", body = Problem)
     )
 )]
-pub async fn logout(State(auth): State<Auth>, SignedIn(viewer): SignedIn) -> AppResult<StatusCode> {
-    auth.end_session(&viewer.session_id, RevokeReason::Logout).await?;
-    Ok(StatusCode::NO_CONTENT)
+pub async fn logout(
+    State(auth): State<Auth>,
+    State(accounts): State<Accounts>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    match auth.viewer(&headers).await? {
+        Some(viewer) => auth.end_session(&viewer.session_id, RevokeReason::Logout).await?,
+        None => {
+            let Some(token) = refresh_cookie::read(&headers) else {
+                return Err(AppError::Unauthenticated);
+            };
+            refresh_cookie::require_script_request(&headers)?;
+            auth.end_session_of_refresh(&token).await?;
+        }
+    }
+    let cleared = accounts.refresh_cookie().clear();
+    Ok(([(header::SET_COOKIE, cleared)], StatusCode::NO_CONTENT).into_response())
 }
 
 /// Change password

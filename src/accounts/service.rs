@@ -30,6 +30,8 @@ pub struct AccountSettings {
     pub public_url: String,
     /// Largest avatar accepted, in bytes.
     pub avatar_max_bytes: usize,
+    /// How the refresh cookie is written for browsers that ask for it.
+    pub refresh_cookie: crate::accounts::refresh_cookie::CookieRules,
 }
 
 /// The accounts handle: cheap to clone; what REST handlers and resolvers of the accounts domain call.
@@ -202,6 +204,11 @@ impl Accounts {
 
     fn settings(&self) -> &AccountSettings {
         &self.inner.settings
+    }
+
+    /// How the refresh cookie is written (REST sign-in, refresh and logout).
+    pub fn refresh_cookie(&self) -> crate::accounts::refresh_cookie::CookieRules {
+        self.settings().refresh_cookie
     }
 
     /// A1: registers `email`. The answer is the same whether or not the address has an account (H8); what

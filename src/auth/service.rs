@@ -21,8 +21,10 @@ use crate::util::{random_token, sha256_hex};
 pub struct TokenPair {
     /// Short-lived JWT for `Authorization: Bearer …`.
     pub access_token: String,
-    /// Long-lived opaque token for `POST /api/v1/auth/refresh`; each use returns a new one.
-    pub refresh_token: String,
+    /// Long-lived opaque token for `POST /api/v1/auth/refresh`; each use returns a new one. Absent when the
+    /// client asked for it in a cookie (`refreshTokenIn: "cookie"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Always `Bearer`.
     #[schema(example = "Bearer")]
     pub token_type: String,
@@ -79,7 +81,7 @@ fn session_revoked() -> AppError {
     )
 }
 
-fn invalid_refresh() -> AppError {
+pub fn invalid_refresh() -> AppError {
     AppError::rejected(
         StatusCode::UNAUTHORIZED,
         "INVALID_REFRESH_TOKEN",
@@ -114,7 +116,7 @@ impl Auth {
         let keys = &self.inner.keys;
         Ok(TokenPair {
             access_token: keys.issue(user_uuid, role, session_id)?,
-            refresh_token,
+            refresh_token: Some(refresh_token),
             token_type: "Bearer".into(),
             expires_in: keys.ttl.as_secs(),
         })
@@ -245,6 +247,19 @@ impl Auth {
             .await?;
         self.inner.cache.forget_session(session_id);
         Ok(())
+    }
+
+    /// Ends the session a refresh token belongs to (a browser's logout with the refresh cookie, its access
+    /// token possibly expired). A token that names no session ends nothing.
+    pub async fn end_session_of_refresh(&self, token: &str) -> AppResult<()> {
+        let hash = sha256_hex(token);
+        let mut conn = self.inner.db.conn().await?;
+        let presented = sessions::presented_token(&mut conn, &hash).await?;
+        drop(conn);
+        match presented {
+            Some(presented) => self.end_session(&presented.session_id, RevokeReason::Logout).await,
+            None => Ok(()),
+        }
     }
 
     /// Acts on a notice that sessions ended or a user changed (from this instance or another): what this

@@ -46,11 +46,19 @@ pub fn trace_layer() -> TraceLayer<
         .on_response(DefaultOnResponse::new().level(Level::INFO))
 }
 
-/// CORS from `CORS_ORIGINS`: none listed means no cross-origin access; `*` (development only) means any.
+/// CORS from `CORS_ORIGINS`: none listed means no cross-origin access; `*` (development only) means any. A
+/// listed origin is a front end of this deployment: it may send credentials (the refresh cookie) and the
+/// `X-Requested-With` header the cookie's endpoints require; `*` never gets credentials.
 pub fn cors_layer(settings: &Settings) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, REQUEST_ID])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            REQUEST_ID,
+            HeaderName::from_static(crate::accounts::refresh_cookie::REQUESTED_WITH),
+        ])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600));
     if settings.http.cors_origins.iter().any(|o| o == "*") {
@@ -62,7 +70,7 @@ pub fn cors_layer(settings: &Settings) -> CorsLayer {
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
-    base.allow_origin(AllowOrigin::list(origins))
+    base.allow_origin(AllowOrigin::list(origins)).allow_credentials(true)
 }
 
 /// A panic is a bug: log it and answer a problem document instead of dropping the connection.
