@@ -13,6 +13,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::ratelimit::{DEFAULT_CAPACITY, RateLimiter};
 use crate::auth::shared_counts::SharedCounts;
 use crate::auth::{Auth, RateLimits, SessionRules};
+use crate::catalog::posters::Posters;
 use crate::catalog::{Catalog, seed};
 use crate::community::Community;
 use crate::config::Settings;
@@ -105,6 +106,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         },
     );
     let catalog = Catalog::new(db.clone());
+    let posters = Posters::new(db.clone(), storage.clone(), &settings.http.public_url);
     let shop = shop_for(&settings, &db);
     let payments = payments_for(&settings, &db)?;
     let jobs = Jobs::new(db.clone());
@@ -123,6 +125,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             payments: payments.clone(),
             cursors: CursorSeal::new(&settings.auth.jwt_secret),
             write_budgets: WriteBudgets::new(settings.graphql.write_budgets, shared.as_ref()),
+            posters: posters.clone(),
         },
         &settings.graphql,
     );
@@ -141,6 +144,7 @@ pub fn state_for(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             .shared_through(shared.as_ref()),
         accounts,
         catalog,
+        posters,
         shop,
         payments,
         jobs,

@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod images;
 pub mod jobs;
 pub mod notify;
 pub mod payments;

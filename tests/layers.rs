@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("graphql", 4),
     ("http", 4),
     ("storage", 4),
+    ("images", 4),
     ("jobs", 5),
     ("notify", 6),
     ("accounts", 7),

@@ -23,6 +23,7 @@ mod migrations;
 mod moderation;
 mod openapi_contract;
 mod payments;
+mod posters;
 mod refresh_cookie;
 mod refunds;
 mod response_cache;

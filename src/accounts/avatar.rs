@@ -1,27 +1,17 @@
-//! Avatar images: recognised by their content, decoded under size limits, and re-encoded, so that what is
-//! stored and served holds the picture and nothing else — no EXIF (camera, GPS position), no text chunks, no
-//! trailing data — and a decompression bomb is refused before it takes the memory.
-
-use std::io::Cursor;
+//! Avatar images: decoded under `images`' limits and re-encoded in their own format, so that what is stored and
+//! served holds the picture and nothing else — no EXIF (camera, GPS position), no text chunks, no trailing data.
 
 use bytes::Bytes;
+use image::ImageFormat;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
-use image::{ImageFormat, ImageReader, Limits};
 
 use crate::error::{AppError, AppResult};
+use crate::images;
 
-/// Largest width or height accepted, in pixels.
-const MAX_SIDE: u32 = 4096;
-/// Most memory a decode may take (a small file can declare a huge image).
-const MAX_DECODE_BYTES: u64 = 64 * 1024 * 1024;
 /// JPEG quality of the re-encoded file.
 const JPEG_QUALITY: u8 = 88;
-
-fn not_an_image() -> AppError {
-    AppError::bad_input("file", "the avatar must be a PNG, JPEG or WebP image")
-}
 
 /// The image re-encoded in its own format, and the file extension it is stored under. Runs on the blocking
 /// pool (decoding is CPU work).
@@ -32,27 +22,11 @@ pub async fn clean(bytes: Bytes) -> AppResult<(Bytes, &'static str)> {
 }
 
 fn clean_now(bytes: &[u8]) -> AppResult<(Bytes, &'static str)> {
-    let Some((extension, _)) = crate::storage::image_type(bytes) else {
-        return Err(not_an_image());
-    };
-    let format = match extension {
-        "png" => ImageFormat::Png,
-        "jpg" => ImageFormat::Jpeg,
-        _ => ImageFormat::WebP,
-    };
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(limits);
-    let image = reader.decode().map_err(|error| match error {
-        image::ImageError::Limits(_) => AppError::bad_input(
-            "file",
-            format!("the avatar is larger than {MAX_SIDE}x{MAX_SIDE} pixels"),
-        ),
-        _ => not_an_image(),
-    })?;
+    let images::Decoded {
+        image,
+        format,
+        extension,
+    } = images::decode(bytes, "avatar")?;
     let mut out = Vec::new();
     let written = match format {
         ImageFormat::Png => image.write_with_encoder(PngEncoder::new(&mut out)),

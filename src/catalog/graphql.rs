@@ -1,5 +1,6 @@
 //! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
 
+use crate::catalog::posters::{Poster, PosterSize, Posters};
 use crate::graphql::budgets::{Budget, spends};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -191,6 +192,16 @@ impl Movie {
     /// to a cart or ordered).
     async fn available(&self) -> bool {
         self.0.available
+    }
+
+    /// The movie's poster at `size`: the picture a moderator uploaded, or one generated from the title and
+    /// genres (`generated: true`) when there is none.
+    async fn poster(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "PosterSize::Large")] size: PosterSize,
+    ) -> Result<Poster> {
+        Ok(ctx.data::<Posters>()?.of(&self.0, size))
     }
 
     /// The movie's certification (age rating).

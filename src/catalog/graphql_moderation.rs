@@ -2,13 +2,15 @@
 //! MODERATOR and above manage movies, genres and people; ADMIN manages certifications.
 
 use crate::graphql::budgets::{Budget, spends};
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Upload};
 
 use crate::catalog::Catalog;
 use crate::catalog::graphql::{Certification, Genre, Movie, Person, parse_id, parse_ids};
 use crate::catalog::models::{CertificationRow, GenreRow, MovieChanges, Named, PersonRow};
 use crate::catalog::moderation::{MovieDraft, MovieEdit};
+use crate::catalog::posters::Posters;
 use crate::db::Role;
+use crate::error::AppError;
 use crate::graphql::guards::{RoleGuard, requires_role};
 use crate::graphql::scalars::Long;
 
@@ -149,6 +151,31 @@ impl ModerationMutation {
             star_ids: input.star_ids.map(|list| ids("input.starIds", list)).transpose()?,
         };
         Ok(Movie(ctx.data::<Catalog>()?.update_movie(&id, edit).await?))
+    }
+
+    /// Uploads a movie's poster (issue 24): a PNG, JPEG or WebP picture of at most 3 MiB and 4096 pixels a
+    /// side, sent as a GraphQL multipart request; it is stored in every `PosterSize` (never scaled up), and
+    /// the movie's previous poster is removed.
+    #[graphql(
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
+    )]
+    async fn upload_poster(&self, ctx: &Context<'_>, movie_id: ID, file: Upload) -> Result<Movie> {
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("file", "the file part is missing"))?;
+        Ok(Movie(ctx.data::<Posters>()?.upload(&movie_id, upload.content).await?))
+    }
+
+    /// Removes a movie's poster: it shows the generated one again.
+    #[graphql(
+        guard = "RoleGuard::role(Role::Moderator).spending(Budget::Staff)",
+        directive = requires_role::apply(Role::Moderator),
+        directive = spends::apply(Budget::Staff)
+    )]
+    async fn remove_poster(&self, ctx: &Context<'_>, movie_id: ID) -> Result<Movie> {
+        Ok(Movie(ctx.data::<Posters>()?.remove(&movie_id).await?))
     }
 
     /// Deletes a movie (B12). A movie someone bought or ordered is kept (CONFLICT with `extensions.owners` or

@@ -5,6 +5,7 @@ pub mod graphql_moderation;
 pub mod loader;
 pub mod models;
 pub mod moderation;
+pub mod posters;
 pub mod repo;
 pub mod seed;
 pub mod service;

@@ -32,6 +32,9 @@ pub struct MovieRow {
     /// On sale: it can be added to a cart and ordered (a withdrawn movie stays in the catalog and with its
     /// owners).
     pub available: bool,
+    /// The uploaded poster's size (with `poster_key`; none: the generated poster).
+    pub poster_width: Option<i32>,
+    pub poster_height: Option<i32>,
 }
 
 #[derive(Debug, Clone, Insertable)]

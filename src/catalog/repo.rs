@@ -994,6 +994,31 @@ pub async fn update_movie(conn: &mut DbConn, movie_id: i64, changes: &MovieChang
         .await)
 }
 
+/// Points a movie at its stored poster (`key` the stored files' prefix, with the uploaded size), or at none;
+/// answers the movie and the prefix it pointed at before. The caller holds the movie's lock.
+pub async fn set_poster(
+    conn: &mut DbConn,
+    movie_id: i64,
+    poster: Option<(&str, i32, i32)>,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<MovieRow> {
+    catalog_changed(conn).await?;
+    let (key, width, height) = match poster {
+        Some((key, width, height)) => (Some(key), Some(width), Some(height)),
+        None => (None, None, None),
+    };
+    per_backend!(conn, |c| diesel::update(movies::table.find(movie_id))
+        .set((
+            movies::poster_key.eq(key),
+            movies::poster_width.eq(width),
+            movies::poster_height.eq(height),
+            movies::updated_at.eq(at),
+        ))
+        .returning(MovieRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
 /// The movie of (name, year, duration), the catalog's identity of a film (B12).
 pub async fn movie_by_identity(
     conn: &mut DbConn,

@@ -114,6 +114,9 @@ diesel::table! {
         rating_low_first -> Double,
         /// False once a moderator withdraws the movie from sale (migration 000011).
         available -> Bool,
+        /// The uploaded poster's size in pixels (migration 000016); each stored width's height follows from it.
+        poster_width -> Nullable<Integer>,
+        poster_height -> Nullable<Integer>,
     }
 }
 

@@ -23,6 +23,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(subscriptions::upgrade))
         .route("/media/{*key}", get(media::serve))
+        .route("/posters/generated/{file}", get(media::generated_poster))
         .merge(rest)
         .merge(docs::docs_router(document, state.clone()));
     if settings.payments.stripe_secret_key.is_none() {

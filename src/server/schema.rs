@@ -52,6 +52,8 @@ pub struct Domains {
     pub cursors: CursorSeal,
     /// What each user's mutations may spend (issue 22).
     pub write_budgets: crate::graphql::budgets::WriteBudgets,
+    /// Movies' posters: uploaded, or generated (issue 24).
+    pub posters: crate::catalog::posters::Posters,
 }
 
 /// The schema with its limits (G3, G11). The domains' handles are schema-wide data; the loader is per request
@@ -70,6 +72,7 @@ pub fn build_schema(domains: Domains, limits: &GraphqlLimits) -> CinemaSchema {
     .data(domains.payments)
     .data(domains.cursors)
     .data(domains.write_budgets)
+    .data(domains.posters)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(64)
     // Depth, aliases and fields are checked by `graphql::limits::DocumentLimits` in the HTTP handler, not

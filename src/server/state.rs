@@ -73,6 +73,8 @@ pub struct Handles {
     pub trusted_proxy_hops: TrustedProxyHops,
     pub accounts: Accounts,
     pub catalog: Catalog,
+    /// Posters: the generated ones are served by `server::media`.
+    pub posters: crate::catalog::posters::Posters,
     pub shop: crate::shop::Shop,
     pub payments: crate::payments::Payments,
     pub jobs: Jobs,

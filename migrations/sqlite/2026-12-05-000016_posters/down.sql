@@ -1,0 +1,2 @@
+ALTER TABLE movies DROP COLUMN poster_height;
+ALTER TABLE movies DROP COLUMN poster_width;
