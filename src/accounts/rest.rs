@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::Accounts;
 use crate::accounts::refresh_cookie::{self, CookieRules};
-use crate::accounts::service::normalize_email;
+use crate::accounts::service::{LoginOutcome, invalid_credentials, normalize_email};
 use crate::auth::sessions::RevokeReason;
 use crate::auth::{Auth, RateLimits, TokenPair};
 use crate::error::{AppError, AppResult, Problem};
@@ -257,13 +257,16 @@ pub async fn login(
     }
     let account = account_key(&body.email);
     limits.login_allowed(&client, account.as_deref()).await?;
-    let signed_in = accounts.login(&body.email, &body.password).await;
-    match &signed_in {
-        Ok(_) => limits.login_succeeded(&client, account.as_deref()).await,
-        Err(error) if error.code() == "INVALID_CREDENTIALS" => limits.login_failed(&client, account.as_deref()).await,
-        Err(_) => {}
+    match accounts.login(&body.email, &body.password).await? {
+        LoginOutcome::SignedIn(pair) => {
+            limits.login_succeeded(&client, account.as_deref()).await;
+            Ok(answer(pair, body.refresh_token_in, &accounts.refresh_cookie()))
+        }
+        LoginOutcome::WrongCredentials => {
+            limits.login_failed(&client, account.as_deref()).await;
+            Err(invalid_credentials())
+        }
     }
-    Ok(answer(signed_in?, body.refresh_token_in, &accounts.refresh_cookie()))
 }
 
 /// Tokens answered as the client asked: all in the body, or the refresh token in the cookie.

@@ -47,7 +47,14 @@ struct Inner {
     settings: AccountSettings,
 }
 
-fn invalid_credentials() -> AppError {
+/// What a sign-in with the right form of input came to. A wrong email or password is an outcome of its own,
+/// because the caller counts it (the sign-in backoff), not only answers it.
+pub enum LoginOutcome {
+    SignedIn(TokenPair),
+    WrongCredentials,
+}
+
+pub fn invalid_credentials() -> AppError {
     AppError::rejected(
         StatusCode::UNAUTHORIZED,
         "INVALID_CREDENTIALS",
@@ -303,18 +310,20 @@ impl Accounts {
 
     /// A5: email and password to a new session. Wrong email and wrong password answer alike; an inactive
     /// account (with the right password) has its own code.
-    pub async fn login(&self, email: &str, plain_password: &str) -> AppResult<TokenPair> {
-        let email = normalize_email(email).map_err(|_| invalid_credentials())?;
+    pub async fn login(&self, email: &str, plain_password: &str) -> AppResult<LoginOutcome> {
+        let Ok(email) = normalize_email(email) else {
+            return Ok(LoginOutcome::WrongCredentials);
+        };
         let mut conn = self.db().conn().await?;
         let found = repo::user_by_email(&mut conn, &email).await?;
         drop(conn);
         let Some(user) = found else {
             // Hash anyway, so that an unknown email takes as long as a wrong password and timing tells nothing.
             password::hash(plain_password, self.settings().bcrypt_cost).await?;
-            return Err(invalid_credentials());
+            return Ok(LoginOutcome::WrongCredentials);
         };
         if !password::verify(plain_password, &user.password_hash).await? {
-            return Err(invalid_credentials());
+            return Ok(LoginOutcome::WrongCredentials);
         }
         if user.disabled_at.is_some() {
             return Err(account_disabled());
@@ -326,7 +335,9 @@ impl Accounts {
                 "this account is not active yet: follow the link in the activation email, or ask for a new one",
             ));
         }
-        self.inner.auth.start_session(user.id, &user.uuid, user.role).await
+        Ok(LoginOutcome::SignedIn(
+            self.inner.auth.start_session(user.id, &user.uuid, user.role).await?,
+        ))
     }
 
     /// A8: a new password for a signed-in user who knows the old one. Other sessions end; a notice is mailed.
