@@ -11,6 +11,7 @@ use cinema::db::Backend;
 
 backend_tests!(
     two_instances_with_a_shared_store_spend_one_budget,
+    a_large_budget_leased_in_parts_still_holds_across_instances,
     without_an_answering_store_each_instance_counts_alone,
 );
 
@@ -107,4 +108,41 @@ async fn without_an_answering_store_each_instance_counts_alone(backend: Backend)
         b.app.metric("cinema_shared_limits_unavailable_total").await >= 1.0,
         "the failing store is counted for alerts"
     );
+}
+
+/// The per-client GraphQL request budget is large, so instances take it from Redis a fiftieth at a time
+/// (a round trip per lease, not per request). Spread over two instances, a client still gets no more than the
+/// limit, and loses at most one unused lease per instance to the leasing.
+async fn a_large_budget_leased_in_parts_still_holds_across_instances(backend: Backend) {
+    let Some(redis) = crate::common::redis_url() else {
+        return;
+    };
+    let prefix = own_prefix();
+    let limits = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("GRAPHQL_REQUESTS_PER_MINUTE", "500"),
+    ];
+    let first = TestApp::start_with(backend, &limits).await;
+    let second = first.beside(&limits).await;
+    let mut answered = 0;
+    let mut refused_by = std::collections::HashSet::new();
+    for turn in 0..600 {
+        let app = if turn % 2 == 0 { &first } else { &second };
+        let (status, body) = app.graphql("{ __typename }", json!({})).await;
+        match status {
+            200 => answered += 1,
+            429 => {
+                assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{body}");
+                refused_by.insert(turn % 2);
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    // A lease is 500 / 50 = 10 hits: each instance may hold up to 9 it did not spend.
+    assert!(
+        (482..=500).contains(&answered),
+        "{answered} answered of a budget of 500"
+    );
+    assert_eq!(refused_by.len(), 2, "both instances refuse once it is spent");
 }

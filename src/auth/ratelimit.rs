@@ -177,11 +177,30 @@ impl<V: Copy> Generations<V> {
     }
 }
 
+/// With a shared store, a key whose limit is large takes hits from it this many at a time (a lease of a
+/// fiftieth of its limit, at most `MAX_LEASE`), spending them here without a round trip. Small limits (sign-in,
+/// write budgets) lease one at a time and stay exact; a large one may refuse a client a little early — by at
+/// most the unused part of one lease per instance — but never lets it past its limit.
+const LEASE_FRACTION: u32 = 50;
+const MAX_LEASE: u32 = 50;
+
+fn lease_size(limit: u32) -> u32 {
+    (limit / LEASE_FRACTION).clamp(1, MAX_LEASE)
+}
+
+/// Hits leased from the shared store and not spent yet, until the window they belong to ends.
+#[derive(Clone, Copy)]
+struct Lease {
+    remaining: u32,
+    until: Instant,
+}
+
 /// Fixed-window counters, in the shared store when there is one, else (or while it does not answer) here.
 pub struct RateLimiter {
     window: Duration,
     table: Mutex<Generations<(Instant, u32)>>,
     shared: Option<SharedCounts>,
+    leases: Mutex<Generations<Lease>>,
 }
 
 impl RateLimiter {
@@ -190,6 +209,7 @@ impl RateLimiter {
             window,
             table: Mutex::new(Generations::new(capacity)),
             shared: None,
+            leases: Mutex::new(Generations::new(capacity)),
         }
     }
 
@@ -202,15 +222,42 @@ impl RateLimiter {
     /// Counts one attempt for the key of `parts`; RATE_LIMITED with the seconds to wait once `limit` is passed.
     pub async fn hit(&self, parts: &[&str], limit: u32) -> AppResult<()> {
         let key = key(parts);
-        if let Some(shared) = &self.shared
-            && let Ok(counted) = shared.hit(&key, self.window).await
-        {
-            return match counted.count > u64::from(limit) {
-                true => Err(retry_after(counted.left)),
-                false => Ok(()),
-            };
+        if let Some(shared) = &self.shared {
+            if self.spend_leased(key) {
+                return Ok(());
+            }
+            let size = lease_size(limit);
+            if let Ok(counted) = shared.hit(&key, self.window, size).await {
+                let before = counted.count.saturating_sub(u64::from(size));
+                if before >= u64::from(limit) {
+                    return Err(retry_after(counted.left));
+                }
+                // This request takes one hit of the lease; the rest of it that fits the limit waits here.
+                let within = (u64::from(limit) - before).min(u64::from(size)) as u32;
+                if within > 1 {
+                    let lease = Lease {
+                        remaining: within - 1,
+                        until: Instant::now() + counted.left,
+                    };
+                    *lock(&self.leases).entry(key, lease) = lease;
+                }
+                return Ok(());
+            }
         }
         self.hit_here(key, limit)
+    }
+
+    /// Spends one leased hit of `key`, if one is left in its window.
+    fn spend_leased(&self, key: Key) -> bool {
+        let mut leases = lock(&self.leases);
+        let Some(lease) = leases.get(&key) else {
+            return false;
+        };
+        if lease.remaining == 0 || lease.until <= Instant::now() {
+            return false;
+        }
+        leases.entry(key, lease).remaining -= 1;
+        true
     }
 
     /// RATE_LIMITED when the key of `parts` has already passed `limit` in this window; counts nothing.

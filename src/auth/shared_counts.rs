@@ -23,9 +23,9 @@ const WARN_EVERY_SECS: i64 = 60;
 /// After a failed call, counts stay in this instance this long before Redis is asked again.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
-/// Counts one hit of a fixed window: `{count, milliseconds left in the window}`.
+/// Counts ARGV[2] hits of a fixed window: `{count, milliseconds left in the window}`.
 const HIT: &str = r"
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -175,9 +175,11 @@ impl SharedCounts {
         }
     }
 
-    /// Counts one hit of the window `key` (`window` long, started by its first hit).
-    pub async fn hit(&self, key: &[u8; 16], window: Duration) -> Result<WindowCount, Unavailable> {
-        let (count, left): (u64, u64) = self.run(&self.inner.hit, self.key("w", key), &[millis(window)]).await?;
+    /// Counts `hits` hits of the window `key` (`window` long, started by its first hit).
+    pub async fn hit(&self, key: &[u8; 16], window: Duration, hits: u32) -> Result<WindowCount, Unavailable> {
+        let (count, left): (u64, u64) = self
+            .run(&self.inner.hit, self.key("w", key), &[millis(window), u64::from(hits)])
+            .await?;
         Ok(WindowCount {
             count,
             left: Duration::from_millis(left),
