@@ -875,6 +875,38 @@ mod tests {
         Settings::from_vars(vars(&all))
     }
 
+    /// Issue 23: the settings of several instances — a shared store for the limits, where a lone worker's mock
+    /// delivers, the secret before a rotation — are read when right and refused by name when not, and the
+    /// Redis URL (which may hold a password) never prints.
+    #[test]
+    fn deployment_settings_are_checked() {
+        let settings = production(&[
+            ("REDIS_URL", "redis://:hunter2@cache:6379/0"),
+            ("MOCK_WEBHOOK_URL", "http://api:8080/"),
+            ("JWT_PREVIOUS_SECRET", "the-secret-before-the-rotation-0123456"),
+        ])
+        .unwrap();
+        let shared = settings.shared_limits.as_ref().expect("a shared store");
+        assert_eq!(shared.key_prefix, "cinema:");
+        assert!(!format!("{shared:?}").contains("hunter2"), "{shared:?}");
+        assert_eq!(settings.payments.mock_webhook_url.as_deref(), Some("http://api:8080/"));
+        assert!(settings.auth.jwt_previous_secret.is_some());
+        assert!(
+            production(&[]).unwrap().shared_limits.is_none(),
+            "each instance alone by default"
+        );
+        for (name, value) in [
+            ("REDIS_URL", "http://cache:6379"),
+            ("REDIS_URL", "not a url"),
+            ("MOCK_WEBHOOK_URL", "api:8080"),
+            ("MOCK_WEBHOOK_URL", "ftp://api"),
+            ("JWT_PREVIOUS_SECRET", "short"),
+        ] {
+            let refused = production(&[(name, value)]).unwrap_err();
+            assert!(refused.0.contains(name), "{name}={value}: {refused}");
+        }
+    }
+
     #[test]
     fn development_defaults_are_embedded() {
         let dir = tempfile::tempdir().unwrap();

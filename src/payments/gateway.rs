@@ -189,3 +189,24 @@ impl PaymentGateway for MockGateway {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mock delivers to the address this server listens on (loopback for every-address binds), unless
+    /// configuration named an API instance, which then stays (a lone worker listens only for its probes).
+    #[test]
+    fn the_mock_delivers_where_it_is_told_or_where_it_listens() {
+        let listening = OwnAddress::default();
+        assert_eq!(listening.get(), None);
+        listening.set("0.0.0.0:8080".parse().unwrap());
+        assert_eq!(listening.get(), Some("http://127.0.0.1:8080"));
+        let v6 = OwnAddress::default();
+        v6.set("[::]:9000".parse().unwrap());
+        assert_eq!(v6.get(), Some("http://[::1]:9000"));
+        let configured = OwnAddress::configured("http://api:8080/");
+        configured.set("127.0.0.1:9999".parse().unwrap());
+        assert_eq!(configured.get(), Some("http://api:8080"));
+    }
+}
