@@ -44,13 +44,7 @@ use crate::storage::Storage;
 /// Opens the database, applies pending migrations, seeds the demo catalog into an empty database when
 /// configured, and builds the state the router serves.
 pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
-    let db = Db::connect(
-        &settings.database.url,
-        &PoolOptions {
-            max_size: settings.database.pool_size,
-            ..PoolOptions::default()
-        },
-    )?;
+    let db = pool_of(&settings)?;
     let applied = migrate::run_pending(&db).await?;
     if !applied.is_empty() {
         tracing::info!(versions = ?applied, backend = db.backend().name(), "applied migrations");
@@ -62,6 +56,17 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         }
     }
     state_for(settings, db)
+}
+
+/// The database pool the settings describe (nothing is connected before the first use).
+fn pool_of(settings: &Settings) -> anyhow::Result<Db> {
+    Db::connect(
+        &settings.database.url,
+        &PoolOptions {
+            max_size: settings.database.pool_size,
+            ..PoolOptions::default()
+        },
+    )
 }
 
 /// The state over an already migrated database: each domain's handle gets what it uses.
@@ -304,13 +309,7 @@ pub async fn work(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = Db::connect(
-        &settings.database.url,
-        &PoolOptions {
-            max_size: settings.database.pool_size,
-            ..PoolOptions::default()
-        },
-    )?;
+    let db = pool_of(&settings)?;
     migrate::run_pending(&db).await?;
     if settings.payments.stripe_secret_key.is_none() && settings.payments.mock_webhook_url.is_none() {
         tracing::warn!(

@@ -148,29 +148,12 @@ async fn avatars_in_a_local_folder(backend: Backend) {
 }
 
 async fn avatars_in_s3(backend: Backend) {
-    let Some(endpoint) = crate::common::s3_endpoint() else {
+    let Some((endpoint, bucket, storage)) = crate::common::s3_bucket().await else {
         return;
     };
-    let bucket = format!("cinema-test-{}", uuid::Uuid::new_v4().simple());
-    // moto creates a bucket from a plain unsigned PUT.
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success(), "create bucket: {}", created.status());
-    let storage_url = format!("s3://{bucket}");
-    let app = TestApp::start_with(
-        backend,
-        &[
-            ("AVATAR_MAX_BYTES", "2048"),
-            ("STORAGE_URL", &storage_url),
-            ("S3_ENDPOINT", &endpoint),
-            ("S3_ACCESS_KEY_ID", "test"),
-            ("S3_SECRET_ACCESS_KEY", "test"),
-        ],
-    )
-    .await;
+    let mut settings = vec![("AVATAR_MAX_BYTES", "2048")];
+    settings.extend(storage.iter().map(|(name, value)| (*name, value.as_str())));
+    let app = TestApp::start_with(backend, &settings).await;
     round_trip(&app).await;
     // The object really lives in the bucket: list it through the S3 API.
     let listing = reqwest::Client::new()

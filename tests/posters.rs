@@ -199,28 +199,12 @@ async fn posters_in_a_local_folder(backend: Backend) {
 }
 
 async fn posters_in_s3(backend: Backend) {
-    let Some(endpoint) = crate::common::s3_endpoint() else {
+    let Some((endpoint, bucket, storage)) = crate::common::s3_bucket().await else {
         return;
     };
-    let bucket = format!("cinema-test-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success(), "create bucket: {}", created.status());
-    let storage_url = format!("s3://{bucket}");
-    let app = TestApp::start_with(
-        backend,
-        &[
-            ("SEED_DEMO", "on"),
-            ("STORAGE_URL", &storage_url),
-            ("S3_ENDPOINT", &endpoint),
-            ("S3_ACCESS_KEY_ID", "test"),
-            ("S3_SECRET_ACCESS_KEY", "test"),
-        ],
-    )
-    .await;
+    let mut settings = vec![("SEED_DEMO", "on")];
+    settings.extend(storage.iter().map(|(name, value)| (*name, value.as_str())));
+    let app = TestApp::start_with(backend, &settings).await;
     round_trip(&app).await;
     // What is left in the bucket is nothing: the last poster was removed, and its files with it. Upload once
     // more and find the files through the S3 API.

@@ -58,8 +58,14 @@ async fn post(
     (status, body, value)
 }
 
+/// Registers `email` and signs in asking for the cookie: the access token, and the cookie's value.
 async fn cookie_sign_in(app: &TestApp, email: &str) -> (String, String) {
     app.signed_in_user(email).await;
+    cookie_sign_in_again(app, email).await
+}
+
+/// Signs an existing account in asking for the cookie.
+async fn cookie_sign_in_again(app: &TestApp, email: &str) -> (String, String) {
     let (status, body, cookie) = post(
         app,
         "/api/v1/auth/login",
@@ -123,19 +129,6 @@ async fn the_refresh_cookie_signs_in_refreshes_and_logs_out(backend: Backend) {
         (401, Some("UNAUTHENTICATED")),
         "{body}"
     );
-}
-
-async fn cookie_sign_in_again(app: &TestApp, email: &str) -> (String, String) {
-    let (status, body, cookie) = post(
-        app,
-        "/api/v1/auth/login",
-        json!({ "email": email, "password": PASSWORD, "refreshTokenIn": "cookie" }),
-        None,
-        true,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    (body["accessToken"].as_str().unwrap().to_string(), cookie.unwrap())
 }
 
 /// What a cross-site form could send — the cookie without the script header — is refused and changes nothing.

@@ -15,9 +15,23 @@ backend_tests!(
     without_an_answering_store_each_instance_counts_alone,
 );
 
-/// A key prefix of this test's own, so that tests sharing the Redis never count into each other.
-fn own_prefix() -> String {
-    format!("cinema-test:{}:", uuid::Uuid::new_v4().simple())
+/// Settings that count in the test Redis under a key prefix of this test's own (tests sharing the Redis never
+/// count into each other), with `limits`; None without a Redis (skipped as `redis_url` says).
+fn shared_store(limits: &[(&'static str, &'static str)]) -> Option<Vec<(&'static str, String)>> {
+    let redis = crate::common::redis_url()?;
+    let mut settings = vec![
+        ("REDIS_URL", redis),
+        (
+            "REDIS_KEY_PREFIX",
+            format!("cinema-test:{}:", uuid::Uuid::new_v4().simple()),
+        ),
+    ];
+    settings.extend(limits.iter().map(|(name, value)| (*name, value.to_string())));
+    Some(settings)
+}
+
+fn as_vars<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    settings.iter().map(|(name, value)| (*name, value.as_str())).collect()
 }
 
 fn code(error: &serde_json::Value) -> &str {
@@ -27,16 +41,10 @@ fn code(error: &serde_json::Value) -> &str {
 const FAVORITE: &str = "mutation($m: ID!) { addFavorite(movieId: $m) { id } }";
 
 async fn two_instances_with_a_shared_store_spend_one_budget(backend: Backend) {
-    let Some(redis) = crate::common::redis_url() else {
+    let Some(store) = shared_store(&[("WRITES_PER_MINUTE", "4"), ("RATE_LIMIT_PER_ACCOUNT", "3")]) else {
         return;
     };
-    let prefix = own_prefix();
-    let limits = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("WRITES_PER_MINUTE", "4"),
-        ("RATE_LIMIT_PER_ACCOUNT", "3"),
-    ];
+    let limits = as_vars(&store);
     let mut first = vec![("SEED_DEMO", "on")];
     first.extend_from_slice(&limits);
     let b = buyer_in(TestApp::start_with(backend, &first).await).await;
@@ -114,15 +122,10 @@ async fn without_an_answering_store_each_instance_counts_alone(backend: Backend)
 /// (a round trip per lease, not per request). Spread over two instances, a client still gets no more than the
 /// limit, and loses at most one unused lease per instance to the leasing.
 async fn a_large_budget_leased_in_parts_still_holds_across_instances(backend: Backend) {
-    let Some(redis) = crate::common::redis_url() else {
+    let Some(store) = shared_store(&[("GRAPHQL_REQUESTS_PER_MINUTE", "500")]) else {
         return;
     };
-    let prefix = own_prefix();
-    let limits = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_KEY_PREFIX", prefix.as_str()),
-        ("GRAPHQL_REQUESTS_PER_MINUTE", "500"),
-    ];
+    let limits = as_vars(&store);
     let first = TestApp::start_with(backend, &limits).await;
     let second = first.beside(&limits).await;
     let mut answered = 0;

@@ -83,6 +83,27 @@ pub fn redis_url() -> Option<String> {
     None
 }
 
+/// A new bucket on the S3 test server, and the settings that store files in it (None: no S3 server, the test
+/// is skipped as `s3_endpoint` says).
+pub async fn s3_bucket() -> Option<(String, String, Vec<(&'static str, String)>)> {
+    let endpoint = s3_endpoint()?;
+    let bucket = format!("cinema-test-{}", uuid::Uuid::new_v4().simple());
+    // moto creates a bucket from a plain unsigned PUT.
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "create bucket: {}", created.status());
+    let settings = vec![
+        ("STORAGE_URL", format!("s3://{bucket}")),
+        ("S3_ENDPOINT", endpoint.clone()),
+        ("S3_ACCESS_KEY_ID", "test".to_string()),
+        ("S3_SECRET_ACCESS_KEY", "test".to_string()),
+    ];
+    Some((endpoint, bucket, settings))
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
