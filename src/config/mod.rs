@@ -201,8 +201,8 @@ pub struct AuthSettings {
     pub bcrypt_cost: u32,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
-    /// How long an instance trusts its cached view of a session; a logout on another instance takes at most
-    /// this long to reach this one (on the instance that handled it, it is immediate).
+    /// How long an instance trusts its cached view of a session. A logout elsewhere reaches it at once with its
+    /// notice on `cinema_sessions`; this bounds the delay only while the instance's listener is down.
     pub session_cache_ttl: Duration,
     /// No session lives longer than this from its sign-in, however often it is refreshed (H6).
     pub session_max_age: Duration,
