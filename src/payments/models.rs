@@ -170,3 +170,15 @@ pub struct PaymentView {
     pub order_uuid: String,
     pub user_uuid: String,
 }
+
+/// Returns money that arrived for an order that no longer waited for it; queued by the webhook in the
+/// transaction that recorded the money, retried with backoff until the provider answers. Here, below both the
+/// webhook that queues it and the service that runs it, so neither imports the other for it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RefundUnwanted {
+    pub payment_id: i64,
+}
+
+impl crate::jobs::JobKind for RefundUnwanted {
+    const KIND: &'static str = "payments.refund_unwanted";
+}

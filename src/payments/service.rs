@@ -16,7 +16,7 @@ use crate::jobs::{self, JobHandler, JobKind};
 use crate::payments::gateway::{CheckoutRequest, Gateway, GatewayError, OwnAddress, RefundRequest};
 use crate::payments::models::{
     NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, Provider,
-    ProviderOperation, RefundRow, RefundStatus,
+    ProviderOperation, RefundRow, RefundStatus, RefundUnwanted,
 };
 use crate::payments::repo;
 use crate::payments::signature;
@@ -838,17 +838,6 @@ impl JobHandler<ExpireCheckout> for Payments {
             .await
             .map_err(|error| anyhow::anyhow!("{error:?}"))
     }
-}
-
-/// Returns money that arrived for an order that no longer waited for it; queued by the webhook in the
-/// transaction that recorded the money, retried with backoff until the provider answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RefundUnwanted {
-    pub payment_id: i64,
-}
-
-impl JobKind for RefundUnwanted {
-    const KIND: &'static str = "payments.refund_unwanted";
 }
 
 impl JobHandler<RefundUnwanted> for Payments {

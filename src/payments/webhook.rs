@@ -24,9 +24,8 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::scalars::format_money;
 use crate::jobs;
 use crate::notify::templates;
-use crate::payments::models::{PaymentChanges, PaymentRow, PaymentStatus};
+use crate::payments::models::{PaymentChanges, PaymentRow, PaymentStatus, RefundUnwanted};
 use crate::payments::repo::{self, PaymentKey};
-use crate::payments::service::RefundUnwanted;
 use crate::shop;
 
 /// The part of a Stripe event this service reads.
