@@ -30,6 +30,7 @@ mod response_cache;
 mod schema_snapshots;
 mod shared_limits;
 mod shop;
+mod storefront;
 mod stripe;
 mod transactions;
 mod viewer;

@@ -130,8 +130,11 @@ pub struct HttpSettings {
     pub bind_addr: SocketAddr,
     /// This server's own address, as clients reach it (links to uploaded files).
     pub public_url: String,
-    /// The single-page app's address (links in emails).
+    /// The single-page app's address (links in emails, the checkout's return): by default this server, which
+    /// serves the storefront.
     pub frontend_url: String,
+    /// Serve the storefront at `/` (`STOREFRONT`, on by default; off when another front end is deployed).
+    pub storefront: bool,
     pub cors_origins: Vec<String>,
     pub request_body_limit: usize,
     pub request_timeout: Duration,
@@ -642,6 +645,7 @@ impl HttpSettings {
             bind_addr,
             public_url: public_url.trim_end_matches('/').to_string(),
             frontend_url: frontend_url.trim_end_matches('/').to_string(),
+            storefront: vars.get("STOREFRONT", true)?,
             cors_origins,
             // Room for an avatar upload (AVATAR_MAX_BYTES) in a multipart GraphQL request.
             request_body_limit: vars.get("REQUEST_BODY_LIMIT", 3 * 1024 * 1024)?,

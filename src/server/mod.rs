@@ -15,6 +15,7 @@ pub mod response_cache;
 pub mod router;
 pub mod schema;
 pub mod state;
+pub mod storefront;
 pub mod subscriptions;
 
 pub use router::build_router;

@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::server::AppState;
-use crate::server::{docs, graphiql, graphql, media, metrics, middleware, subscriptions};
+use crate::server::{docs, graphiql, graphql, media, metrics, middleware, storefront, subscriptions};
 
 pub fn build_router(state: AppState) -> Router {
     let settings = state.settings.clone();
@@ -32,6 +32,9 @@ pub fn build_router(state: AppState) -> Router {
             .route("/mock-checkout/{session}", get(crate::payments::mock::page))
             .route("/mock-checkout/{session}/pay", post(crate::payments::mock::pay))
             .route("/mock-checkout/{session}/decline", post(crate::payments::mock::decline));
+    }
+    if settings.http.storefront {
+        app = app.merge(storefront::routes());
     }
     if settings.docs.graphiql {
         let mut explorer = Router::new()

@@ -1,0 +1,266 @@
+// Shops in the storefront as a person would, in headless Chromium, against a running server with its embedded
+// defaults (demo catalog, mock payments, emails written to the outbox folder):
+//   browse and search the catalog, scroll for more, open a movie; create an account and follow the emailed
+//   activation link; sign in; like, rate, favorite and comment; add to the cart, order, pay on the mock
+//   checkout and watch the order turn PAID live on the page the checkout returns to; find the movie in the
+//   library; reload and still be signed in (the refresh cookie); sign out; reset the password from the emailed
+//   link and sign in with the new one; and the catalog and a movie at a phone's width.
+// It fails when a page errors, logs an error, asks another origin, gets an unexpected 4xx/5xx, shows a
+// control without a label or a picture without alt text, or scrolls sideways on a phone.
+// Usage: node storefront.mjs BASE_URL OUTBOX_DIR [SCREENSHOT_DIR]
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, outbox, shots] = process.argv.slice(2);
+if (!base || !outbox) {
+  console.error('usage: node storefront.mjs BASE_URL OUTBOX_DIR [SCREENSHOT_DIR]');
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const problems = [];
+const step = (text) => console.log(`storefront: ${text}`);
+
+// Answers a person never sees as a failure: a persisted query the server does not know yet (the app then
+// sends its text), a refresh without a session on the first visit.
+async function expected(response) {
+  if (response.url().endsWith('/api/v1/auth/refresh') && response.status() === 401) return true;
+  if (!response.url().includes('/graphql')) return false;
+  const body = await response.json().catch(() => ({}));
+  return body.errors?.[0]?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND';
+}
+
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(base) && !url.startsWith(base.replace('http', 'ws')) && !url.startsWith('data:')) {
+      problems.push(`asked another origin: ${url}`);
+    }
+  });
+  page.on('response', async (r) => {
+    if (r.status() >= 400 && !(await expected(r))) {
+      const body = await r.text().catch(() => '');
+      problems.push(`${r.status()} for ${r.request().method()} ${r.url()}: ${body.slice(0, 300)}`);
+    }
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
+  });
+  return page;
+}
+
+async function shot(page, name) {
+  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+/** Every control has an accessible name and every picture a text alternative. */
+async function checkAccessible(page, where) {
+  const missing = await page.evaluate(() => {
+    const found = [];
+    for (const control of document.querySelectorAll('input, select, textarea, button')) {
+      if (control.type === 'hidden') continue;
+      const labelled =
+        control.labels?.length || control.getAttribute('aria-label') || control.getAttribute('aria-labelledby') ||
+        (control.tagName === 'BUTTON' && control.textContent.trim());
+      if (!labelled) found.push(`${control.tagName.toLowerCase()}#${control.id || '?'} has no label`);
+    }
+    for (const image of document.querySelectorAll('img')) {
+      if (!image.hasAttribute('alt')) found.push(`img ${image.src} has no alt`);
+    }
+    return found;
+  });
+  missing.forEach((m) => problems.push(`${where}: ${m}`));
+}
+
+/** The newest email to `to` whose text holds `pattern`; its link, with quoted-printable undone. */
+async function emailedLink(to, pattern, since) {
+  for (let attempt = 0; attempt < 60; attempt++) {
+    const files = readdirSync(outbox)
+      .filter((name) => name.endsWith('.eml'))
+      .map((name) => join(outbox, name))
+      .filter((path) => statSync(path).mtimeMs >= since)
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    for (const path of files) {
+      const text = readFileSync(path, 'utf8').replace(/=\r?\n/g, '').replace(/=3D/gi, '=');
+      if (!text.toLowerCase().includes(to.toLowerCase())) continue;
+      const link = text.match(pattern);
+      if (link) return link[0];
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`no email to ${to} with a link like ${pattern} in ${outbox}`);
+}
+
+const email = `shopper-${Date.now()}@example.com`;
+const password = 'Popcorn!2026';
+const newPassword = 'Matinee#2027';
+
+try {
+  // ---- browsing, anonymous
+  const page = await newPage();
+  await page.goto(base + '/');
+  await page.getByRole('list', { name: 'Movies' }).getByRole('listitem').first().waitFor({ timeout: 30000 });
+  const firstCount = await page.locator('.grid .card').count();
+  const postersShown = await page
+    .waitForFunction(
+      () => [...document.querySelectorAll('.grid img.poster')].slice(0, 8).every((img) => img.complete && img.naturalWidth > 0),
+      null, { timeout: 15000 })
+    .then(() => true, () => false);
+  if (!postersShown) problems.push('catalog: the first posters did not load');
+  await checkAccessible(page, 'catalog');
+  await shot(page, 'storefront-catalog');
+  step(`the catalog shows ${firstCount} movies with posters`);
+
+  await page.locator('.more').scrollIntoViewIfNeeded();
+  await page.waitForFunction((n) => document.querySelectorAll('.grid .card').length > n, firstCount, { timeout: 30000 });
+  step(`scrolling loaded more (${await page.locator('.grid .card').count()} movies)`);
+
+  await page.getByLabel('Search titles and people').fill('godfather');
+  await page.waitForURL(/\?q=godfather/, { timeout: 10000 });
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('.grid .card .title')].every((t) => /godfather/i.test(t.textContent)) &&
+      document.querySelectorAll('.grid .card').length > 0,
+    null, { timeout: 30000 });
+  step(`search as you type: "godfather" finds ${await page.locator('.grid .card').count()} movies`);
+  await page.getByLabel('Search titles and people').fill('');
+  const drama = await page.locator('#genre option', { hasText: 'Drama' }).first().getAttribute('value');
+  await page.getByLabel('Genre').selectOption(drama);
+  await page.getByLabel('Sort by').selectOption('YEAR:DESC');
+  await page.waitForURL(/genre=.*sort=YEAR/, { timeout: 10000 });
+  await page.locator('.grid .card').first().waitFor();
+  step('the genre filter and the sort follow the address');
+
+  await page.locator('.grid .card a').first().click();
+  await page.locator('article.movie h1').waitFor();
+  const movieTitle = (await page.locator('article.movie h1').innerText()).replace(/\s*\(\d{4}\)$/, '');
+  step(`opened "${movieTitle}"`);
+
+  // ---- an account: sign up, the emailed link, sign in
+  let since = Date.now() - 1000;
+  await page.goto(base + '/sign-up');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByText('Check your email').waitFor();
+  const activation = await emailedLink(email, /https?:\/\/[^\s"<>]+\/activate\?token=[0-9a-f]{64}[^\s"<>]*/, since);
+  if (!activation.startsWith(base)) problems.push(`the activation link leads elsewhere: ${activation}`);
+  await page.goto(activation);
+  await page.getByText('Your account is active').waitFor({ timeout: 15000 });
+  if (page.url().includes('token=')) problems.push('the activation token stayed in the address bar');
+  step('the emailed activation link activated the account');
+
+  await page.getByRole('link', { name: 'Sign in', exact: true }).first().click();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  step('signed in');
+
+  // ---- a movie: react, rate, favorite, comment; then buy it
+  await page.getByLabel('Search titles and people').fill('Shawshank');
+  await page.waitForFunction(() => /Shawshank/.test(document.querySelector('.grid .card .title')?.textContent || ''),
+    null, { timeout: 30000 });
+  await page.locator('.grid .card a').first().click();
+  await page.locator('article.movie h1').waitFor();
+  await page.getByRole('button', { name: /^Like/ }).click();
+  await page.waitForSelector('button[aria-pressed="true"]');
+  await page.getByLabel('Your rating').selectOption('9');
+  await page.getByRole('button', { name: /Add to favorites/ }).click();
+  await page.getByRole('button', { name: /In favorites/ }).waitFor();
+  await page.getByLabel('Your comment').fill('Hope is a good thing.');
+  await page.getByRole('button', { name: 'Post comment' }).click();
+  await page.locator('.comment').getByText('Hope is a good thing.').waitFor();
+  await checkAccessible(page, 'movie');
+  await shot(page, 'storefront-movie');
+  step('liked, rated, favorited and commented');
+
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.getByRole('link', { name: /Cart, 1 items/ }).waitFor();
+  await page.getByRole('link', { name: /Cart, 1 items/ }).click();
+  await page.getByRole('heading', { name: 'Your cart' }).waitFor();
+  await shot(page, 'storefront-cart');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+  await page.getByTestId('order-status').filter({ hasText: 'Waiting for payment' }).waitFor();
+  step('ordered from the cart');
+
+  await page.getByRole('button', { name: 'Pay now' }).click();
+  await page.waitForURL(/\/mock-checkout\//);
+  await page.getByRole('button', { name: /^Pay / }).click();
+  await page.waitForURL(/\/orders\/[0-9a-f-]{36}\?checkout=success/);
+  await page.getByTestId('order-status').filter({ hasText: 'Paid' }).waitFor({ timeout: 30000 });
+  await shot(page, 'storefront-order-paid');
+  step('paid on the mock checkout; back on the order page, which turned Paid live');
+
+  since = Date.now() - 1000;
+  await page.getByRole('link', { name: 'My library' }).click();
+  await page.getByRole('list', { name: 'My library' }).getByText('Shawshank', { exact: false }).waitFor();
+  step('the movie is in the library');
+
+  await page.reload();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  step('a reload keeps the session (the refresh cookie; the access token lived only in memory)');
+
+  const orderEmail = await emailedLink(email, /https?:\/\/[^\s"<>]+\/orders\b/, since);
+  await page.goto(orderEmail);
+  await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+  step("the receipt's link lands on the orders page");
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('link', { name: 'Sign in' }).first().waitFor();
+  await page.goto(base + '/library');
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  step('signed out: private pages ask to sign in');
+
+  // ---- a forgotten password
+  since = Date.now() - 1000;
+  await page.goto(base + '/forgot-password');
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await page.getByRole('status').filter({ hasText: 'is on its way' }).waitFor();
+  const reset = await emailedLink(email, /https?:\/\/[^\s"<>]+\/reset-password\?token=[0-9a-f]{64}/, since);
+  await page.goto(reset);
+  await page.getByLabel('New password').fill(newPassword);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('Password changed').waitFor();
+  await page.goto(base + '/sign-in');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(newPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  step('reset the password from the emailed link and signed in with the new one');
+
+  // ---- a phone
+  const phone = await newPage({ width: 390, height: 844 });
+  for (const path of ['/', '/sign-in']) {
+    await phone.goto(base + path);
+    await phone.locator('main h1, main .grid .card').first().waitFor({ timeout: 30000 });
+    const sideways = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (sideways > 1) problems.push(`${path} at 390 px scrolls sideways by ${sideways} px`);
+  }
+  await phone.goto(base + '/');
+  await phone.locator('.grid .card a').first().click();
+  await phone.locator('article.movie h1').waitFor();
+  const sideways = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (sideways > 1) problems.push(`a movie at 390 px scrolls sideways by ${sideways} px`);
+  await shot(phone, 'storefront-phone-movie');
+  step('the catalog, sign-in and a movie fit a phone');
+} catch (error) {
+  problems.push(`the journey stopped: ${error.message.split('\n')[0]}`);
+} finally {
+  await browser.close();
+}
+
+if (problems.length) {
+  console.error(`storefront: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+step('every step held');
