@@ -25,6 +25,7 @@ backend_tests!(
     people_by_id_and_a_synthetic_catalog,
     counts_stop_at_ten_thousand,
     common_and_rare_words_page_alike,
+    people_are_found_by_part_of_their_name,
 );
 
 const PAGE: &str = r#"
@@ -883,4 +884,41 @@ async fn common_and_rare_words_page_alike(backend: Backend) {
     let (short, count) = walk_search(&app, "no", by_name, 100).await;
     assert_eq!(count["totalCountCapped"], true);
     assert!(short.len() >= 1_500);
+}
+
+/// Issue 24 (the catalog editor's picker): `people(nameContains)` finds people by any part of their name in
+/// any case, by name, at most `first`; LIKE's wildcards are plain characters; `first` outside 1..=50 is refused.
+async fn people_are_found_by_part_of_their_name(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let query = "query($t: String!, $n: Int) { people(nameContains: $t, first: $n) { id name } }";
+    let found = app.query_ok(query, json!({ "t": "FREEMAN" })).await;
+    let names: Vec<&str> = found["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Morgan Freeman"), "{names:?}");
+    assert!(names.iter().all(|n| n.to_lowercase().contains("freeman")), "{names:?}");
+
+    let many = app.query_ok(query, json!({ "t": "a", "n": 3 })).await;
+    let names: Vec<String> = many["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 3);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "by name");
+
+    for text in ["%", "_", "   "] {
+        let none = app.query_ok(query, json!({ "t": text })).await;
+        assert_eq!(none["people"], json!([]), "{text:?}");
+    }
+    for first in [0, 51] {
+        let (_, code) = app.error_code(query, json!({ "t": "a", "n": first })).await;
+        assert_eq!(code, "BAD_USER_INPUT", "first: {first}");
+    }
 }

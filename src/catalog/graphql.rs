@@ -33,6 +33,9 @@ const CATALOG: Part = Part::all(Content::Catalog);
 
 /// Box-office gross is reported in US dollars.
 const GROSS_CURRENCY: &str = "USD";
+/// The most people `people` answers at once.
+const MAX_PEOPLE: i32 = 50;
+const DEFAULT_PEOPLE: i32 = 20;
 
 /// The catalog's public reads. Each root field may be kept by HTTP caches for 10 seconds and by the response
 /// cache until public content changes; the viewer's fields of a movie are private, so an answer that names
@@ -111,6 +114,25 @@ impl CatalogQuery {
         shows(ctx, CATALOG);
         let row = ctx.data::<Catalog>()?.person(parse_id("id", &id)?).await?;
         Ok(Some(Person(row)))
+    }
+
+    /// Up to `first` (20 unless given, at most 50) people whose name contains `nameContains`, in any case, by name: how a
+    /// catalog editor finds the directors and stars to name.
+    #[graphql(
+        complexity = "crate::graphql::limits::QUERY_COST + first.unwrap_or(DEFAULT_PEOPLE).clamp(0, MAX_PEOPLE) as usize * child_complexity",
+        cache_control(max_age = 10)
+    )]
+    async fn people(&self, ctx: &Context<'_>, name_contains: String, first: Option<i32>) -> Result<Vec<Person>> {
+        shows(ctx, CATALOG);
+        let first = first.unwrap_or(DEFAULT_PEOPLE);
+        if !(1..=MAX_PEOPLE).contains(&first) {
+            return Err(AppError::bad_input("first", format!("first must be from 1 to {MAX_PEOPLE}")).into());
+        }
+        let rows = ctx
+            .data::<Catalog>()?
+            .people_named(&name_contains, first as usize)
+            .await?;
+        Ok(rows.into_iter().map(Person).collect())
     }
 
     /// Every certification (age rating), by name.

@@ -698,6 +698,19 @@ pub async fn person_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Pers
     })
 }
 
+/// People whose lower-cased name is LIKE `pattern` (see `db::contains_pattern`), by name, at most `limit`.
+pub async fn people_named(conn: &mut DbConn, pattern: &str, limit: i64) -> QueryResult<Vec<PersonRow>> {
+    per_backend!(conn, |c| {
+        people::table
+            .filter(lower(people::name).like(pattern.to_string()).escape('\\'))
+            .order_by((people::name.asc(), people::id.asc()))
+            .limit(limit)
+            .select(PersonRow::as_select())
+            .load(c)
+            .await
+    })
+}
+
 fn group<T>(rows: Vec<(i64, T)>) -> HashMap<i64, Vec<T>> {
     let mut grouped: HashMap<i64, Vec<T>> = HashMap::new();
     for (key, value) in rows {

@@ -271,6 +271,15 @@ impl Catalog {
             .ok_or_else(|| AppError::not_found("no person has this id"))
     }
 
+    /// Up to `first` people whose name contains `text` (any case), by name: for a catalog editor's picker.
+    pub async fn people_named(&self, text: &str, first: usize) -> AppResult<Vec<PersonRow>> {
+        let Some(pattern) = crate::db::contains_pattern(text) else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.db.conn().await?;
+        Ok(repo::people_named(&mut conn, &pattern, first as i64).await?)
+    }
+
     /// Every certification, by name.
     pub async fn certifications(&self) -> AppResult<Vec<CertificationRow>> {
         let mut conn = self.db.conn().await?;
