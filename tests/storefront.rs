@@ -202,6 +202,10 @@ async fn the_shell_is_strict_and_its_files_are_kept() {
     assert_eq!(stale.headers()["cache-control"], "no-cache");
     assert_eq!(app.get(&format!("{build_path}nothing.js")).await.status(), 404);
     assert_eq!(app.get(&format!("{build_path}../../Cargo.toml")).await.status(), 404);
+    // The staff dashboard is a part of the same app, under /staff.
+    for path in ["/staff", "/staff/movies", "/staff/movies/new"] {
+        assert_lands_on_a_page(&app, path).await;
+    }
     // Addresses that are not pages of the app stay the API's JSON 404.
     let missing = app.get("/no-such-page").await;
     assert_eq!(missing.status(), 404);

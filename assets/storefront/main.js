@@ -11,6 +11,7 @@ import { CartPage } from './pages/cart.js';
 import { OrderPage, Orders } from './pages/orders.js';
 import { Favorites, Library } from './pages/library.js';
 import { Notifications } from './pages/notifications.js';
+import { Staff } from './staff/index.js';
 
 /** Pages a visitor must be signed in for: they send the visitor to sign in, then back. */
 const ROUTES = [
@@ -28,6 +29,7 @@ const ROUTES = [
   [/^\/library$/, Library, true],
   [/^\/favorites$/, Favorites, true],
   [/^\/notifications$/, Notifications, true],
+  [/^\/staff(\/.*)?$/, Staff, true],
 ];
 
 function useViewer() {
@@ -69,6 +71,7 @@ function Header({ viewer }) {
               Cart <span class="badge">${viewer.cartCount}</span>
             <//>
             <${Link} href="/profile">${viewer.profile.firstName || viewer.email}<//>
+            ${viewer.role !== 'USER' && html`<${Link} href="/staff/movies">Staff<//>`}
             <button type="button" class="link" onClick=${signOut}>Sign out</button>
           `
         : html`<${Link} href="/sign-in">Sign in<//> <${Link} href="/sign-up">Create account<//>`}
@@ -90,7 +93,8 @@ function App() {
     if (private_ && !viewer) {
       content = html`<${SignIn} next=${path + location.search} />`;
     } else {
-      content = html`<${Page} key=${path} id=${found[1] && decodeURIComponent(found[1])} params=${params} viewer=${viewer} />`;
+      const key = path.startsWith('/staff') ? '/staff' : path;
+      content = html`<${Page} key=${key} id=${found[1] && decodeURIComponent(found[1])} params=${params} viewer=${viewer} />`;
     }
   }
   return html`<${Header} viewer=${viewer} /><main id="main" tabindex="-1">${content}</main>

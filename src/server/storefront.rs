@@ -34,6 +34,8 @@ pub const PAGES: &[&str] = &[
     "/library",
     "/favorites",
     "/notifications",
+    "/staff",
+    "/staff/{*section}",
 ];
 
 struct Asset {
@@ -67,6 +69,12 @@ static ASSETS: &[Asset] = &[
     asset!("pages/notifications.js", JS),
     asset!("pages/orders.js", JS),
     asset!("pages/profile.js", JS),
+    asset!("staff/index.js", JS),
+    asset!("staff/money.js", JS),
+    asset!("staff/movies.js", JS),
+    asset!("staff/names.js", JS),
+    asset!("staff/queries.js", JS),
+    asset!("staff/users.js", JS),
     asset!("vendor/htm-preact.js", JS),
     asset!("vendor/LICENSE.htm", "text/plain; charset=utf-8"),
     asset!("vendor/LICENSE.preact", "text/plain; charset=utf-8"),
