@@ -82,6 +82,12 @@ function Header({ viewer }) {
 function App() {
   const { path, params } = useLocation();
   const { viewer, ready } = useViewer();
+  // After a navigation inside the app, focus moves to the new page's content, as it would on a page load, so
+  // that a keyboard or screen reader user starts there (not on the link they left).
+  const [firstPath] = useState(path);
+  useEffect(() => {
+    if (path !== firstPath) document.getElementById('main')?.focus({ preventScroll: true });
+  }, [path]);
   const match = ROUTES.map(([pattern, page, private_]) => [pattern.exec(path), page, private_]).find(([m]) => m);
   let content;
   if (!match) {
@@ -98,7 +104,7 @@ function App() {
     }
   }
   return html`<${Header} viewer=${viewer} /><main id="main" tabindex="-1">${content}</main>
-    <footer class="site muted">Demo cinema · <a href="/api/docs">API</a></footer>`;
+    <footer class="site muted">Cinema · prices include VAT · times in your time zone</footer>`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));
