@@ -129,9 +129,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 address = %listener.local_addr()?,
                 backend = state.db.backend().name(),
                 graphiql = settings.docs.graphiql,
-                "serving: GraphQL at {0}/graphql{1}, REST docs at {0}/api/docs",
+                "serving: {2}GraphQL at {0}/graphql{1}, REST docs at {0}/api/docs",
                 settings.http.public_url,
                 if settings.docs.graphiql { format!(", GraphiQL at {}/graphiql", settings.http.public_url) } else { String::new() },
+                if settings.http.storefront { format!("the shop at {0}/ (staff: {0}/staff), ", settings.http.public_url) } else { String::new() },
             );
             cinema::serve(state, listener, cinema::app::shutdown_signal()).await
         }
