@@ -2,7 +2,7 @@
 // error in its response pane, the documentation explorer lists the query root's fields) and run the default
 // catalog query; it fails when a page errors, asks anything of another origin, or shows no result.
 // Usage: node check-pages.mjs http://127.0.0.1:PORT [screenshot-folder]
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const base = process.argv[2];
 const shots = process.argv[3];
@@ -11,11 +11,7 @@ if (!base) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const browser = await launchChromium();
 const problems = [];
 
 async function open(path) {

@@ -14,7 +14,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const [base, outbox, shots] = process.argv.slice(2);
 if (!base || !outbox) {
@@ -22,11 +22,7 @@ if (!base || !outbox) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const browser = await launchChromium();
 const problems = [];
 let steps = 0;
 /** Says what held, and keeps a picture of the page as it was then (SCREENSHOT_DIR/NN-what.png). */
@@ -272,6 +268,17 @@ try {
   await page.reload();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
   await step('a reload keeps the session (the refresh cookie; the access token lived only in memory)', page);
+
+  // Two tabs of one session refresh at the same moment with the same cookie: the server's reuse window keeps
+  // both signed in (a refresh token presented twice is otherwise taken for a stolen one).
+  const secondTab = await page.context().newPage();
+  await Promise.all([secondTab.goto(base + '/orders'), page.reload()]);
+  await secondTab.getByRole('heading', { name: 'Your orders' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.getByRole('link', { name: 'Orders' }).click();
+  await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+  await secondTab.close();
+  await step('two tabs reloaded at once both stay signed in', page);
 
   const orderEmail = await emailedLink(email, /https?:\/\/[^\s"<>]+\/orders\b/, paidSince);
   await page.goto(orderEmail);
