@@ -34,11 +34,13 @@ function keep(answer) {
   if (wasSignedIn !== signedIn()) listeners.forEach((listener) => listener(signedIn()));
 }
 
-async function auth(path, body) {
+async function auth(path, body, token) {
+  const headers = { 'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
+  if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(AUTH + path, {
     method: 'POST',
     credentials: 'same-origin',
-    headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'XMLHttpRequest' },
+    headers,
     body: JSON.stringify(body ?? {}),
   });
   const text = await response.text();
@@ -57,6 +59,11 @@ export const resendActivation = (email) => auth('/activation/resend', { email })
 export const requestPasswordReset = (email) => auth('/password/reset/request', { email });
 export const completePasswordReset = (token, newPassword) =>
   auth('/password/reset/complete', { token, newPassword });
+
+/** Changes the signed-in user's password; their other sessions end, this one stays. */
+export async function changePassword(oldPassword, newPassword) {
+  await auth('/password/change', { oldPassword, newPassword }, await bearer());
+}
 
 /** Gets a new access token from the refresh cookie; false when there is no session to resume. */
 export function resume() {

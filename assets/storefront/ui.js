@@ -26,8 +26,9 @@ export function useLocation() {
 }
 
 /** A link that navigates inside the app (and still opens in a new tab when asked to). */
-export function Link({ href, children, ...rest }) {
+export function Link({ href, children, onClick: alsoOnClick, ...rest }) {
   const onClick = (event) => {
+    alsoOnClick?.(event);
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     navigate(href);
@@ -78,12 +79,16 @@ export function useAction(action) {
 
 // ---- display
 
+/** The password rule, as the API checks it (shown under every new-password field). */
+export const PASSWORD_HINT = '8 to 72 characters, with upper and lower case letters, a digit and a special character.';
+
 const MESSAGES = {
   UNAUTHENTICATED: 'Please sign in first.',
   RATE_LIMITED: 'Too many requests: wait a moment and try again.',
   INVALID_CREDENTIALS: 'That email and password do not match an active account.',
   ACCOUNT_INACTIVE: 'This account is not activated yet: follow the link in the email we sent.',
   DISCONNECTED: 'The live connection ended; reload the page to see the latest status.',
+  WRONG_PASSWORD: 'The current password is not right.',
   TOKEN_EXPIRED: 'Your session ended: please sign in again.',
   SESSION_REVOKED: 'Your session ended: please sign in again.',
   ACCOUNT_DISABLED: 'This account is disabled.',

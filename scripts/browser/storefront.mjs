@@ -36,9 +36,11 @@ async function step(text, page) {
 }
 
 // Answers a person never sees as a failure: a persisted query the server does not know yet (the app then
-// sends its text), a refresh without a session on the first visit.
+// sends its text), a refresh without a session on the first visit, the refusal the journey asks for.
 async function expected(response) {
   if (response.url().endsWith('/api/v1/auth/refresh') && response.status() === 401) return true;
+  // The journey tries a wrong current password on purpose.
+  if (response.url().endsWith('/api/v1/auth/password/change') && response.status() === 400) return true;
   if (!response.url().includes('/graphql')) return false;
   const body = await response.json().catch(() => null);
   // A body is gone once the page navigated away; a request that sent only a hash was then the first step.
@@ -225,6 +227,7 @@ try {
   await page.getByLabel('Your comment').fill('Hope is a good thing.');
   await page.getByRole('button', { name: 'Post comment' }).click();
   await page.locator('.comment').getByText('Hope is a good thing.').waitFor();
+  const commentedMovie = page.url();
   await checkAccessible(page, 'movie');
   await step('liked, rated, favorited and commented', page);
 
@@ -302,12 +305,29 @@ try {
   await page.getByLabel('New password').fill(newPassword);
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByText('Password changed').waitFor();
-  await page.goto(base + '/sign-in');
+  // A sign-in link that names another site to go to afterwards stays in the shop.
+  await page.goto(base + '/sign-in?next=' + encodeURIComponent('/\\evil.example/'));
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(newPassword);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.waitForURL(base + '/', { timeout: 10000 }).catch(() =>
+    problems.push(`after sign-in with next=/\\evil.example/ the page is ${page.url()}`));
   await step('reset the password from the emailed link and signed in with the new one', page);
+
+  // ---- the profile: a name the shop greets by, and a password change
+  await page.getByRole('link', { name: email }).click();
+  await page.getByLabel('First name').fill('Ann');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('link', { name: 'Ann', exact: true }).waitFor();
+  await page.getByLabel('Current password').fill('wrong-Passw0rd!');
+  await page.getByLabel('New password').fill('Intermission%2028');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('alert').filter({ hasText: 'current password is not right' }).waitFor();
+  await page.getByLabel('Current password').fill(newPassword);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('status').filter({ hasText: 'Changed.' }).waitFor();
+  await step('named herself on the profile and changed the password (a wrong current one is refused)', page);
 
   // ---- the staff dashboard, as an admin
   if (process.env.ADMIN_EMAIL) {
@@ -364,6 +384,23 @@ try {
     await page.getByTestId('order-status').filter({ hasText: 'Refunded' }).waitFor({ timeout: 30000 });
     await step("staff granted the refund; the shopper's order shows Refunded", page);
 
+    await staff.goto(commentedMovie);
+    const comment = staff.locator('li.comment', { hasText: 'Hope is a good thing.' });
+    await comment.getByRole('button', { name: 'Reply' }).click();
+    await comment.getByLabel(/^Reply to/).fill('And no good thing ever dies.');
+    await comment.getByRole('button', { name: 'Post reply' }).click();
+    await staff.locator('.replies').getByText('And no good thing ever dies.').waitFor();
+    await page.goto(base + '/');
+    await page.getByRole('link', { name: 'Notifications, 1 unread' }).click();
+    const notification = page.locator('li.unread', { hasText: 'replied to your comment' });
+    await notification.waitFor();
+    await step('a reply to the shopper\'s comment shows as an unread notification', page);
+    await notification.getByRole('link').click();
+    await page.locator('article.movie h1').waitFor();
+    await page.getByRole('link', { name: 'Notifications, 0 unread' }).waitFor();
+    await step('opening it leads to the movie and marks it read', page);
+
+    await staff.goto(base + '/staff/movies');
     await staffNav.getByRole('link', { name: 'Users' }).click();
     await staff.getByLabel('Email contains').fill(email);
     await staff.getByRole('cell', { name: email, exact: true }).waitFor();

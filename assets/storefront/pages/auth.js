@@ -2,12 +2,12 @@
 // emailed link leads to.
 import { useEffect, useState } from '../vendor/htm-preact.js';
 import * as api from '../api.js';
-import { ErrorNote, Field, Link, Loading, html, navigate, useAction, useTitle } from '../ui.js';
+import { ErrorNote, Field, Link, Loading, PASSWORD_HINT, html, navigate, useAction, useTitle } from '../ui.js';
 
-const PASSWORD_HINT = '8 to 72 characters, with upper and lower case letters, a digit and a special character.';
 
 /** Only addresses inside this app are followed after sign-in (a link cannot send the visitor elsewhere). */
-const safeNext = (next) => (next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+const safeNext = (next) =>
+  next && next.startsWith('/') && !next.startsWith('//') && !next.includes('\\') ? next : '/';
 
 /** Reads a token from the address, then removes it from the address bar and history. */
 function useTokenFromAddress(params) {

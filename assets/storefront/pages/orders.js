@@ -41,12 +41,20 @@ export function OrderPage({ id, params }) {
   const [live, setLive] = useState(false);
   const returned = params.get('checkout');
   // The order as it is now, then each change of its status, over the subscription.
+  // Should the live connection fail (a proxy that does not pass WebSockets), the order is read once instead.
   useEffect(() => {
+    let current = true;
     setLive(true);
-    return subscribe(Q.ORDER_STATUS, { id }, (data) => setOrder(data.orderStatusChanged), (ended) => {
+    const stop = subscribe(Q.ORDER_STATUS, { id }, (data) => setOrder(data.orderStatusChanged), (ended) => {
       setLive(false);
-      if (ended) setError(ended);
+      if (!ended || !current) return;
+      setError(ended);
+      gql(Q.ORDER, { id }).then((data) => current && setOrder((known) => known || data.order), () => {});
     });
+    return () => {
+      current = false;
+      stop();
+    };
   }, [id]);
   useEffect(() => {
     if (order?.status === 'PAID') changed();

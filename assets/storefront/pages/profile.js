@@ -1,8 +1,8 @@
 // The viewer's profile: names, birthday, gender, a few words, and the avatar.
 import { useState } from '../vendor/htm-preact.js';
-import { gql, upload } from '../api.js';
+import { changePassword, gql, upload } from '../api.js';
 import { PROFILE, REMOVE_AVATAR, UPDATE_PROFILE, UPLOAD_AVATAR } from '../queries.js';
-import { ErrorNote, Field, Loading, changed, html, useAction, useLoad, useTitle } from '../ui.js';
+import { ErrorNote, Field, Loading, PASSWORD_HINT, changed, html, useAction, useLoad, useTitle } from '../ui.js';
 
 export function Profile() {
   useTitle('Your profile');
@@ -13,7 +13,32 @@ export function Profile() {
     <p class="muted">${me.data.email}</p>
     <${Avatar} profile=${me.data.profile} onChange=${(profile) => me.setData({ ...me.data, profile })} />
     <${ProfileForm} key=${me.data.profile.updatedAt} profile=${me.data.profile}
-      onChange=${(profile) => me.setData({ ...me.data, profile })} />`;
+      onChange=${(profile) => me.setData({ ...me.data, profile })} />
+    <${PasswordForm} />`;
+}
+
+function PasswordForm() {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [done, setDone] = useState(false);
+  const change = useAction(async (event) => {
+    event.preventDefault();
+    await changePassword(current, next);
+    setCurrent('');
+    setNext('');
+    setDone(true);
+  });
+  return html`<form class="narrow" onSubmit=${change.run} aria-labelledby="password-title">
+    <h2 id="password-title">Change your password</h2>
+    <${Field} label="Current password" type="password" autocomplete="current-password" required value=${current}
+      onInput=${(e) => (setDone(false), setCurrent(e.target.value))} />
+    <${Field} label="New password" type="password" autocomplete="new-password" required minlength="8" maxlength="72"
+      hint=${PASSWORD_HINT} value=${next}
+      onInput=${(e) => (setDone(false), setNext(e.target.value))} />
+    <button type="submit" disabled=${change.busy}>Change password</button>
+    ${done && html`<span role="status"> Changed. Your other devices were signed out.</span>`}
+    <${ErrorNote} error=${change.error} />
+  </form>`;
 }
 
 function Avatar({ profile, onChange }) {
