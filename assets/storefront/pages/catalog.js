@@ -72,8 +72,10 @@ export function Catalog({ params }) {
     return () => clearTimeout(timer);
   }, [draft]);
 
+  // Reads the address as it is now, not as it was when this render ran: the search box's timer can fire after
+  // a filter changed the address, and must not undo that change.
   function update(changes, replace = false) {
-    const next = { ...view, ...changes };
+    const next = { ...readParams(new URLSearchParams(location.search)), ...changes };
     const search = new URLSearchParams();
     for (const [name, value] of Object.entries(next)) {
       if (value && !(name === 'sort' && value === 'IMDB:DESC')) search.set(name, value);
