@@ -310,7 +310,15 @@ async fn search_matches_title_description_and_people(backend: Backend) {
     let found = |search: &str| {
         let app = &app;
         let search = search.to_string();
-        async move { names(&page(app, json!({ "search": search, "first": 100 })).await) }
+        async move {
+            names(
+                &page(
+                    app,
+                    json!({ "search": search, "first": 100, "sort": { "field": "NAME" } }),
+                )
+                .await,
+            )
+        }
     };
     assert_eq!(
         found("godfather").await,
@@ -334,7 +342,7 @@ async fn search_matches_title_description_and_people(backend: Backend) {
     let nolan_recent = names(
         &page(
             &app,
-            json!({ "search": "nolan", "filter": { "yearMin": 2014 }, "first": 100 }),
+            json!({ "search": "nolan", "filter": { "yearMin": 2014 }, "first": 100, "sort": { "field": "NAME" } }),
         )
         .await,
     );

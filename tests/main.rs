@@ -28,6 +28,7 @@ mod refresh_cookie;
 mod refunds;
 mod response_cache;
 mod schema_snapshots;
+mod search;
 mod shared_limits;
 mod shop;
 mod storefront;

@@ -108,7 +108,8 @@ const SQLITE_INDEXES: &str = "
     FROM sqlite_master m, pragma_index_list(m.name) il
     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '__diesel_schema_migrations'
       AND m.name NOT GLOB '*_fts' AND m.name NOT GLOB '*_fts_*'
-      AND il.origin <> 'pk'";
+      AND il.origin <> 'pk'
+      AND NOT EXISTS (SELECT 1 FROM pragma_index_info(il.name) ii WHERE ii.name IS NULL)";
 
 /// Every foreign key as `table(col) -> table RULE`.
 const POSTGRES_FOREIGN_KEYS: &str = "

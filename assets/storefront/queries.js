@@ -6,7 +6,7 @@ const CARD = `id name year imdbScore price { formatted } available inCart isPurc
 
 export const CATALOG = `query Catalog($first: Int, $after: String, $search: String, $filter: MovieFilter, $sort: MovieSort) {
   movies(first: $first, after: $after, search: $search, filter: $filter, sort: $sort) {
-    totalCount totalCountCapped
+    totalCount totalCountCapped didYouMean
     pageInfo { hasNextPage endCursor }
     nodes { ${CARD} }
   }

@@ -172,13 +172,16 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll('.grid .card').length > n, firstCount, { timeout: 30000 });
   await step(`scrolling loaded more (${await page.locator('.grid .card').count()} movies)`, page);
 
-  await page.getByLabel('Search titles and people').fill('godfather');
-  await page.waitForURL(/\?q=godfather/, { timeout: 10000 });
+  // A typo (issue 25): the page shows the corrected text's movies and says so; best match is the sort.
+  await page.getByLabel('Search titles and people').fill('godfater');
+  await page.waitForURL(/\?q=godfater$/, { timeout: 10000 });
+  await page.locator('.did-you-mean', { hasText: 'godfather' }).waitFor({ timeout: 30000 });
   await page.waitForFunction(
     () => [...document.querySelectorAll('.grid .card .title')].every((t) => /godfather/i.test(t.textContent)) &&
       document.querySelectorAll('.grid .card').length > 0,
     null, { timeout: 30000 });
-  await step(`search as you type: "godfather" finds ${await page.locator('.grid .card').count()} movies`, page);
+  if ((await page.getByLabel('Sort by').inputValue()) !== 'RELEVANCE:DESC') problems.push('a search is not sorted by best match');
+  await step(`search as you type: "godfater" finds ${await page.locator('.grid .card').count()} movies for "godfather"`, page);
   await page.getByLabel('Search titles and people').fill('');
   const drama = await page.locator('#genre option', { hasText: 'Drama' }).first().getAttribute('value');
   await page.getByLabel('Genre').selectOption(drama);

@@ -8,9 +8,8 @@ use crate::accounts::Accounts;
 use crate::accounts::audit::AdminAction;
 use crate::accounts::models::{Gender, ProfileChanges, ProfileRow, UserFilter, UserRow};
 use crate::accounts::service::AdminActionEntry;
-use crate::catalog::graphql::{
-    Movie, MovieCount, MovieFilterInput, MovieListInput, MovieSortInput, OwnList, own_movies,
-};
+use crate::catalog::connection::MovieConnection;
+use crate::catalog::graphql::{MovieFilterInput, MovieListInput, MovieSortInput, OwnList, own_movies};
 use crate::community::Community;
 use crate::community::graphql::{Notification, NotificationCount, notifications_page};
 use crate::db::Role;
@@ -296,7 +295,7 @@ impl User {
         filter: Option<MovieFilterInput>,
         search: Option<String>,
         sort: Option<MovieSortInput>,
-    ) -> Result<Page<Movie, MovieCount>> {
+    ) -> Result<MovieConnection> {
         self.own_movies(
             ctx,
             OwnList::Favorites,
@@ -341,7 +340,7 @@ impl User {
         filter: Option<MovieFilterInput>,
         search: Option<String>,
         sort: Option<MovieSortInput>,
-    ) -> Result<Page<Movie, MovieCount>> {
+    ) -> Result<MovieConnection> {
         self.own_movies(
             ctx,
             OwnList::Purchased,
@@ -366,12 +365,7 @@ impl User {
         Ok(self.0.id)
     }
 
-    async fn own_movies(
-        &self,
-        ctx: &Context<'_>,
-        list: OwnList,
-        input: MovieListInput,
-    ) -> Result<Page<Movie, MovieCount>> {
+    async fn own_movies(&self, ctx: &Context<'_>, list: OwnList, input: MovieListInput) -> Result<MovieConnection> {
         let reader = viewer(ctx)?;
         if reader.user_id != self.0.id && !reader.role.includes(Role::Admin) {
             return Err(AppError::Forbidden("only the user and admins read a user's movie lists".into()).into());

@@ -1,5 +1,6 @@
 //! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
 
+use crate::catalog::connection::MovieConnection;
 use crate::catalog::posters::{Poster, PosterSize, Posters};
 use crate::graphql::budgets::{Budget, spends};
 use std::collections::HashMap;
@@ -56,12 +57,15 @@ impl CatalogQuery {
         #[graphql(desc = "Page size, 0 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last movie of the previous page.")] after: Option<String>,
         filter: Option<MovieFilterInput>,
-        #[graphql(desc = "Case-insensitive text found in the title, description, or a star's or director's name.")]
+        #[graphql(
+            desc = "Case-insensitive text found in the title, description, or a star's or director's name (at most 200 characters). Without a sort, the matches come by RELEVANCE: the exact title, titles starting with the text, titles containing it, people's names, descriptions; ties by popularity. When nothing matches, the page holds the matches of the closest title or name instead and `didYouMean` names it."
+        )]
         search: Option<String>,
-        #[graphql(desc = "Default: by name, ascending. Ties are broken by id, so pages are stable.")] sort: Option<
-            MovieSortInput,
-        >,
-    ) -> Result<Page<Movie, MovieCount>> {
+        #[graphql(
+            desc = "Default: by RELEVANCE with a search, by name ascending otherwise. Ties are broken by id, so pages are stable."
+        )]
+        sort: Option<MovieSortInput>,
+    ) -> Result<MovieConnection> {
         shows(ctx, CATALOG);
         let filter = filter.unwrap_or_default().into_filter(search)?;
         movie_page(ctx, filter, sort, first, after.as_deref()).await
@@ -398,7 +402,7 @@ impl Genre {
         filter: Option<MovieFilterInput>,
         search: Option<String>,
         sort: Option<MovieSortInput>,
-    ) -> Result<Page<Movie, MovieCount>> {
+    ) -> Result<MovieConnection> {
         // Boxed, as `Movie`'s fields are: every `name` of every genre would otherwise be a future this size.
         Box::pin(async move {
             let filter = filter.unwrap_or_default().into_filter(search)?;
@@ -428,7 +432,7 @@ impl Genre {
             );
             // Every genre of the list runs this at once: their loads share one batch per relation.
             prefetch_relations(ctx, page.nodes(), Batching::WithSiblings).await?;
-            Ok::<_, async_graphql::Error>(page)
+            Ok::<_, async_graphql::Error>(MovieConnection::new(page))
         })
         .await
     }
@@ -525,8 +529,21 @@ impl From<MovieSortInput> for MovieSort {
     fn from(input: MovieSortInput) -> Self {
         MovieSort {
             field: input.field,
-            descending: input.direction == SortDirection::Desc,
+            // Relevance is best first either way: one cursor kind.
+            descending: input.direction == SortDirection::Desc || input.field == MovieSortField::Relevance,
         }
+    }
+}
+
+/// The sort a list asked for; without one, by relevance for a search (issue 25) and by name otherwise.
+fn sort_or_default(sort: Option<MovieSortInput>, filter: &MovieFilter) -> MovieSort {
+    match sort {
+        Some(sort) => sort.into(),
+        None if filter.search.as_deref().is_some_and(|text| !text.trim().is_empty()) => MovieSort {
+            field: MovieSortField::Relevance,
+            descending: true,
+        },
+        None => MovieSort::default(),
     }
 }
 
@@ -619,7 +636,7 @@ pub async fn own_movies(
     user_id: i64,
     list: OwnList,
     input: MovieListInput,
-) -> Result<Page<Movie, MovieCount>> {
+) -> Result<MovieConnection> {
     let mut filter = input.filter.unwrap_or_default().into_filter(input.search)?;
     match list {
         OwnList::Favorites => filter.favorite_of = Some(user_id),
@@ -635,12 +652,12 @@ async fn movie_page(
     sort: Option<MovieSortInput>,
     first: Option<i32>,
     after: Option<&str>,
-) -> Result<Page<Movie, MovieCount>> {
+) -> Result<MovieConnection> {
     let limit = pagination::page_size(first)?;
-    let sort = sort.map(MovieSort::from).unwrap_or_default();
+    let sort = sort_or_default(sort, &filter);
     // The order of a list sorted by a counter depends on every movie's counter.
     match sort.field {
-        MovieSortField::Popularity => {
+        MovieSortField::Popularity | MovieSortField::Relevance => {
             shows(ctx, Part::all(Content::Purchases));
             shows(ctx, Part::all(Content::Reactions));
         }
@@ -659,12 +676,17 @@ async fn movie_page(
         limit,
         after.is_some(),
         MovieCount::Matching(Box::new(found.filter)),
-        |movie| seal_cursor(seal, sort, movie),
+        |movie| match found.ranks.get(&movie.id) {
+            Some(&rank) if sort.field == MovieSortField::Relevance => {
+                seal_position(seal, sort, MovieSort::ranked_cursor(rank, movie))
+            }
+            _ => seal_cursor(seal, sort, movie),
+        },
         Movie,
     )
     .with_total(found.total);
     prefetch_relations(ctx, page.nodes(), Batching::Alone(&found.genre_ids)).await?;
-    Ok(page)
+    Ok(MovieConnection::new(page).instead_of_nothing(found.did_you_mean))
 }
 
 /// A movie list's cursor as sealed: the sort it belongs to, and the position (B4).
@@ -680,7 +702,10 @@ fn sort_tag(sort: MovieSort) -> String {
 }
 
 fn seal_cursor(seal: &CursorSeal, sort: MovieSort, movie: &MovieRow) -> String {
-    let MovieCursor { key, id } = sort.cursor_of(movie);
+    seal_position(seal, sort, sort.cursor_of(movie))
+}
+
+fn seal_position(seal: &CursorSeal, sort: MovieSort, MovieCursor { key, id }: MovieCursor) -> String {
     seal.seal(&SealedMovieCursor {
         sort: sort_tag(sort),
         key,

@@ -1,5 +1,6 @@
 //! The movie catalog: movies, genres, people (directors and stars), certifications.
 
+pub mod connection;
 pub mod graphql;
 pub mod graphql_moderation;
 pub mod loader;
@@ -9,5 +10,7 @@ pub mod posters;
 pub mod repo;
 pub mod seed;
 pub mod service;
+pub mod suggestions;
+pub mod typos;
 
 pub use service::Catalog;

@@ -112,6 +112,37 @@ pub enum SearchPlan {
     Scan,
 }
 
+/// How well a movie answers a search (B5, issue 25): the relevance sort's tiers, best first. Each tier is
+/// read in popularity order, so a page of a common word walks one index instead of ranking every match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SearchRank {
+    /// The title is the text.
+    ExactTitle = 0,
+    /// The title starts with the text.
+    TitleStart = 1,
+    /// The title contains the text.
+    InTitle = 2,
+    /// A star's or director's name contains the text.
+    Person = 3,
+    /// Only the description contains the text.
+    Description = 4,
+}
+
+impl SearchRank {
+    pub const ALL: [SearchRank; 5] = [
+        SearchRank::ExactTitle,
+        SearchRank::TitleStart,
+        SearchRank::InTitle,
+        SearchRank::Person,
+        SearchRank::Description,
+    ];
+
+    /// The rank a cursor carries; None for a number no rank has.
+    pub fn from_key(key: i64) -> Option<SearchRank> {
+        SearchRank::ALL.get(usize::try_from(key).ok()?).copied()
+    }
+}
+
 /// What a catalog page is sorted by (B4); the id breaks ties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
 pub enum MovieSortField {
@@ -127,6 +158,11 @@ pub enum MovieSortField {
     Rating,
     /// When the movie joined the catalog.
     Added,
+    /// How well a movie answers the search (B5, issue 25), best first whatever the direction: the exact title,
+    /// then titles starting with the text, titles containing it, a star's or director's name containing it,
+    /// and last the descriptions; ties by popularity (purchases, then likes). Without a search text, by
+    /// popularity. The default when a search text is given and no sort is.
+    Relevance,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,6 +182,8 @@ pub enum SortKey {
     /// Purchases, then likes.
     Pair(i64, i64),
     Time(NaiveDateTime),
+    /// Relevance: the movie's rank for the search (0 is best, see `SearchRank`), then purchases and likes.
+    Ranked(i64, i64, i64),
 }
 
 /// Where a page starts: after the movie with this key and id.
@@ -175,8 +213,17 @@ impl MovieSort {
             MovieSortField::Popularity => SortKey::Pair(movie.purchases_count, movie.likes_count),
             MovieSortField::Rating => SortKey::Float(self.rating_key(movie)),
             MovieSortField::Added => SortKey::Time(movie.created_at),
+            MovieSortField::Relevance => SortKey::Ranked(0, movie.purchases_count, movie.likes_count),
         };
         MovieCursor { key, id: movie.id }
+    }
+
+    /// Where `movie`, of rank `rank` for the page's search, stands under the relevance sort.
+    pub fn ranked_cursor(rank: SearchRank, movie: &MovieRow) -> MovieCursor {
+        MovieCursor {
+            key: SortKey::Ranked(rank as i64, movie.purchases_count, movie.likes_count),
+            id: movie.id,
+        }
     }
 
     /// Whether `key` is of the kind this sort's cursors carry (a cursor of another sort is not).
@@ -188,7 +235,7 @@ impl MovieSort {
                 | (MovieSortField::Imdb | MovieSortField::Rating, SortKey::Float(_))
                 | (MovieSortField::Popularity, SortKey::Pair(..))
                 | (MovieSortField::Added, SortKey::Time(_))
-        )
+        ) || matches!((self.field, key), (MovieSortField::Relevance, SortKey::Ranked(rank, ..)) if SearchRank::from_key(*rank).is_some())
     }
 }
 

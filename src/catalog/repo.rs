@@ -13,7 +13,8 @@ use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::{
     CertificationRow, GenreRow, MovieChanges, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, Named,
-    NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SearchPlan, SortKey, ViewerState,
+    NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SearchPlan, SearchRank, SortKey,
+    ViewerState,
 };
 use crate::db::notify::{Content, Part, public_content_changed};
 use crate::db::schema::{
@@ -72,6 +73,12 @@ macro_rules! then_order_by_sort {
             (MovieSortField::Added, true) => query
                 .then_order_by(movies::created_at.desc())
                 .then_order_by(movies::id.desc()),
+            // Best first in either direction; within a search rank (read one rank at a time, see
+            // `list_movies_by_relevance`), and without a search, by popularity.
+            (MovieSortField::Relevance, _) => query
+                .then_order_by(movies::purchases_count.desc())
+                .then_order_by(movies::likes_count.desc())
+                .then_order_by(movies::id.desc()),
         }
     }};
 }
@@ -124,6 +131,22 @@ pub trait MovieSearch: Backend {
     /// `query` without the movies none of whose stars and directors has `text` (three characters or more) in
     /// their name, served by the index: the second half of a search's probe.
     fn people_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
+    /// `query` without the movies whose lower-cased title does not start with `lowered`, served by the index on
+    /// lower-cased titles (migration 000017).
+    fn titles_starting_with<'a>(query: movies::BoxedQuery<'a, Self>, lowered: &str) -> movies::BoxedQuery<'a, Self>;
+}
+
+/// The LIKE pattern of the titles that start with `lowered`: its wildcards taken literally.
+fn prefix_pattern(lowered: &str) -> String {
+    let mut pattern = String::with_capacity(lowered.len() + 1);
+    for c in lowered.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// The FTS5 phrase of a search text on SQLite: quoted, its own quotes doubled, so nothing in it is query
@@ -133,6 +156,11 @@ fn fts_phrase(text: &str) -> String {
 }
 
 impl MovieSearch for diesel::pg::Pg {
+    fn titles_starting_with<'a>(query: movies::BoxedQuery<'a, Self>, lowered: &str) -> movies::BoxedQuery<'a, Self> {
+        // The text_pattern_ops index serves a LIKE prefix.
+        query.filter(lower(movies::name).like(prefix_pattern(lowered)).escape('\\'))
+    }
+
     fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
         match crate::db::contains_pattern(text) {
             Some(pattern) => Self::movies_containing(query, pattern),
@@ -162,6 +190,15 @@ impl MovieSearch for diesel::pg::Pg {
 }
 
 impl MovieSearch for diesel::sqlite::Sqlite {
+    fn titles_starting_with<'a>(query: movies::BoxedQuery<'a, Self>, lowered: &str) -> movies::BoxedQuery<'a, Self> {
+        // SQLite's LIKE cannot use an index on an expression; the range (in byte order, SQLite's own) can, and
+        // the LIKE keeps the answer exact.
+        query
+            .filter(lower(movies::name).ge(lowered.to_string()))
+            .filter(lower(movies::name).lt(format!("{lowered}{}", char::MAX)))
+            .filter(lower(movies::name).like(prefix_pattern(lowered)).escape('\\'))
+    }
+
     fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
         use diesel::sql_types::{Bool, Text};
         let text = text.trim().to_lowercase();
@@ -216,6 +253,13 @@ pub trait MovieQueries: MovieSearch {
     /// The same movies as `movies_containing`, tested one by one (LIKE on each movie's title and description,
     /// and its people among those named so): for a page read by walking the sort's index (`SearchPlan::Scan`).
     fn movies_scanned<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self>;
+    /// `query` without the movies whose rank for the search `text` is not `rank` (the movies' match with
+    /// `text` is the query's own business): the relevance sort's tiers (issue 25).
+    fn movies_in_rank<'a>(
+        query: movies::BoxedQuery<'a, Self>,
+        rank: SearchRank,
+        text: &str,
+    ) -> movies::BoxedQuery<'a, Self>;
     /// `query` in `sort` order (see `then_order_by_sort!`).
     fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self>;
     /// `query` without the movies up to and including `after` in `sort` order (B4: keyset pages). The cursor's
@@ -343,6 +387,29 @@ crate::for_both_backends! {
             )
         }
 
+        fn movies_in_rank<'a>(query: movies::BoxedQuery<'a, Self>, rank: SearchRank, text: &str) -> movies::BoxedQuery<'a, Self> {
+            use diesel::dsl::not;
+            let lowered = text.trim().to_lowercase();
+            let Some(contains) = crate::db::contains_pattern(&lowered) else {
+                return query;
+            };
+            let starts = prefix_pattern(&lowered);
+            match rank {
+                SearchRank::ExactTitle => query.filter(lower(movies::name).eq(lowered)),
+                SearchRank::TitleStart => <Self as MovieSearch>::titles_starting_with(query, &lowered)
+                    .filter(lower(movies::name).ne(lowered)),
+                SearchRank::InTitle => query
+                    .filter(lower(movies::name).like(contains).escape('\\'))
+                    .filter(not(lower(movies::name).like(starts).escape('\\'))),
+                SearchRank::Person => query
+                    .filter(not(lower(movies::name).like(contains.clone()).escape('\\')))
+                    .filter(movies::id.eq_any(movies_of_people_named!(contains))),
+                SearchRank::Description => query
+                    .filter(not(lower(movies::name).like(contains.clone()).escape('\\')))
+                    .filter(not(movies::id.eq_any(movies_of_people_named!(contains)))),
+            }
+        }
+
         fn movies_sorted<'a>(query: movies::BoxedQuery<'a, Self>, sort: MovieSort) -> movies::BoxedQuery<'a, Self> {
             then_order_by_sort!(query, sort)
         }
@@ -365,9 +432,10 @@ crate::for_both_backends! {
                 }
                 (MovieSortField::Rating, SortKey::Float(v)) => after_key!(query, desc, movies::rating_low_first, *v, id),
                 (MovieSortField::Added, SortKey::Time(v)) => after_key!(query, desc, movies::created_at, *v, id),
-                (MovieSortField::Popularity, SortKey::Pair(purchases, likes)) => {
+                (MovieSortField::Popularity, SortKey::Pair(purchases, likes))
+                | (MovieSortField::Relevance, SortKey::Ranked(_, purchases, likes)) => {
                     let (p, l) = (*purchases, *likes);
-                    if desc {
+                    if desc || sort.field == MovieSortField::Relevance {
                         query.filter(
                             movies::purchases_count.lt(p).or(movies::purchases_count.eq(p).and(
                                 movies::likes_count
@@ -488,18 +556,80 @@ pub async fn list_movies(
             .load(c)
             .await
     })?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, genre_ids)| ListedMovie {
-            row,
-            genre_ids: genre_ids
-                .as_deref()
-                .unwrap_or_default()
-                .split(',')
-                .filter_map(|id| id.parse().ok())
-                .collect(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(listed).collect())
+}
+
+/// A page of a search in relevance order (issue 25): the first `limit` movies matching `filter` (its search
+/// included) after `after`, each with its rank. One statement per rank, best rank first, each reading its
+/// movies in popularity order and stopping when the page is full: a common word's page walks the popularity
+/// index a little way instead of ranking every match. At most five statements, fewer when a rank fills the page.
+pub async fn list_movies_by_relevance(
+    conn: &mut DbConn,
+    filter: &MovieFilter,
+    text: &str,
+    after: Option<&MovieCursor>,
+    limit: i64,
+) -> QueryResult<Vec<(ListedMovie, SearchRank)>> {
+    list_movies_ranked_up_to(conn, filter, text, after, limit, SearchRank::Description).await
+}
+
+/// `list_movies_by_relevance` without the ranks after `last` (the suggestions read titles only).
+pub async fn list_movies_ranked_up_to(
+    conn: &mut DbConn,
+    filter: &MovieFilter,
+    text: &str,
+    after: Option<&MovieCursor>,
+    limit: i64,
+    last: SearchRank,
+) -> QueryResult<Vec<(ListedMovie, SearchRank)>> {
+    let sort = MovieSort {
+        field: MovieSortField::Relevance,
+        descending: true,
+    };
+    let start = match after.map(|cursor| &cursor.key) {
+        Some(SortKey::Ranked(rank, ..)) => SearchRank::from_key(*rank).unwrap_or(SearchRank::Description),
+        _ => SearchRank::ExactTitle,
+    };
+    let mut found = Vec::new();
+    for rank in SearchRank::ALL.into_iter().filter(|rank| (start..=last).contains(rank)) {
+        let remaining = limit - found.len() as i64;
+        if remaining <= 0 {
+            break;
+        }
+        let after = after.filter(|_| rank == start);
+        let rows: Vec<(MovieRow, Option<String>)> = per_backend!(conn, |c| {
+            ranked_page_query(filter, sort, after, rank, text)
+                .select((MovieRow::as_select(), GENRE_IDS_COLUMN))
+                .limit(remaining)
+                .load(c)
+                .await
+        })?;
+        found.extend(rows.into_iter().map(|row| (listed(row), rank)));
+    }
+    Ok(found)
+}
+
+fn ranked_page_query<'a, DB: MovieQueries>(
+    filter: &MovieFilter,
+    sort: MovieSort,
+    after: Option<&MovieCursor>,
+    rank: SearchRank,
+    text: &str,
+) -> movies::BoxedQuery<'a, DB> {
+    DB::movies_in_rank(page_query(filter, sort, after), rank, text)
+}
+
+/// A page row as read with `GENRE_IDS_COLUMN`.
+fn listed((row, genre_ids): (MovieRow, Option<String>)) -> ListedMovie {
+    ListedMovie {
+        row,
+        genre_ids: genre_ids
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|id| id.parse().ok())
+            .collect(),
+    }
 }
 
 /// One page of each genre's movies in one statement: for each of `genre_ids`, the first `limit` movies of that
@@ -709,6 +839,56 @@ pub async fn people_named(conn: &mut DbConn, pattern: &str, limit: i64) -> Query
             .load(c)
             .await
     })
+}
+
+/// A title or a name, as the typo fallback's candidates are read.
+#[derive(diesel::QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// Up to `limit` titles and up to `limit` people's names that share trigrams with `word` (lower-cased letters
+/// and digits), through the search indexes: the typo fallback's candidates (issue 25, `catalog::typos`). On
+/// PostgreSQL those pg_trgm calls similar (`<%`, word similarity at its threshold); on SQLite those holding
+/// the most of its trigrams (FTS5's bm25 over the trigrams joined by OR).
+pub async fn names_sharing_trigrams(conn: &mut DbConn, word: &str, limit: i64) -> QueryResult<Vec<String>> {
+    use diesel::sql_types::{BigInt, Text};
+    let rows: Vec<NameRow> = match conn {
+        DbConn::Postgres(c) => {
+            diesel::sql_query(
+                "(SELECT name FROM movies WHERE $1 <% lower(name) LIMIT $2) \
+                 UNION ALL (SELECT name FROM people WHERE $1 <% lower(name) LIMIT $2)",
+            )
+            .bind::<Text, _>(word)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+            .await?
+        }
+        DbConn::Sqlite(c) => {
+            let chars: Vec<char> = word.chars().collect();
+            let any_trigram = chars
+                .windows(3)
+                .map(|w| format!("\"{}\"", w.iter().collect::<String>().replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            if any_trigram.is_empty() {
+                return Ok(Vec::new());
+            }
+            diesel::sql_query(
+                "SELECT name FROM movies WHERE id IN \
+                 (SELECT rowid FROM movies_fts WHERE movies_fts MATCH ?1 ORDER BY rank LIMIT ?3) \
+                 UNION ALL SELECT name FROM people WHERE id IN \
+                 (SELECT rowid FROM people_fts WHERE people_fts MATCH ?2 ORDER BY rank LIMIT ?3)",
+            )
+            .bind::<Text, _>(format!("name : ({any_trigram})"))
+            .bind::<Text, _>(any_trigram)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+            .await?
+        }
+    };
+    Ok(rows.into_iter().map(|row| row.name).collect())
 }
 
 fn group<T>(rows: Vec<(i64, T)>) -> HashMap<i64, Vec<T>> {

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::models::{
-    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, PersonRow, Reaction, SearchPlan,
-    ViewerState,
+    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, Reaction,
+    SearchPlan, SearchRank, ViewerState,
 };
-use crate::catalog::repo;
+use crate::catalog::{repo, typos};
 use crate::db::notify::Content;
 use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
@@ -29,9 +29,13 @@ const INDEXED_SEARCH_CHARS: usize = 3;
 /// read with (its search planned), and the list's size when the search's probe already counted it.
 pub struct MovieList {
     pub rows: Vec<MovieRow>,
+    /// Each movie's rank for the search, by movie id, on a page in relevance order (see `SearchRank`).
+    pub ranks: HashMap<i64, SearchRank>,
     pub genre_ids: HashMap<i64, Vec<i64>>,
     pub filter: MovieFilter,
     pub total: Option<Total>,
+    /// The corrected search text whose matches the page shows, when the text as typed matched nothing.
+    pub did_you_mean: Option<String>,
 }
 
 /// The catalog handle: cheap to clone; what the catalog's resolvers and loader call.
@@ -195,36 +199,61 @@ impl Catalog {
         check_filter(&filter)?;
         let mut conn = self.db.conn().await?;
         let mut total = None;
+        let mut did_you_mean = None;
         if let Some(text) = filter.search.clone().filter(|text| !text.trim().is_empty()) {
-            let plan = if text.trim().chars().count() < INDEXED_SEARCH_CHARS {
-                SearchPlan::Scan
-            } else {
-                match repo::search_probe(&mut conn, &filter, &text, SEARCH_COUNT_CAP + 1).await? {
-                    Some(ids) => {
-                        total = Some(Total::exact(ids.len() as i64));
-                        SearchPlan::Ids(ids)
-                    }
-                    None => {
-                        total = Some(Total::capped_at(SEARCH_COUNT_CAP, SEARCH_COUNT_CAP + 1));
-                        SearchPlan::Scan
+            total = plan_search(&mut conn, &mut filter, &text).await?;
+            if finds_nothing(&filter) {
+                // The typo fallback: the matches of the corrected text, when it has any.
+                if let Some(fixed) = correction(&mut conn, &text).await? {
+                    let mut instead = MovieFilter {
+                        search: Some(fixed.clone()),
+                        search_plan: None,
+                        ..filter.clone()
+                    };
+                    let instead_total = plan_search(&mut conn, &mut instead, &fixed).await?;
+                    if !finds_nothing(&instead) {
+                        (filter, total, did_you_mean) = (instead, instead_total, Some(fixed));
                     }
                 }
-            };
-            filter.search_plan = Some(plan);
+            }
+            if finds_nothing(&filter) {
+                return Ok(MovieList {
+                    rows: Vec::new(),
+                    ranks: HashMap::new(),
+                    genre_ids: HashMap::new(),
+                    filter,
+                    total,
+                    did_you_mean: None,
+                });
+            }
         }
-        let (rows, genre_ids) = repo::list_movies(&mut conn, &filter, sort, after, limit)
-            .await?
+        let searched = filter.search.clone().filter(|text| !text.trim().is_empty());
+        let listed = match (sort.field, searched) {
+            (MovieSortField::Relevance, Some(text)) => {
+                repo::list_movies_by_relevance(&mut conn, &filter, &text, after, limit).await?
+            }
+            _ => repo::list_movies(&mut conn, &filter, sort, after, limit)
+                .await?
+                .into_iter()
+                .map(|movie| (movie, SearchRank::ExactTitle))
+                .collect(),
+        };
+        let mut ranks = HashMap::with_capacity(listed.len());
+        let (rows, genre_ids) = listed
             .into_iter()
-            .map(|movie| {
+            .map(|(movie, rank)| {
                 let id = movie.row.id;
+                ranks.insert(id, rank);
                 (movie.row, (id, movie.genre_ids))
             })
             .unzip();
         Ok(MovieList {
             rows,
+            ranks,
             genre_ids,
             filter,
             total,
+            did_you_mean,
         })
     }
 
@@ -269,6 +298,39 @@ impl Catalog {
         repo::person_by_id(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::not_found("no person has this id"))
+    }
+
+    /// Suggestions as a shopper types (issue 25): up to `movies` movies whose title contains `text` (the
+    /// exact title, titles starting with it, then the others; each rank by popularity) and up to `people`
+    /// people whose name contains it, by name. The search's own probe decides how the titles are read, so a
+    /// suggestion costs what a search page's first rows cost.
+    pub async fn suggestions(
+        &self,
+        text: &str,
+        movies: usize,
+        people: usize,
+    ) -> AppResult<(Vec<MovieRow>, Vec<PersonRow>)> {
+        let mut filter = MovieFilter {
+            search: Some(text.to_string()),
+            ..MovieFilter::default()
+        };
+        check_filter(&filter)?;
+        let Some(pattern) = crate::db::contains_pattern(text) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let mut conn = self.db.conn().await?;
+        plan_search(&mut conn, &mut filter, text).await?;
+        let titles = if finds_nothing(&filter) {
+            Vec::new()
+        } else {
+            repo::list_movies_ranked_up_to(&mut conn, &filter, text, None, movies as i64, SearchRank::InTitle)
+                .await?
+                .into_iter()
+                .map(|(movie, _)| movie.row)
+                .collect()
+        };
+        let names = repo::people_named(&mut conn, &pattern, people as i64).await?;
+        Ok((titles, names))
     }
 
     /// Up to `first` people whose name contains `text` (any case), by name: for a catalog editor's picker.
@@ -356,6 +418,46 @@ impl Catalog {
     pub(crate) async fn conn(&self) -> AppResult<crate::db::DbConn> {
         self.db.conn().await
     }
+}
+
+/// Decides how `filter`'s search (`text`, not blank) is served (`SearchPlan`), probing the search indexes for
+/// a text long enough; returns the count when the probe took it.
+async fn plan_search(conn: &mut DbConn, filter: &mut MovieFilter, text: &str) -> AppResult<Option<Total>> {
+    let (plan, total) = if text.trim().chars().count() < INDEXED_SEARCH_CHARS {
+        (SearchPlan::Scan, None)
+    } else {
+        match repo::search_probe(conn, filter, text, SEARCH_COUNT_CAP + 1).await? {
+            Some(ids) => {
+                let total = Total::exact(ids.len() as i64);
+                (SearchPlan::Ids(ids), Some(total))
+            }
+            None => (
+                SearchPlan::Scan,
+                Some(Total::capped_at(SEARCH_COUNT_CAP, SEARCH_COUNT_CAP + 1)),
+            ),
+        }
+    };
+    filter.search_plan = Some(plan);
+    Ok(total)
+}
+
+/// Whether the search's probe found no movie at all (the page is known to be empty without reading it).
+fn finds_nothing(filter: &MovieFilter) -> bool {
+    matches!(&filter.search_plan, Some(SearchPlan::Ids(ids)) if ids.is_empty())
+}
+
+/// The search text with each word the catalog's titles and names do not hold replaced by the closest one
+/// they do (issue 25, `typos`); None when no word needs or finds a correction. One statement per word.
+async fn correction(conn: &mut DbConn, text: &str) -> AppResult<Option<String>> {
+    const CANDIDATES: i64 = 100;
+    let mut corrections = Vec::new();
+    for word in typos::correctable(text) {
+        let candidates = repo::names_sharing_trigrams(conn, &word, CANDIDATES).await?;
+        if let Some(fixed) = typos::closest_word(&word, &candidates) {
+            corrections.push((word, fixed));
+        }
+    }
+    Ok(typos::corrected(text, &corrections))
 }
 
 pub(crate) fn no_such_movie() -> AppError {

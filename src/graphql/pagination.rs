@@ -125,7 +125,7 @@ impl<N: PageNode, F: Counted> Page<N, F> {
 
 #[Object(name_type)]
 impl<N: PageNode, F: Counted> Page<N, F> {
-    async fn edges(&self) -> Vec<Edge<N>> {
+    pub async fn edges(&self) -> Vec<Edge<N>> {
         self.nodes
             .iter()
             .zip(&self.cursors)
@@ -138,11 +138,11 @@ impl<N: PageNode, F: Counted> Page<N, F> {
 
     /// The page's items without cursors.
     #[graphql(name = "nodes")]
-    async fn node_list(&self) -> Vec<&N> {
+    pub async fn node_list(&self) -> Vec<&N> {
         self.nodes.iter().collect()
     }
 
-    async fn page_info(&self) -> PageInfo {
+    pub async fn page_info(&self) -> PageInfo {
         PageInfo {
             has_previous_page: self.has_previous_page,
             has_next_page: self.has_next_page,
@@ -154,13 +154,13 @@ impl<N: PageNode, F: Counted> Page<N, F> {
     /// Number of items matching the filter, on every page (counted only when asked for). Movie lists count
     /// at most 10,000, searches 1,000: past that this is the cap and `totalCountCapped` is true ("10,000+").
     #[graphql(complexity = "crate::graphql::limits::COUNT_COST")]
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+    pub async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         Ok(self.total(ctx).await?.count)
     }
 
     /// True when the list is longer than `totalCount` (a movie list past 10,000 movies, a search past 1,000).
     #[graphql(complexity = "crate::graphql::limits::COUNT_COST")]
-    async fn total_count_capped(&self, ctx: &Context<'_>) -> Result<bool> {
+    pub async fn total_count_capped(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(self.total(ctx).await?.capped)
     }
 }

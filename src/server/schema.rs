@@ -6,6 +6,7 @@ use crate::accounts::Accounts;
 use crate::accounts::graphql::{AccountMutation, AccountQuery, AvatarMutation};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::catalog::graphql_moderation::ModerationMutation;
+use crate::catalog::suggestions::SearchQuery;
 use crate::catalog::{Catalog, loader};
 use crate::community::Community;
 use crate::community::graphql::CommunityMutation;
@@ -20,7 +21,14 @@ use crate::shop::graphql::{ShopMutation, ShopQuery, ShopSubscription};
 
 /// Every domain's queries; each domain adds its part here.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CatalogQuery, AccountQuery, JobQuery, ShopQuery, PaymentQuery);
+pub struct QueryRoot(
+    CatalogQuery,
+    SearchQuery,
+    AccountQuery,
+    JobQuery,
+    ShopQuery,
+    PaymentQuery,
+);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]

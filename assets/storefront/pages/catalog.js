@@ -5,6 +5,7 @@ import { CATALOG, FILTERS } from '../queries.js';
 import { ErrorNote, Link, Loading, MoreWhenVisible, Poster, html, navigate, useLoad, useTitle } from '../ui.js';
 
 const SORTS = {
+  'RELEVANCE:DESC': 'Best match',
   'IMDB:DESC': 'IMDb score',
   'POPULARITY:DESC': 'Most bought',
   'YEAR:DESC': 'Newest first',
@@ -16,16 +17,20 @@ const SORTS = {
   'ADDED:DESC': 'Recently added',
 };
 
+/** The sort a list has when the address names none: the best match for a search, the IMDb score otherwise. */
+const defaultSort = (q) => (q.trim() ? 'RELEVANCE:DESC' : 'IMDB:DESC');
+
 /** The catalog's state lives in the address, so a search can be shared, reloaded and gone back to. */
 function readParams(params) {
+  const q = params.get('q') || '';
   return {
-    q: params.get('q') || '',
+    q,
     genre: params.get('genre') || '',
     yearMin: params.get('yearMin') || '',
     yearMax: params.get('yearMax') || '',
     imdbMin: params.get('imdbMin') || '',
     priceMax: params.get('priceMax') || '',
-    sort: params.get('sort') || 'IMDB:DESC',
+    sort: params.get('sort') || defaultSort(q),
   };
 }
 
@@ -75,10 +80,13 @@ export function Catalog({ params }) {
   // Reads the address as it is now, not as it was when this render ran: the search box's timer can fire after
   // a filter changed the address, and must not undo that change.
   function update(changes, replace = false) {
-    const next = { ...readParams(new URLSearchParams(location.search)), ...changes };
+    const now = new URLSearchParams(location.search);
+    const next = { ...readParams(now), ...changes };
+    // A sort the visitor did not choose follows the search box (best match while searching).
+    if (!('sort' in changes) && !now.get('sort')) next.sort = defaultSort(next.q);
     const search = new URLSearchParams();
     for (const [name, value] of Object.entries(next)) {
-      if (value && !(name === 'sort' && value === 'IMDB:DESC')) search.set(name, value);
+      if (value && !(name === 'sort' && value === defaultSort(next.q))) search.set(name, value);
     }
     const query = search.toString();
     navigate(query ? `/?${query}` : '/', { replace });
@@ -144,7 +152,12 @@ export function Catalog({ params }) {
     <${ErrorNote} error=${first.error || filters.error || more.error} />
     ${first.loading && !page && html`<${Loading} what="Loading movies" />`}
     ${page &&
-    html`<p class="muted" role="status" aria-live="polite">${count} ${page.totalCount === 1 ? 'movie' : 'movies'}</p>
+    html`<p class="muted" role="status" aria-live="polite">
+        ${page.didYouMean
+          ? html`Nothing matches “${view.q.trim()}”. ${count} ${page.totalCount === 1 ? 'movie' : 'movies'} for
+              “<strong class="did-you-mean">${page.didYouMean}</strong>” instead.`
+          : html`${count} ${page.totalCount === 1 ? 'movie' : 'movies'}`}
+      </p>
       <ul class="grid" aria-label="Movies">
         ${[...page.nodes, ...more.nodes].map((movie) => html`<${MovieCard} key=${movie.id} movie=${movie} />`)}
       </ul>

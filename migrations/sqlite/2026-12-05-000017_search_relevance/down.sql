@@ -1,0 +1,1 @@
+DROP INDEX movies_lower_name_idx;
