@@ -84,14 +84,20 @@ macro_rules! then_order_by_sort {
 }
 
 /// Keeps the movies strictly after (`$value`, `$id`) in a sort on `$column` (descending when `$descending`):
-/// the keyset condition, served by the sort's (column, id) index.
+/// the keyset condition, served by the sort's (column, id) index. The plain bound on the column comes first
+/// and says the same as the OR's first half: the planners read it as where the index walk starts, where the
+/// OR alone made them walk from the top of the index and drop every row before the cursor.
 macro_rules! after_key {
     ($query:expr, $descending:expr, $column:expr, $value:expr, $id:expr) => {{
         let (value, id) = ($value, $id);
         if $descending {
-            $query.filter($column.lt(value.clone()).or($column.eq(value).and(movies::id.lt(id))))
+            $query
+                .filter($column.le(value.clone()))
+                .filter($column.lt(value.clone()).or($column.eq(value).and(movies::id.lt(id))))
         } else {
-            $query.filter($column.gt(value.clone()).or($column.eq(value).and(movies::id.gt(id))))
+            $query
+                .filter($column.ge(value.clone()))
+                .filter($column.gt(value.clone()).or($column.eq(value).and(movies::id.gt(id))))
         }
     }};
 }
@@ -436,7 +442,7 @@ crate::for_both_backends! {
                 | (MovieSortField::Relevance, SortKey::Ranked(_, purchases, likes)) => {
                     let (p, l) = (*purchases, *likes);
                     if desc || sort.field == MovieSortField::Relevance {
-                        query.filter(
+                        query.filter(movies::purchases_count.le(p)).filter(
                             movies::purchases_count.lt(p).or(movies::purchases_count.eq(p).and(
                                 movies::likes_count
                                     .lt(l)
@@ -444,7 +450,7 @@ crate::for_both_backends! {
                             )),
                         )
                     } else {
-                        query.filter(
+                        query.filter(movies::purchases_count.ge(p)).filter(
                             movies::purchases_count.gt(p).or(movies::purchases_count.eq(p).and(
                                 movies::likes_count
                                     .gt(l)

@@ -425,12 +425,26 @@ pub async fn seed_synthetic(db: &Db, count: usize) -> AppResult<usize> {
         inserted += insert_catalog(db, &entries).await?;
         tracing::info!(inserted, of = count, "synthetic catalog");
     }
-    // Fresh statistics after a bulk load, so the planner picks the catalog's indexes.
+    // Fresh statistics after a bulk load, so the planner picks the catalog's indexes, and the search indexes
+    // compacted as they would be after a while in service: PostgreSQL's vacuum sets the visibility map that
+    // index-only reads need; SQLite's FTS5 tables merge the segments each batch wrote.
     let mut conn = db.conn().await?;
-    crate::per_backend!(&mut conn, |c| {
-        use diesel_async::RunQueryDsl;
-        diesel::sql_query("ANALYZE").execute(c).await
-    })?;
+    match &mut conn {
+        crate::db::DbConn::Postgres(c) => {
+            use diesel_async::RunQueryDsl;
+            diesel::sql_query("VACUUM ANALYZE").execute(&mut **c).await?;
+        }
+        crate::db::DbConn::Sqlite(c) => {
+            use diesel_async::RunQueryDsl;
+            for statement in [
+                "INSERT INTO movies_fts (movies_fts) VALUES ('optimize')",
+                "INSERT INTO people_fts (people_fts) VALUES ('optimize')",
+                "ANALYZE",
+            ] {
+                diesel::sql_query(statement).execute(&mut **c).await?;
+            }
+        }
+    }
     Ok(inserted)
 }
 
