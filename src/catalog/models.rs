@@ -106,10 +106,21 @@ pub struct MovieFilter {
 /// counts) is served by walking the sort's index and testing each movie, which stops after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchPlan {
-    /// Every movie that matches (the filter included), found by the probe.
-    Ids(Vec<i64>),
-    /// Too many to list: test each movie in sort order.
-    Scan,
+    /// Every movie that matches (the filter included), found by the probe, and the same field by field.
+    Ids(Vec<i64>, FieldMatches),
+    /// Too many to list: test each movie in sort order. What the probe could list field by field tells the
+    /// relevance sort which of its ranks to read by id and which to walk (see `repo::list_movies_by_relevance`).
+    Scan(FieldMatches),
+}
+
+/// The movies (the filter included) whose title, description or people match a search, field by field, as far
+/// as the probe lists them: None where a field matches more movies than the probe lists (a dense match, found
+/// soon by walking an index), else every one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldMatches {
+    pub titles: Option<Vec<i64>>,
+    pub descriptions: Option<Vec<i64>>,
+    pub people: Option<Vec<i64>>,
 }
 
 /// How well a movie answers a search (B5, issue 25): the relevance sort's tiers, best first. Each tier is

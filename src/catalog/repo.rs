@@ -12,9 +12,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::{
-    CertificationRow, GenreRow, MovieChanges, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, Named,
-    NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SearchPlan, SearchRank, SortKey,
-    ViewerState,
+    CertificationRow, FieldMatches, GenreRow, MovieChanges, MovieCursor, MovieFilter, MovieRow, MovieSort,
+    MovieSortField, Named, NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SearchPlan,
+    SearchRank, SortKey, ViewerState,
 };
 use crate::db::notify::{Content, Part, public_content_changed};
 use crate::db::schema::{
@@ -131,9 +131,13 @@ macro_rules! movies_of_people_named {
 /// of three characters or more as a phrase (the same substring rule), and shorter texts scan.
 pub trait MovieSearch: Backend {
     fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
-    /// `query` without the movies whose title and description do not contain `text` (three characters or
-    /// more), served by the index: the first half of a search's probe.
-    fn titles_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
+    /// `query` without the movies whose title (`Field::Title`) or description (`Field::Description`) does not
+    /// contain `text` (three characters or more), served by the index: part of a search's probe.
+    fn field_containing<'a>(
+        query: movies::BoxedQuery<'a, Self>,
+        field: MovieText,
+        text: &str,
+    ) -> movies::BoxedQuery<'a, Self>;
     /// `query` without the movies none of whose stars and directors has `text` (three characters or more) in
     /// their name, served by the index: the second half of a search's probe.
     fn people_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self>;
@@ -155,6 +159,13 @@ fn prefix_pattern(lowered: &str) -> String {
     pattern
 }
 
+/// The two texts of a movie a search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovieText {
+    Title,
+    Description,
+}
+
 /// The FTS5 phrase of a search text on SQLite: quoted, its own quotes doubled, so nothing in it is query
 /// syntax.
 fn fts_phrase(text: &str) -> String {
@@ -174,16 +185,18 @@ impl MovieSearch for diesel::pg::Pg {
         }
     }
 
-    fn titles_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
-        match crate::db::contains_pattern(text) {
-            // Both trigram indexes, joined by a BitmapOr.
-            Some(pattern) => query.filter(
-                lower(movies::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(movies::description).like(pattern).escape('\\')),
-            ),
-            None => query,
+    fn field_containing<'a>(
+        query: movies::BoxedQuery<'a, Self>,
+        field: MovieText,
+        text: &str,
+    ) -> movies::BoxedQuery<'a, Self> {
+        match (crate::db::contains_pattern(text), field) {
+            // Each column's trigram index.
+            (Some(pattern), MovieText::Title) => query.filter(lower(movies::name).like(pattern).escape('\\')),
+            (Some(pattern), MovieText::Description) => {
+                query.filter(lower(movies::description).like(pattern).escape('\\'))
+            }
+            (None, _) => query,
         }
     }
 
@@ -227,11 +240,19 @@ impl MovieSearch for diesel::sqlite::Sqlite {
         )
     }
 
-    fn titles_containing<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
+    fn field_containing<'a>(
+        query: movies::BoxedQuery<'a, Self>,
+        field: MovieText,
+        text: &str,
+    ) -> movies::BoxedQuery<'a, Self> {
         use diesel::sql_types::{Bool, Text};
+        let column = match field {
+            MovieText::Title => "name",
+            MovieText::Description => "description",
+        };
         query.filter(
             diesel::dsl::sql::<Bool>("movies.id IN (SELECT rowid FROM movies_fts WHERE movies_fts MATCH ")
-                .bind::<Text, _>(fts_phrase(text))
+                .bind::<Text, _>(format!("{column} : {}", fts_phrase(text)))
                 .sql(")"),
         )
     }
@@ -259,8 +280,8 @@ pub trait MovieQueries: MovieSearch {
     /// The same movies as `movies_containing`, tested one by one (LIKE on each movie's title and description,
     /// and its people among those named so): for a page read by walking the sort's index (`SearchPlan::Scan`).
     fn movies_scanned<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self>;
-    /// `query` without the movies whose rank for the search `text` is not `rank` (the movies' match with
-    /// `text` is the query's own business): the relevance sort's tiers (issue 25).
+    /// `query` without the movies whose rank for the search `text` is not `rank`: the relevance sort's tiers
+    /// (issue 25). Each rank's condition implies that the movie matches the search.
     fn movies_in_rank<'a>(
         query: movies::BoxedQuery<'a, Self>,
         rank: SearchRank,
@@ -350,8 +371,8 @@ crate::for_both_backends! {
             if let Some(text) = filter.search.as_deref() {
                 query = match &filter.search_plan {
                     None => <Self as MovieSearch>::movies_searched(query, text),
-                    Some(SearchPlan::Ids(ids)) => query.filter(movies::id.eq_any(ids.clone())),
-                    Some(SearchPlan::Scan) => match crate::db::contains_pattern(text) {
+                    Some(SearchPlan::Ids(ids, _)) => query.filter(movies::id.eq_any(ids.clone())),
+                    Some(SearchPlan::Scan(_)) => match crate::db::contains_pattern(text) {
                         Some(pattern) => Self::movies_scanned(query, pattern),
                         None => query,
                     },
@@ -411,6 +432,7 @@ crate::for_both_backends! {
                     .filter(not(lower(movies::name).like(contains.clone()).escape('\\')))
                     .filter(movies::id.eq_any(movies_of_people_named!(contains))),
                 SearchRank::Description => query
+                    .filter(lower(movies::description).like(contains.clone()).escape('\\'))
                     .filter(not(lower(movies::name).like(contains.clone()).escape('\\')))
                     .filter(not(movies::id.eq_any(movies_of_people_named!(contains)))),
             }
@@ -470,49 +492,52 @@ fn movies_matching<'a, DB: MovieQueries>(filter: &MovieFilter) -> movies::BoxedQ
     DB::movies_matching(filter)
 }
 
-fn titles_probe<'a, DB: MovieQueries>(filter: &MovieFilter, text: &str) -> movies::BoxedQuery<'a, DB> {
-    DB::titles_containing(DB::movies_matching(filter), text)
+fn field_probe<'a, DB: MovieQueries>(filter: &MovieFilter, field: MovieText, text: &str) -> movies::BoxedQuery<'a, DB> {
+    DB::field_containing(DB::movies_matching(filter), field, text)
 }
 
 fn people_probe<'a, DB: MovieQueries>(filter: &MovieFilter, text: &str) -> movies::BoxedQuery<'a, DB> {
     DB::people_containing(DB::movies_matching(filter), text)
 }
 
-/// B5: the ids of the movies matching `filter` (its own search ignored) whose title, description or people
-/// contain `text` (three characters or more), through the search indexes: all of them when there are fewer
-/// than `limit`, None when there are `limit` or more. Two statements (titles, people), each stopping at
-/// `limit` rows, so a common word costs no more than a rare one.
+/// B5: the movies matching `filter` (its own search ignored) whose title, description or people contain `text`
+/// (three characters or more), field by field, through the search indexes: each field's list stops at `limit`
+/// rows (None past it), so a common word costs no more than a rare one. Three statements.
 pub async fn search_probe(
     conn: &mut DbConn,
     filter: &MovieFilter,
     text: &str,
     limit: i64,
-) -> QueryResult<Option<Vec<i64>>> {
+) -> QueryResult<FieldMatches> {
     let unsearched = MovieFilter {
         search: None,
         search_plan: None,
         ..filter.clone()
     };
-    let (titles, people): (Vec<i64>, Vec<i64>) = per_backend!(conn, |c| {
-        let titles = titles_probe(&unsearched, text)
+    let listed = |ids: Vec<i64>| ((ids.len() as i64) < limit).then_some(ids);
+    let (titles, descriptions, people): (Vec<i64>, Vec<i64>, Vec<i64>) = per_backend!(conn, |c| {
+        let titles = field_probe(&unsearched, MovieText::Title, text)
             .select(movies::id)
             .limit(limit)
             .load(c)
             .await?;
-        if titles.len() as i64 >= limit {
-            return Ok(None);
-        }
+        let descriptions = field_probe(&unsearched, MovieText::Description, text)
+            .select(movies::id)
+            .limit(limit)
+            .load(c)
+            .await?;
         let people = people_probe(&unsearched, text)
             .select(movies::id)
             .limit(limit)
             .load(c)
             .await?;
-        QueryResult::Ok((titles, people))
+        QueryResult::Ok((titles, descriptions, people))
     })?;
-    let mut ids: Vec<i64> = titles.into_iter().chain(people).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok((ids.len() as i64) < limit).map(|few| few.then_some(ids))
+    Ok(FieldMatches {
+        titles: listed(titles),
+        descriptions: listed(descriptions),
+        people: listed(people),
+    })
 }
 
 /// The page's movies: matching `filter`, after `after` (when given), in `sort` order.
@@ -596,15 +621,45 @@ pub async fn list_movies_ranked_up_to(
         Some(SortKey::Ranked(rank, ..)) => SearchRank::from_key(*rank).unwrap_or(SearchRank::Description),
         _ => SearchRank::ExactTitle,
     };
+    let fields = match &filter.search_plan {
+        Some(SearchPlan::Ids(_, fields) | SearchPlan::Scan(fields)) => fields.clone(),
+        None => FieldMatches::default(),
+    };
+    // Each rank's own condition says that a movie matches; walking, the search's test of every movie would be
+    // said twice (and made the planner scan the table for a person's name at a million movies).
+    let listed_by_probe = matches!(filter.search_plan, Some(SearchPlan::Ids(..)));
+    let filter = &match filter.search_plan {
+        Some(SearchPlan::Ids(..)) => filter.clone(),
+        _ => MovieFilter {
+            search: None,
+            search_plan: None,
+            ..filter.clone()
+        },
+    };
     let mut found = Vec::new();
     for rank in SearchRank::ALL.into_iter().filter(|rank| (start..=last).contains(rank)) {
         let remaining = limit - found.len() as i64;
         if remaining <= 0 {
             break;
         }
+        // A rank's movies are among those its field matches: read by id when the probe listed them (none to
+        // read when it listed none), by walking the popularity index when they are too many to list.
+        let field_ids = match rank {
+            SearchRank::ExactTitle | SearchRank::TitleStart | SearchRank::InTitle => &fields.titles,
+            SearchRank::Person => &fields.people,
+            SearchRank::Description => &fields.descriptions,
+        };
+        if field_ids.as_ref().is_some_and(|ids| ids.is_empty()) {
+            continue;
+        }
         let after = after.filter(|_| rank == start);
         let rows: Vec<(MovieRow, Option<String>)> = per_backend!(conn, |c| {
-            ranked_page_query(filter, sort, after, rank, text)
+            let mut query = ranked_page_query(filter, sort, after, rank, text);
+            // Read by id when walking; a page the probe listed is already read by id.
+            if let (Some(ids), false) = (field_ids, listed_by_probe) {
+                query = query.filter(movies::id.eq_any(ids.clone()));
+            }
+            query
                 .select((MovieRow::as_select(), GENRE_IDS_COLUMN))
                 .limit(remaining)
                 .load(c)

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::models::{
-    CertificationRow, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow, Reaction,
-    SearchPlan, SearchRank, ViewerState,
+    CertificationRow, FieldMatches, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow,
+    Reaction, SearchPlan, SearchRank, ViewerState,
 };
 use crate::catalog::{repo, typos};
 use crate::db::notify::Content;
@@ -188,7 +188,7 @@ impl Catalog {
     }
 
     /// Movies matching `filter` in `sort` order: the first `limit` after `after`, in one statement; a search
-    /// first probes its indexes (two more statements, see `SearchPlan`), which also counts it.
+    /// first probes its indexes (three more statements, see `SearchPlan`), which also counts it.
     pub async fn movies(
         &self,
         mut filter: MovieFilter,
@@ -424,15 +424,25 @@ impl Catalog {
 /// a text long enough; returns the count when the probe took it.
 async fn plan_search(conn: &mut DbConn, filter: &mut MovieFilter, text: &str) -> AppResult<Option<Total>> {
     let (plan, total) = if text.trim().chars().count() < INDEXED_SEARCH_CHARS {
-        (SearchPlan::Scan, None)
+        (SearchPlan::Scan(FieldMatches::default()), None)
     } else {
-        match repo::search_probe(conn, filter, text, SEARCH_COUNT_CAP + 1).await? {
+        let fields = repo::search_probe(conn, filter, text, SEARCH_COUNT_CAP + 1).await?;
+        let all = match (&fields.titles, &fields.descriptions, &fields.people) {
+            (Some(titles), Some(descriptions), Some(people)) => {
+                let mut ids: Vec<i64> = titles.iter().chain(descriptions).chain(people).copied().collect();
+                ids.sort_unstable();
+                ids.dedup();
+                Some(ids).filter(|ids| (ids.len() as i64) <= SEARCH_COUNT_CAP)
+            }
+            _ => None,
+        };
+        match all {
             Some(ids) => {
                 let total = Total::exact(ids.len() as i64);
-                (SearchPlan::Ids(ids), Some(total))
+                (SearchPlan::Ids(ids, fields), Some(total))
             }
             None => (
-                SearchPlan::Scan,
+                SearchPlan::Scan(fields),
                 Some(Total::capped_at(SEARCH_COUNT_CAP, SEARCH_COUNT_CAP + 1)),
             ),
         }
@@ -443,7 +453,7 @@ async fn plan_search(conn: &mut DbConn, filter: &mut MovieFilter, text: &str) ->
 
 /// Whether the search's probe found no movie at all (the page is known to be empty without reading it).
 fn finds_nothing(filter: &MovieFilter) -> bool {
-    matches!(&filter.search_plan, Some(SearchPlan::Ids(ids)) if ids.is_empty())
+    matches!(&filter.search_plan, Some(SearchPlan::Ids(ids, _)) if ids.is_empty())
 }
 
 /// The search text with each word the catalog's titles and names do not hold replaced by the closest one
