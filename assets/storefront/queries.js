@@ -14,6 +14,11 @@ export const CATALOG = `query Catalog($first: Int, $after: String, $search: Stri
 
 export const FILTERS = `query Filters { genres { id name movieCount } certifications { id name } }`;
 
+/** What the search box offers while a visitor types (issue 25). */
+export const SUGGESTIONS = `query Suggestions($text: String!) {
+  searchSuggestions(text: $text, first: 8) { __typename ... on Movie { name } ... on Person { name } }
+}`;
+
 export const MOVIE = `query Movie($id: ID!) {
   movie(id: $id) {
     id name year durationMinutes description imdbScore metaScore votes available addedAt

@@ -172,6 +172,10 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll('.grid .card').length > n, firstCount, { timeout: 30000 });
   await step(`scrolling loaded more (${await page.locator('.grid .card').count()} movies)`, page);
 
+  // Suggestions as you type (issue 25): the box offers the titles it can complete to.
+  await page.getByLabel('Search titles and people').fill('godf');
+  await page.locator('#search-suggestions option[value="The Godfather"]').waitFor({ state: 'attached', timeout: 10000 });
+  await step('the search box suggests "The Godfather" for "godf"');
   // A typo (issue 25): the page shows the corrected text's movies and says so; best match is the sort.
   await page.getByLabel('Search titles and people').fill('godfater');
   await page.waitForURL(/\?q=godfater$/, { timeout: 10000 });

@@ -1,41 +1,42 @@
-//! `MovieConnection`: a page of movies (the catalog, a genre's movies, the viewer's lists) as the generic page
-//! type answers it, and what a search page adds — the text whose matches it shows when the typo fallback
-//! answered (issue 25).
+//! A page of a searchable list: the generic page (`graphql::pagination::Page`) and what a search page adds —
+//! the text whose matches it shows when the typo fallback answered (issue 25). Named as its page type is
+//! (`MovieConnection`), so a list's type is the same whether it was searched or not.
+
+use std::borrow::Cow;
 
 use async_graphql::connection::PageInfo;
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Object, Result, TypeName};
 
-use crate::catalog::graphql::{Movie, MovieCount};
-use crate::graphql::pagination::{Edge, Page};
+use crate::graphql::pagination::{Counted, Edge, Page, PageNode};
 
-pub struct MovieConnection {
-    page: Page<Movie, MovieCount>,
+pub struct SearchedPage<N, F> {
+    page: Page<N, F>,
     did_you_mean: Option<String>,
 }
 
-impl MovieConnection {
-    pub fn new(page: Page<Movie, MovieCount>) -> MovieConnection {
-        MovieConnection {
+impl<N, F> SearchedPage<N, F> {
+    pub fn new(page: Page<N, F>) -> SearchedPage<N, F> {
+        SearchedPage {
             page,
             did_you_mean: None,
         }
     }
 
     /// The page of a search that found nothing as typed, showing the matches of `text` instead.
-    pub fn instead_of_nothing(mut self, text: Option<String>) -> MovieConnection {
+    pub fn instead_of_nothing(mut self, text: Option<String>) -> SearchedPage<N, F> {
         self.did_you_mean = text;
         self
     }
 }
 
-#[Object]
-impl MovieConnection {
-    async fn edges(&self, ctx: &Context<'_>) -> Result<Vec<Edge<Movie>>> {
+#[Object(name_type)]
+impl<N: PageNode, F: Counted> SearchedPage<N, F> {
+    async fn edges(&self, ctx: &Context<'_>) -> Result<Vec<Edge<N>>> {
         self.page.edges(ctx).await
     }
 
     /// The page's items without cursors.
-    async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<&Movie>> {
+    async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<&N>> {
         self.page.node_list(ctx).await
     }
 
@@ -61,5 +62,11 @@ impl MovieConnection {
     /// shows instead. Pages after it are asked for with the same search text as this one.
     async fn did_you_mean(&self) -> Option<&str> {
         self.did_you_mean.as_deref()
+    }
+}
+
+impl<N: PageNode, F: Send + Sync> TypeName for SearchedPage<N, F> {
+    fn type_name() -> Cow<'static, str> {
+        N::CONNECTION.into()
     }
 }

@@ -1,6 +1,6 @@
 //! The catalog's part of the GraphQL schema: public reads of movies, genres and certifications.
 
-use crate::catalog::connection::MovieConnection;
+use crate::catalog::connection::SearchedPage;
 use crate::catalog::posters::{Poster, PosterSize, Posters};
 use crate::graphql::budgets::{Budget, spends};
 use std::collections::HashMap;
@@ -154,6 +154,9 @@ impl CatalogQuery {
 /// A movie of the catalog.
 #[derive(Clone)]
 pub struct Movie(pub MovieRow);
+
+/// A page of movies (`MovieConnection`): the catalog, a genre's movies, the viewer's lists.
+pub type MovieConnection = SearchedPage<Movie, MovieCount>;
 
 impl PageNode for Movie {
     const CONNECTION: &'static str = "MovieConnection";

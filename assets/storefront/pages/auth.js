@@ -88,10 +88,8 @@ export function Activate({ params }) {
   useTitle('Activate your account');
   const token = useTokenFromAddress(params);
   const choosePassword = params.get('choosePassword') === 'true';
-  const [password, setPassword] = useState('');
   const [done, setDone] = useState(false);
-  const submit = useAction(async (event) => {
-    event?.preventDefault();
+  const submit = useAction(async (password) => {
     await api.activate(token, choosePassword ? password : undefined);
     setDone(true);
   });
@@ -112,13 +110,19 @@ export function Activate({ params }) {
   }
   return html`<section class="narrow">
     <h1>Choose a password</h1>
-    <form onSubmit=${submit.run}>
-      <${Field} label="New password" type="password" autocomplete="new-password" required minlength="8"
-        maxlength="72" hint=${PASSWORD_HINT} value=${password} onInput=${(e) => setPassword(e.target.value)} />
-      <button type="submit" class="primary" disabled=${submit.busy}>Activate</button>
-      <${ErrorNote} error=${submit.error} />
-    </form>
+    <${NewPasswordForm} submit=${submit} action="Activate" />
   </section>`;
+}
+
+/** The form of the links that set a password (activation that asks for one, reset): one field, one button. */
+function NewPasswordForm({ submit, action, disabled = false }) {
+  const [password, setPassword] = useState('');
+  return html`<form onSubmit=${(event) => (event.preventDefault(), submit.run(password))}>
+    <${Field} label="New password" type="password" autocomplete="new-password" required minlength="8"
+      maxlength="72" hint=${PASSWORD_HINT} value=${password} onInput=${(e) => setPassword(e.target.value)} />
+    <button type="submit" class="primary" disabled=${submit.busy || disabled}>${action}</button>
+    <${ErrorNote} error=${submit.error} />
+  </form>`;
 }
 
 export function ForgotPassword() {
@@ -146,10 +150,8 @@ export function ForgotPassword() {
 export function ResetPassword({ params }) {
   useTitle('Choose a new password');
   const token = useTokenFromAddress(params);
-  const [password, setPassword] = useState('');
   const [done, setDone] = useState(false);
-  const submit = useAction(async (event) => {
-    event.preventDefault();
+  const submit = useAction(async (password) => {
     await api.completePasswordReset(token, password);
     setDone(true);
   });
@@ -159,11 +161,6 @@ export function ResetPassword({ params }) {
   }
   return html`<section class="narrow">
     <h1>Choose a new password</h1>
-    <form onSubmit=${submit.run}>
-      <${Field} label="New password" type="password" autocomplete="new-password" required minlength="8"
-        maxlength="72" hint=${PASSWORD_HINT} value=${password} onInput=${(e) => setPassword(e.target.value)} />
-      <button type="submit" class="primary" disabled=${submit.busy || !token}>Change password</button>
-      <${ErrorNote} error=${submit.error} />
-    </form>
+    <${NewPasswordForm} submit=${submit} action="Change password" disabled=${!token} />
   </section>`;
 }

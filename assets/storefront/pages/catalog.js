@@ -1,7 +1,7 @@
 // The catalog: search as you type, filters, sorts, and more movies as the visitor scrolls (cursor pages).
 import { useCallback, useEffect, useState } from '../vendor/htm-preact.js';
 import { gql } from '../api.js';
-import { CATALOG, FILTERS } from '../queries.js';
+import { CATALOG, FILTERS, SUGGESTIONS } from '../queries.js';
 import { ErrorNote, Link, Loading, MoreWhenVisible, Poster, html, navigate, useLoad, useTitle } from '../ui.js';
 
 const SORTS = {
@@ -70,6 +70,27 @@ export function Catalog({ params }) {
   const [more, setMore] = useState({ nodes: [], pageInfo: null, busy: false, error: null });
   useEffect(() => setMore({ nodes: [], pageInfo: null, busy: false, error: null }), [key]);
 
+  // Suggestions as you type, sooner than the search itself: titles and people the box can complete to. They
+  // only help, so a failed request leaves the list as it was.
+  const [suggestions, setSuggestions] = useState([]);
+  useEffect(() => {
+    const text = draft.trim();
+    if (text.length < 2) {
+      setSuggestions([]);
+      return undefined;
+    }
+    let current = true;
+    const timer = setTimeout(() => {
+      gql(SUGGESTIONS, { text })
+        .then((data) => current && setSuggestions(data.searchSuggestions))
+        .catch(() => {});
+    }, 120);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [draft]);
+
   // Search as you type: the address (and so the query) follows the box after a short pause.
   useEffect(() => {
     if (draft === view.q) return undefined;
@@ -113,7 +134,11 @@ export function Catalog({ params }) {
       <div class="field grow">
         <label for="search">Search titles and people</label>
         <input id="search" type="search" value=${draft} placeholder="Title, director or star"
-          autocomplete="off" onInput=${(e) => setDraft(e.target.value)} />
+          autocomplete="off" list="search-suggestions" onInput=${(e) => setDraft(e.target.value)} />
+        <datalist id="search-suggestions">
+          ${[...new Map(suggestions.map((s) => [s.name, s])).values()].map(
+            (s) => html`<option value=${s.name}>${s.__typename === 'Person' ? 'Director or star' : 'Movie'}</option>`)}
+        </datalist>
       </div>
       <div class="field">
         <label for="genre">Genre</label>

@@ -9,7 +9,7 @@ function PaymentRow({ payment, onChange, decide = true }) {
   const [reason, setReason] = useState('');
   const refund = useAction(async () => {
     if (!confirm(`Refund ${payment.amount.formatted} to the buyer?`)) return;
-    onChange((await gql(Q.REFUND_PAYMENT, { id: payment.id, reason: reason.trim() || 'Granted by staff' })).refundPayment);
+    onChange((await gql(Q.REFUND_PAYMENT, { id: payment.id, reason: reason.trim() })).refundPayment);
   });
   const decline = useAction(async () => {
     await gql(Q.DECLINE_REFUND, { id: payment.refund.id, reason: reason.trim() });
@@ -28,7 +28,7 @@ function PaymentRow({ payment, onChange, decide = true }) {
       ${decide && (asked || payment.needsReview) &&
       html`<div class="inline-form">
         <${Field} label="Reason (sent to the buyer)" maxlength="500" value=${reason} onInput=${(e) => setReason(e.target.value)} />
-        <button type="button" class="primary" onClick=${refund.run} disabled=${refund.busy}>Refund</button>
+        <button type="button" class="primary" onClick=${refund.run} disabled=${refund.busy || !reason.trim()}>Refund</button>
         ${asked && html`<button type="button" onClick=${decline.run} disabled=${decline.busy || !reason.trim()}>Decline</button>`}
         ${payment.needsReview && payment.status === 'SUCCEEDED' &&
         html`<button type="button" onClick=${accept.run} disabled=${accept.busy}>Accept what arrived</button>`}
