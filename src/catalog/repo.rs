@@ -146,19 +146,6 @@ pub trait MovieSearch: Backend {
     fn titles_starting_with<'a>(query: movies::BoxedQuery<'a, Self>, lowered: &str) -> movies::BoxedQuery<'a, Self>;
 }
 
-/// The LIKE pattern of the titles that start with `lowered`: its wildcards taken literally.
-fn prefix_pattern(lowered: &str) -> String {
-    let mut pattern = String::with_capacity(lowered.len() + 1);
-    for c in lowered.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// The two texts of a movie a search reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MovieText {
@@ -175,7 +162,11 @@ fn fts_phrase(text: &str) -> String {
 impl MovieSearch for diesel::pg::Pg {
     fn titles_starting_with<'a>(query: movies::BoxedQuery<'a, Self>, lowered: &str) -> movies::BoxedQuery<'a, Self> {
         // The text_pattern_ops index serves a LIKE prefix.
-        query.filter(lower(movies::name).like(prefix_pattern(lowered)).escape('\\'))
+        query.filter(
+            lower(movies::name)
+                .like(crate::db::prefix_pattern(lowered))
+                .escape('\\'),
+        )
     }
 
     fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
@@ -215,7 +206,11 @@ impl MovieSearch for diesel::sqlite::Sqlite {
         query
             .filter(lower(movies::name).ge(lowered.to_string()))
             .filter(lower(movies::name).lt(format!("{lowered}{}", char::MAX)))
-            .filter(lower(movies::name).like(prefix_pattern(lowered)).escape('\\'))
+            .filter(
+                lower(movies::name)
+                    .like(crate::db::prefix_pattern(lowered))
+                    .escape('\\'),
+            )
     }
 
     fn movies_searched<'a>(query: movies::BoxedQuery<'a, Self>, text: &str) -> movies::BoxedQuery<'a, Self> {
@@ -420,7 +415,7 @@ crate::for_both_backends! {
             let Some(contains) = crate::db::contains_pattern(&lowered) else {
                 return query;
             };
-            let starts = prefix_pattern(&lowered);
+            let starts = crate::db::prefix_pattern(&lowered);
             match rank {
                 SearchRank::ExactTitle => query.filter(lower(movies::name).eq(lowered)),
                 SearchRank::TitleStart => <Self as MovieSearch>::titles_starting_with(query, &lowered)

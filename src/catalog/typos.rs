@@ -15,6 +15,10 @@ pub const CORRECTED_WORD_CHARS: usize = 3;
 /// At most this many words of a search are corrected (each costs one statement).
 pub const MAX_CORRECTED_WORDS: usize = 3;
 
+/// Words longer than this are not corrected: no title word is that long, and each character adds a trigram
+/// to the candidates' query (on SQLite an OR of them, ranked over every row holding any).
+pub const MAX_CORRECTED_WORD_CHARS: usize = 24;
+
 /// The words of `text` as the search compares them: lower-cased runs of letters and digits.
 pub fn words(text: &str) -> Vec<String> {
     text.to_lowercase()
@@ -29,7 +33,10 @@ pub fn correctable(text: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
     words(text)
         .into_iter()
-        .filter(|word| word.chars().count() >= CORRECTED_WORD_CHARS && !word.chars().all(|c| c.is_numeric()))
+        .filter(|word| {
+            (CORRECTED_WORD_CHARS..=MAX_CORRECTED_WORD_CHARS).contains(&word.chars().count())
+                && !word.chars().all(|c| c.is_numeric())
+        })
         .filter(|word| seen.insert(word.clone()))
         .take(MAX_CORRECTED_WORDS)
         .collect()
@@ -125,5 +132,11 @@ mod tests {
     fn only_words_worth_correcting_are() {
         assert_eq!(correctable("No. 4321 of the wlid rivr, rivr"), ["the", "wlid", "rivr"]);
         assert_eq!(correctable("a b 12"), Vec::<String>::new());
+        let long = "x".repeat(MAX_CORRECTED_WORD_CHARS + 1);
+        assert_eq!(
+            correctable(&format!("{long} wlid")),
+            ["wlid"],
+            "a word too long to be a title's is left"
+        );
     }
 }

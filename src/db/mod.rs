@@ -32,16 +32,25 @@ pub fn contains_pattern(text: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
+    Some(format!("%{}%", like_escaped(&text.to_lowercase())))
+}
+
+/// A LIKE pattern matching values that start with `lowered` (already case-folded), its wildcards escaped as
+/// `contains_pattern` escapes them.
+pub fn prefix_pattern(lowered: &str) -> String {
+    format!("{}%", like_escaped(lowered))
+}
+
+/// `text` with LIKE's `%`, `_` and escape character `\` taken literally (escaped by `\`).
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+            escaped.push('\\');
         }
-        pattern.push(c);
+        escaped.push(c);
     }
-    pattern.push('%');
-    Some(pattern)
+    escaped
 }
 
 #[cfg(test)]
