@@ -617,6 +617,11 @@ async fn search_follows_every_change_and_takes_any_text(backend: Backend) {
     .await;
     assert_eq!(count("xylophone").await, 0, "the old title is gone from the index");
     assert_eq!(count("marimba").await, 1);
+    let (stored, expected) = app.title_words().await;
+    assert_eq!(
+        stored, expected,
+        "the titles' word starts follow a new title and a renamed one"
+    );
     ok(
         app,
         &staff.moderator,
@@ -634,4 +639,6 @@ async fn search_follows_every_change_and_takes_any_text(backend: Backend) {
     )
     .await;
     assert_eq!(count("marimba").await, 0);
+    let (stored, expected) = app.title_words().await;
+    assert_eq!(stored, expected, "a deleted movie's word starts go with it");
 }

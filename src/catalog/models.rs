@@ -101,6 +101,41 @@ pub struct MovieFilter {
     pub search_plan: Option<SearchPlan>,
 }
 
+impl MovieFilter {
+    /// Whether the filter keeps every movie but for its search: nothing else to apply (issue 25: the search's
+    /// probe reads the search's own indexes alone then).
+    pub fn keeps_every_movie(&self) -> bool {
+        let MovieFilter {
+            year_min,
+            year_max,
+            imdb_min,
+            imdb_max,
+            price_min,
+            price_max,
+            genre_ids,
+            certification_ids,
+            director_ids,
+            star_ids,
+            search: _,
+            favorite_of,
+            purchased_by,
+            search_plan: _,
+        } = self;
+        year_min.is_none()
+            && year_max.is_none()
+            && imdb_min.is_none()
+            && imdb_max.is_none()
+            && price_min.is_none()
+            && price_max.is_none()
+            && genre_ids.is_empty()
+            && certification_ids.is_empty()
+            && director_ids.is_empty()
+            && star_ids.is_empty()
+            && favorite_of.is_none()
+            && purchased_by.is_none()
+    }
+}
+
 /// How a search page is read (B5), decided per request by a cheap probe of the search indexes: a term few
 /// movies match is listed from the indexes and its page read by id; a term many match (more than a search
 /// counts) is served by walking the sort's index and testing each movie, which stops after a page.

@@ -16,6 +16,7 @@ use crate::catalog::models::{
     MovieSortField, Named, NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar, PersonRow, Reaction, SearchPlan,
     SearchRank, SortKey, ViewerState,
 };
+use crate::catalog::words;
 use crate::db::notify::{Content, Part, public_content_changed};
 use crate::db::schema::{
     cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
@@ -155,7 +156,7 @@ pub enum MovieText {
 
 /// The FTS5 phrase of a search text on SQLite: quoted, its own quotes doubled, so nothing in it is query
 /// syntax.
-fn fts_phrase(text: &str) -> String {
+pub(super) fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.trim().to_lowercase().replace('"', "\"\""))
 }
 
@@ -485,54 +486,6 @@ crate::for_both_backends! {
 
 fn movies_matching<'a, DB: MovieQueries>(filter: &MovieFilter) -> movies::BoxedQuery<'a, DB> {
     DB::movies_matching(filter)
-}
-
-fn field_probe<'a, DB: MovieQueries>(filter: &MovieFilter, field: MovieText, text: &str) -> movies::BoxedQuery<'a, DB> {
-    DB::field_containing(DB::movies_matching(filter), field, text)
-}
-
-fn people_probe<'a, DB: MovieQueries>(filter: &MovieFilter, text: &str) -> movies::BoxedQuery<'a, DB> {
-    DB::people_containing(DB::movies_matching(filter), text)
-}
-
-/// B5: the movies matching `filter` (its own search ignored) whose title, description or people contain `text`
-/// (three characters or more), field by field, through the search indexes: each field's list stops at `limit`
-/// rows (None past it), so a common word costs no more than a rare one. Three statements.
-pub async fn search_probe(
-    conn: &mut DbConn,
-    filter: &MovieFilter,
-    text: &str,
-    limit: i64,
-) -> QueryResult<FieldMatches> {
-    let unsearched = MovieFilter {
-        search: None,
-        search_plan: None,
-        ..filter.clone()
-    };
-    let listed = |ids: Vec<i64>| ((ids.len() as i64) < limit).then_some(ids);
-    let (titles, descriptions, people): (Vec<i64>, Vec<i64>, Vec<i64>) = per_backend!(conn, |c| {
-        let titles = field_probe(&unsearched, MovieText::Title, text)
-            .select(movies::id)
-            .limit(limit)
-            .load(c)
-            .await?;
-        let descriptions = field_probe(&unsearched, MovieText::Description, text)
-            .select(movies::id)
-            .limit(limit)
-            .load(c)
-            .await?;
-        let people = people_probe(&unsearched, text)
-            .select(movies::id)
-            .limit(limit)
-            .load(c)
-            .await?;
-        QueryResult::Ok((titles, descriptions, people))
-    })?;
-    Ok(FieldMatches {
-        titles: listed(titles),
-        descriptions: listed(descriptions),
-        people: listed(people),
-    })
 }
 
 /// The page's movies: matching `filter`, after `after` (when given), in `sort` order.
@@ -1223,24 +1176,30 @@ async fn catalog_changed(conn: &mut DbConn) -> QueryResult<()> {
     public_content_changed(conn, &[Part::all(Content::Catalog)]).await
 }
 
-/// B12: a new movie.
+/// B12: a new movie, with its title's word starts (`words`).
 pub async fn insert_movie(conn: &mut DbConn, movie: &NewMovie) -> QueryResult<MovieRow> {
     catalog_changed(conn).await?;
-    per_backend!(conn, |c| diesel::insert_into(movies::table)
+    let row: MovieRow = per_backend!(conn, |c| diesel::insert_into(movies::table)
         .values(movie)
         .returning(MovieRow::as_returning())
         .get_result(c)
-        .await)
+        .await)?;
+    words::index_title(conn, row.id, &row.name).await?;
+    Ok(row)
 }
 
-/// B12: changes a movie's own columns.
+/// B12: changes a movie's own columns (and its title's word starts with its title).
 pub async fn update_movie(conn: &mut DbConn, movie_id: i64, changes: &MovieChanges) -> QueryResult<MovieRow> {
     catalog_changed(conn).await?;
-    per_backend!(conn, |c| diesel::update(movies::table.find(movie_id))
+    let row: MovieRow = per_backend!(conn, |c| diesel::update(movies::table.find(movie_id))
         .set(changes)
         .returning(MovieRow::as_returning())
         .get_result(c)
-        .await)
+        .await)?;
+    if changes.name.is_some() {
+        words::index_title(conn, row.id, &row.name).await?;
+    }
+    Ok(row)
 }
 
 /// Points a movie at its stored poster (`key` the stored files' prefix, with the uploaded size), or at none;

@@ -7,7 +7,9 @@ use diesel::prelude::{Insertable, QueryDsl};
 use serde::Deserialize;
 
 use crate::catalog::models::{NewMovie, NewMovieDirector, NewMovieGenre, NewMovieStar};
-use crate::db::schema::{certifications, genres, movie_directors, movie_genres, movie_stars, movies, people};
+use crate::db::schema::{
+    certifications, genres, movie_directors, movie_genres, movie_stars, movie_title_words, movies, people,
+};
 use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
 
@@ -200,6 +202,7 @@ macro_rules! insert_plan {
         let mut genre_links = Vec::new();
         let mut director_links = Vec::new();
         let mut star_links = Vec::new();
+        let mut title_words = Vec::new();
         for (chunk_index, chunk) in plan.movies.chunks(MOVIE_BATCH).enumerate() {
             let chunk_entries = &plan.entries[chunk_index * MOVIE_BATCH..];
             let rows: Vec<NewMovie> = chunk
@@ -219,6 +222,7 @@ macro_rules! insert_plan {
             let id_of: HashMap<String, i64> = inserted.into_iter().map(|(id, uuid)| (uuid, id)).collect();
             for (movie, entry) in rows.iter().zip(chunk_entries) {
                 let movie_id = id_of[&movie.uuid];
+                title_words.extend(crate::catalog::words::title_words(movie_id, &movie.name));
                 let unique_genres: BTreeSet<&String> = entry.genres.iter().collect();
                 genre_links.extend(unique_genres.into_iter().map(|g| NewMovieGenre {
                     movie_id,
@@ -249,6 +253,13 @@ macro_rules! insert_plan {
         }
         for chunk in star_links.chunks(LINK_BATCH) {
             $run!(diesel::insert_into(movie_stars::table).values(chunk).execute($conn))?;
+        }
+        for chunk in title_words.chunks(LINK_BATCH) {
+            $run!(
+                diesel::insert_into(movie_title_words::table)
+                    .values(chunk)
+                    .execute($conn)
+            )?;
         }
         Ok::<usize, diesel::result::Error>(plan.movies.len())
     }};

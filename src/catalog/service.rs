@@ -7,7 +7,7 @@ use crate::catalog::models::{
     CertificationRow, FieldMatches, GenreRow, MovieCursor, MovieFilter, MovieRow, MovieSort, MovieSortField, PersonRow,
     Reaction, SearchPlan, SearchRank, ViewerState,
 };
-use crate::catalog::{repo, typos};
+use crate::catalog::{probe, repo, typos};
 use crate::db::notify::Content;
 use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
@@ -426,7 +426,7 @@ async fn plan_search(conn: &mut DbConn, filter: &mut MovieFilter, text: &str) ->
     let (plan, total) = if text.trim().chars().count() < INDEXED_SEARCH_CHARS {
         (SearchPlan::Scan(FieldMatches::default()), None)
     } else {
-        let fields = repo::search_probe(conn, filter, text, SEARCH_COUNT_CAP + 1).await?;
+        let fields = probe::search_probe(conn, filter, text, SEARCH_COUNT_CAP + 1).await?;
         let all = match (&fields.titles, &fields.descriptions, &fields.people) {
             (Some(titles), Some(descriptions), Some(people)) => {
                 let mut ids: Vec<i64> = titles.iter().chain(descriptions).chain(people).copied().collect();

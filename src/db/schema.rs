@@ -143,6 +143,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    movie_title_words (suffix, movie_id) {
+        suffix -> Text,
+        movie_id -> BigInt,
+    }
+}
+
+diesel::table! {
     favorites (user_id, movie_id) {
         user_id -> BigInt,
         movie_id -> BigInt,
@@ -372,6 +379,7 @@ diesel::joinable!(movie_directors -> movies (movie_id));
 diesel::joinable!(movie_directors -> people (person_id));
 diesel::joinable!(movie_stars -> movies (movie_id));
 diesel::joinable!(movie_stars -> people (person_id));
+diesel::joinable!(movie_title_words -> movies (movie_id));
 diesel::joinable!(favorites -> users (user_id));
 diesel::joinable!(favorites -> movies (movie_id));
 diesel::joinable!(movie_reactions -> users (user_id));
@@ -424,6 +432,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     movie_genres,
     movie_directors,
     movie_stars,
+    movie_title_words,
     favorites,
     movie_reactions,
     movie_ratings,

@@ -250,6 +250,32 @@ impl TestApp {
         &self.state.settings
     }
 
+    /// The titles' word index as stored, and as the application computes it from every title today (issue 25,
+    /// `catalog::words`): equal when every write kept it in step.
+    pub async fn title_words(&self) -> (Vec<(String, i64)>, Vec<(String, i64)>) {
+        use cinema::db::schema::{movie_title_words, movies};
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await;
+        let (mut stored, titles) = cinema::per_backend!(&mut conn, |c| {
+            let stored: Vec<(String, i64)> = movie_title_words::table
+                .select((movie_title_words::suffix, movie_title_words::movie_id))
+                .load(c)
+                .await
+                .unwrap();
+            let titles: Vec<(i64, String)> = movies::table.select((movies::id, movies::name)).load(c).await.unwrap();
+            (stored, titles)
+        });
+        let mut expected: Vec<(String, i64)> = titles
+            .iter()
+            .flat_map(|(id, title)| cinema::catalog::words::title_words(*id, title))
+            .map(|word| (word.suffix, word.movie_id))
+            .collect();
+        stored.sort();
+        expected.sort();
+        (stored, expected)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

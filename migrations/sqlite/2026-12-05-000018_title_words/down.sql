@@ -1,0 +1,1 @@
+DROP TABLE movie_title_words;

@@ -1,0 +1,176 @@
+//! A search's probe (B5, issue 25): before a search page is read, which movies match the text field by field
+//! (title, description, people), each list given up past a limit. Its answer decides how the page is read
+//! (`SearchPlan`) and what `totalCount` says.
+//!
+//! The exact lists come from the search indexes (trigrams). Those gather every posting of a text's trigrams
+//! before the first row, so a common text costs its whole list whatever the limit (8 ms for a word in 5% of
+//! a million titles). Where nothing but the search filters the catalog, two cheaper reads answer first:
+//! the titles' word starts (`words`), read in order, show a common title text after `limit` entries; and a
+//! person's movies are read from the cast and crew indexes, which stop at the limit, where the same list
+//! as a condition on movies was gathered whole.
+
+use diesel::QueryResult;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::catalog::models::{FieldMatches, MovieFilter};
+use crate::catalog::repo::{MovieQueries, MovieText, fts_phrase};
+use crate::catalog::words;
+use crate::db::DbConn;
+use crate::db::schema::movies;
+use crate::per_backend;
+
+/// What a quick read learned of one field's matches.
+#[derive(Debug, PartialEq, Eq)]
+enum Quick {
+    /// More than the probe lists.
+    More,
+    /// All of them.
+    All(Vec<i64>),
+    /// Nothing certain: ask the search index.
+    Unknown,
+}
+
+/// The movies matching `filter` (its own search ignored) whose title, description or people contain `text`
+/// (three characters or more), field by field: each list is None past `limit - 1` movies.
+pub async fn search_probe(
+    conn: &mut DbConn,
+    filter: &MovieFilter,
+    text: &str,
+    limit: i64,
+) -> QueryResult<FieldMatches> {
+    let unsearched = MovieFilter {
+        search: None,
+        search_plan: None,
+        ..filter.clone()
+    };
+    let (quick_titles, quick_people) = if unsearched.keeps_every_movie() {
+        (
+            common_in_titles(conn, text, limit).await?,
+            people_movies(conn, text, limit).await?,
+        )
+    } else {
+        (Quick::Unknown, Quick::Unknown)
+    };
+    let titles = match quick_titles {
+        Quick::Unknown => indexed(conn, &unsearched, Field::Movie(MovieText::Title), text, limit).await?,
+        quick => quick,
+    };
+    let descriptions = indexed(conn, &unsearched, Field::Movie(MovieText::Description), text, limit).await?;
+    let people = match quick_people {
+        Quick::Unknown => indexed(conn, &unsearched, Field::People, text, limit).await?,
+        quick => quick,
+    };
+    let listed = |quick: Quick| match quick {
+        Quick::All(ids) => Some(ids),
+        _ => None,
+    };
+    Ok(FieldMatches {
+        titles: listed(titles),
+        descriptions: listed(descriptions),
+        people: listed(people),
+    })
+}
+
+/// A field the search indexes serve.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Movie(MovieText),
+    People,
+}
+
+/// One field's matches through its search index, within `filter`: `All` below `limit`, else `More`.
+async fn indexed(conn: &mut DbConn, filter: &MovieFilter, field: Field, text: &str, limit: i64) -> QueryResult<Quick> {
+    let ids: Vec<i64> = per_backend!(conn, |c| {
+        let query = movies_with(filter, field, text);
+        query.select(movies::id).limit(limit).load(c).await
+    })?;
+    Ok(if (ids.len() as i64) < limit {
+        Quick::All(ids)
+    } else {
+        Quick::More
+    })
+}
+
+fn movies_with<'a, DB: MovieQueries>(filter: &MovieFilter, field: Field, text: &str) -> movies::BoxedQuery<'a, DB> {
+    match field {
+        Field::Movie(text_field) => DB::field_containing(DB::movies_matching(filter), text_field, text),
+        Field::People => DB::people_containing(DB::movies_matching(filter), text),
+    }
+}
+
+/// `More` when at least `limit` titles hold `text` from a word's start (they all match the search), read
+/// from the titles' word starts; otherwise `Unknown` (the search also matches inside words).
+async fn common_in_titles(conn: &mut DbConn, text: &str, limit: i64) -> QueryResult<Quick> {
+    let Some(lowered) = words::indexed_text(text) else {
+        return Ok(Quick::Unknown);
+    };
+    // A title can hold the text from two word starts ("Wild Wild West"): twice the limit in entries.
+    let mut ids = words::titles_with_word_starting(conn, &lowered, 2 * limit).await?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(if ids.len() as i64 >= limit {
+        Quick::More
+    } else {
+        Quick::Unknown
+    })
+}
+
+/// The movies of every star and director whose name contains `text` (three characters or more), read from the
+/// cast's and crew's `(person_id, movie_id)` indexes after the people's search index, stopping after
+/// `2 * limit` rows (one statement): `All` or `More` when that settles it, `Unknown` when the rows ran past
+/// what was read without `limit` distinct movies (a movie counts once per person named so, and per role).
+async fn people_movies(conn: &mut DbConn, text: &str, limit: i64) -> QueryResult<Quick> {
+    use diesel::sql_types::{BigInt, Text};
+    let rows = 2 * limit;
+    let Some(pattern) = crate::db::contains_pattern(text) else {
+        return Ok(Quick::All(Vec::new()));
+    };
+    let read: Vec<MovieId> = match conn {
+        DbConn::Postgres(c) => {
+            diesel::sql_query(
+                "SELECT movie_id FROM movie_stars WHERE person_id IN \
+                   (SELECT id FROM people WHERE lower(name) LIKE $1 ESCAPE '\\') \
+                 UNION ALL SELECT movie_id FROM movie_directors WHERE person_id IN \
+                   (SELECT id FROM people WHERE lower(name) LIKE $1 ESCAPE '\\') \
+                 LIMIT $2",
+            )
+            .bind::<Text, _>(pattern)
+            .bind::<BigInt, _>(rows)
+            .load(&mut **c)
+            .await?
+        }
+        DbConn::Sqlite(c) => {
+            let phrase = fts_phrase(text);
+            diesel::sql_query(
+                "SELECT movie_id FROM movie_stars WHERE person_id IN \
+                   (SELECT rowid FROM people_fts WHERE people_fts MATCH ?) \
+                 UNION ALL SELECT movie_id FROM movie_directors WHERE person_id IN \
+                   (SELECT rowid FROM people_fts WHERE people_fts MATCH ?) \
+                 LIMIT ?",
+            )
+            .bind::<Text, _>(phrase.clone())
+            .bind::<Text, _>(phrase)
+            .bind::<BigInt, _>(rows)
+            .load(&mut **c)
+            .await?
+        }
+    };
+    let complete = (read.len() as i64) < rows;
+    let mut ids: Vec<i64> = read.into_iter().map(|row| row.movie_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(if ids.len() as i64 >= limit {
+        Quick::More
+    } else if complete {
+        Quick::All(ids)
+    } else {
+        Quick::Unknown
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct MovieId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    movie_id: i64,
+}
