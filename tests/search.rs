@@ -357,6 +357,18 @@ async fn quick_reads_find_what_the_search_indexes_find(backend: Backend) {
     let (all, count) = walk_within(&app, "the", &json!({ "field": "NAME" }), &Value::Null).await;
     assert_eq!(count, json!([1000, true]));
     assert!(all.len() >= 1_200, "{}", all.len());
+
+    // Suggestions for a text in more titles than a search counts, none starting with it: the titles holding
+    // it from a word's start, as many as asked for.
+    let suggested = app.query_ok(SUGGEST, json!({ "t": "no.", "n": 5 })).await["searchSuggestions"].clone();
+    let suggested: Vec<&str> = suggested
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(suggested.len(), 5, "{suggested:?}");
+    assert!(suggested.iter().all(|name| name.contains(" No. ")), "{suggested:?}");
 }
 
 /// Issue 25: migration 000018 fills the titles' word index from the titles already there with the same entries

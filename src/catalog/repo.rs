@@ -275,7 +275,13 @@ pub trait MovieQueries: MovieSearch {
     fn movies_containing<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self>;
     /// The same movies as `movies_containing`, tested one by one (LIKE on each movie's title and description,
     /// and its people among those named so): for a page read by walking the sort's index (`SearchPlan::Scan`).
-    fn movies_scanned<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self>;
+    /// A field the probe listed is tested by id (none when it listed none), so a walk for a person's name
+    /// does not test each movie's title and description too.
+    fn movies_scanned<'a>(
+        query: movies::BoxedQuery<'a, Self>,
+        pattern: String,
+        fields: &FieldMatches,
+    ) -> movies::BoxedQuery<'a, Self>;
     /// `query` without the movies whose rank for the search `text` is not `rank`: the relevance sort's tiers
     /// (issue 25). Each rank's condition implies that the movie matches the search.
     fn movies_in_rank<'a>(
@@ -368,8 +374,8 @@ crate::for_both_backends! {
                 query = match &filter.search_plan {
                     None => <Self as MovieSearch>::movies_searched(query, text),
                     Some(SearchPlan::Ids(ids, _)) => query.filter(movies::id.eq_any(ids.clone())),
-                    Some(SearchPlan::Scan(_)) => match crate::db::contains_pattern(text) {
-                        Some(pattern) => Self::movies_scanned(query, pattern),
+                    Some(SearchPlan::Scan(fields)) => match crate::db::contains_pattern(text) {
+                        Some(pattern) => Self::movies_scanned(query, pattern, fields),
                         None => query,
                     },
                 };
@@ -377,14 +383,34 @@ crate::for_both_backends! {
             query
         }
 
-        fn movies_scanned<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self> {
-            query.filter(
-                lower(movies::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(movies::description).like(pattern.clone()).escape('\\'))
-                    .or(movies::id.eq_any(movies_of_people_named!(pattern))),
-            )
+        fn movies_scanned<'a>(
+            query: movies::BoxedQuery<'a, Self>,
+            pattern: String,
+            fields: &FieldMatches,
+        ) -> movies::BoxedQuery<'a, Self> {
+            type Test<'a, DB> =
+                Box<dyn BoxableExpression<movies::table, DB, SqlType = diesel::sql_types::Bool> + 'a>;
+            let mut tests: Vec<Test<'a, Self>> = Vec::new();
+            match &fields.titles {
+                None => tests.push(Box::new(lower(movies::name).like(pattern.clone()).escape('\\'))),
+                Some(ids) if !ids.is_empty() => tests.push(Box::new(movies::id.eq_any(ids.clone()))),
+                Some(_) => {}
+            }
+            match &fields.descriptions {
+                None => tests.push(Box::new(lower(movies::description).like(pattern.clone()).escape('\\'))),
+                Some(ids) if !ids.is_empty() => tests.push(Box::new(movies::id.eq_any(ids.clone()))),
+                Some(_) => {}
+            }
+            match &fields.people {
+                None => tests.push(Box::new(movies::id.eq_any(movies_of_people_named!(pattern)))),
+                Some(ids) if !ids.is_empty() => tests.push(Box::new(movies::id.eq_any(ids.clone()))),
+                Some(_) => {}
+            }
+            match tests.into_iter().reduce(|any, test| Box::new(any.or(test))) {
+                Some(any) => query.filter(any),
+                // Every field listed, none matching: the probe would have planned an empty list instead.
+                None => query.filter(movies::id.lt(0)),
+            }
         }
 
         fn movies_containing<'a>(query: movies::BoxedQuery<'a, Self>, pattern: String) -> movies::BoxedQuery<'a, Self> {

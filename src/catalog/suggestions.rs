@@ -27,8 +27,9 @@ pub struct SearchQuery;
 impl SearchQuery {
     /// Up to `first` (8 unless given, at most 20) suggestions for a search box as `text` is typed: movies whose
     /// title contains the text (the exact title first, then titles starting with it, then the others; each by
-    /// popularity), then people whose name contains it, by name — about two movies to one person when both
-    /// have enough. Case-insensitive; blank text suggests nothing. Costs what a search page of `first` costs.
+    /// popularity; when more than a search counts contain it, the others are titles holding it from a word's
+    /// start), then people whose name contains it, by name — about two movies to one person when both have
+    /// enough. Case-insensitive; blank text suggests nothing. Costs what a search page of `first` costs.
     #[graphql(
         complexity = "crate::graphql::limits::page_cost(Some(first.unwrap_or(DEFAULT_SUGGESTIONS).clamp(0, MAX_SUGGESTIONS)), child_complexity, true)",
         cache_control(max_age = 10)
