@@ -4,10 +4,10 @@
 //!
 //! The exact lists come from the search indexes (trigrams). Those gather every posting of a text's trigrams
 //! before the first row, so a common text costs its whole list whatever the limit (8 ms for a word in 5% of
-//! a million titles). Where nothing but the search filters the catalog, two cheaper reads answer first:
-//! the titles' word starts (`words`), read in order, show a common title text after `limit` entries; and a
-//! person's movies are read from the cast and crew indexes, which stop at the limit, where the same list
-//! as a condition on movies was gathered whole.
+//! a million titles). Where nothing but the search filters the catalog, reads that stop at their limit answer
+//! first: the titles' word starts (`words`), read in order, show a common title text after `limit` entries
+//! (the trigram read then never runs); and a person's movies are read from the cast's and crew's indexes,
+//! which stop at the limit, where the same list as a condition on movies was gathered whole.
 
 use diesel::QueryResult;
 use diesel::prelude::*;
@@ -45,10 +45,11 @@ pub async fn search_probe(
         ..filter.clone()
     };
     let (quick_titles, quick_people) = if unsearched.keeps_every_movie() {
-        (
-            common_in_titles(conn, text, limit).await?,
-            people_movies(conn, text, limit).await?,
-        )
+        let titles = match words::indexed_text(text) {
+            Some(lowered) => titles_matching(conn, &lowered, text, limit).await?,
+            None => Quick::Unknown,
+        };
+        (titles, people_movies(conn, text, limit).await?)
     } else {
         (Quick::Unknown, Quick::Unknown)
     };
@@ -99,20 +100,58 @@ fn movies_with<'a, DB: MovieQueries>(filter: &MovieFilter, field: Field, text: &
     }
 }
 
-/// `More` when at least `limit` titles hold `text` from a word's start (they all match the search), read
-/// from the titles' word starts; otherwise `Unknown` (the search also matches inside words).
-async fn common_in_titles(conn: &mut DbConn, text: &str, limit: i64) -> QueryResult<Quick> {
-    let Some(lowered) = words::indexed_text(text) else {
-        return Ok(Quick::Unknown);
+/// The titles' matches where nothing else filters the catalog, in one statement: `More` when at least `limit`
+/// titles hold `text` from a word's start (they all match the search; read from the titles' word starts,
+/// which stops there); otherwise the title search index's list, `All` below `limit`, else `More` (the search
+/// also matches inside words). The index's read sits behind a condition on the first read's count, which both
+/// databases decide once before reading (PostgreSQL's one-time filter; SQLite's constant condition), so a
+/// common text never gathers its trigram postings; and a rare one costs one round trip, not two.
+async fn titles_matching(conn: &mut DbConn, lowered: &str, text: &str, limit: i64) -> QueryResult<Quick> {
+    use diesel::sql_types::{BigInt, Text};
+    let end = format!("{lowered}{}", char::MAX);
+    let read: Vec<MovieId> = match conn {
+        DbConn::Postgres(c) => {
+            let pattern = crate::db::contains_pattern(text).unwrap_or_default();
+            diesel::sql_query(
+                "WITH starts AS MATERIALIZED (SELECT count(DISTINCT movie_id) AS n FROM \
+                   (SELECT movie_id FROM movie_title_words WHERE suffix >= $1 AND suffix < $2 LIMIT $3) AS s) \
+                 SELECT CAST(-1 AS BIGINT) AS movie_id FROM starts WHERE n >= $4 \
+                 UNION ALL \
+                 (SELECT id AS movie_id FROM movies \
+                   WHERE lower(name) LIKE $5 ESCAPE '\\' AND (SELECT n FROM starts) < $4 LIMIT $4)",
+            )
+            .bind::<Text, _>(lowered)
+            .bind::<Text, _>(&end)
+            .bind::<BigInt, _>(2 * limit)
+            .bind::<BigInt, _>(limit)
+            .bind::<Text, _>(pattern)
+            .load(&mut **c)
+            .await?
+        }
+        DbConn::Sqlite(c) => {
+            diesel::sql_query(
+                "WITH starts AS (SELECT count(DISTINCT movie_id) AS n FROM \
+                   (SELECT movie_id FROM movie_title_words WHERE suffix >= ?1 AND suffix < ?2 LIMIT ?3)) \
+                 SELECT -1 AS movie_id FROM starts WHERE n >= ?4 \
+                 UNION ALL \
+                 SELECT movie_id FROM (SELECT id AS movie_id FROM movies \
+                   WHERE id IN (SELECT rowid FROM movies_fts WHERE movies_fts MATCH ?5) \
+                   AND (SELECT n FROM starts) < ?4 LIMIT ?4)",
+            )
+            .bind::<Text, _>(lowered)
+            .bind::<Text, _>(&end)
+            .bind::<BigInt, _>(2 * limit)
+            .bind::<BigInt, _>(limit)
+            .bind::<Text, _>(format!("name : {}", fts_phrase(text)))
+            .load(&mut **c)
+            .await?
+        }
     };
-    // A title can hold the text from two word starts ("Wild Wild West"): twice the limit in entries.
-    let mut ids = words::titles_with_word_starting(conn, &lowered, 2 * limit).await?;
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(if ids.len() as i64 >= limit {
+    let ids: Vec<i64> = read.into_iter().map(|row| row.movie_id).collect();
+    Ok(if ids.contains(&-1) || ids.len() as i64 >= limit {
         Quick::More
     } else {
-        Quick::Unknown
+        Quick::All(ids)
     })
 }
 

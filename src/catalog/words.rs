@@ -3,8 +3,9 @@
 //! the title from a word's start; a range read of the index lists those titles and stops after a count, so
 //! it tells a common word from a rare one at a fixed cost, where a trigram index first gathers every posting
 //! of the text's trigrams. The search still matches a text anywhere (inside a word too); these titles are
-//! some of its matches and never others, which is all `repo::search_probe` asks of them: "more than a
-//! thousand?". Written beside each title by the catalog's writes and the bulk load.
+//! some of its matches and never others, which is what the search's probe asks of them ("more than a
+//! thousand?", `catalog::probe`), and what suggestions offer when most titles match. Written beside each
+//! title by the catalog's writes and the bulk load.
 
 use std::collections::BTreeSet;
 
