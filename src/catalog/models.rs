@@ -156,6 +156,47 @@ pub struct FieldMatches {
     pub titles: Option<Vec<i64>>,
     pub descriptions: Option<Vec<i64>>,
     pub people: Option<Vec<i64>>,
+    /// Of the listed titles, whether one may be the text or start with it (so the relevance sort reads those
+    /// ranks only when it may find something there); both true when the titles are not listed.
+    pub title_starts: TitleStarts,
+}
+
+/// Whether a search's listed titles may hold the text as the whole title or at its start: relevance's first
+/// two ranks (`SearchRank::ExactTitle`, `SearchRank::TitleStart`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TitleStarts {
+    pub equal: bool,
+    pub start: bool,
+}
+
+impl Default for TitleStarts {
+    /// Unknown: either may.
+    fn default() -> TitleStarts {
+        TitleStarts {
+            equal: true,
+            start: true,
+        }
+    }
+}
+
+impl TitleStarts {
+    /// What `titles` (the listed titles as stored) may hold of `text`. Compared as the database compares
+    /// (lower-cased); a title with letters outside ASCII counts as may, since the database's lower-casing of
+    /// those need not be Rust's.
+    pub fn of<'t>(text: &str, titles: impl IntoIterator<Item = &'t str>) -> TitleStarts {
+        let lowered = text.trim().to_lowercase();
+        let mut found = TitleStarts {
+            equal: false,
+            start: false,
+        };
+        for title in titles {
+            let unsure = !title.is_ascii();
+            let title = title.to_lowercase();
+            found.equal |= unsure || title == lowered;
+            found.start |= unsure || (title.starts_with(&lowered) && title != lowered);
+        }
+        found
+    }
 }
 
 /// How well a movie answers a search (B5, issue 25): the relevance sort's tiers, best first. Each tier is

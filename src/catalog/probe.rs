@@ -13,7 +13,7 @@ use diesel::QueryResult;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::catalog::models::{FieldMatches, MovieFilter};
+use crate::catalog::models::{FieldMatches, MovieFilter, TitleStarts};
 use crate::catalog::repo::{MovieQueries, MovieText, fts_phrase};
 use crate::catalog::words;
 use crate::db::DbConn;
@@ -44,19 +44,17 @@ pub async fn search_probe(
         search_plan: None,
         ..filter.clone()
     };
-    let (quick_titles, quick_people) = if unsearched.keeps_every_movie() {
-        let titles = match words::indexed_text(text) {
-            Some(lowered) => titles_matching(conn, &lowered, text, limit).await?,
-            None => Quick::Unknown,
-        };
-        (titles, people_movies(conn, text, limit).await?)
+    let quick = unsearched.keeps_every_movie();
+    let titles = match words::indexed_text(text).filter(|_| quick) {
+        Some(lowered) => titles_matching(conn, &lowered, text, limit).await?,
+        None => indexed_titles(conn, &unsearched, text, limit).await?,
+    };
+    let quick_people = if quick {
+        people_movies(conn, text, limit).await?
     } else {
-        (Quick::Unknown, Quick::Unknown)
+        Quick::Unknown
     };
-    let titles = match quick_titles {
-        Quick::Unknown => indexed(conn, &unsearched, Field::Movie(MovieText::Title), text, limit).await?,
-        quick => quick,
-    };
+    let (titles, title_starts) = listed_titles(titles, text, limit);
     let descriptions = indexed(conn, &unsearched, Field::Movie(MovieText::Description), text, limit).await?;
     let people = match quick_people {
         Quick::Unknown => indexed(conn, &unsearched, Field::People, text, limit).await?,
@@ -67,10 +65,46 @@ pub async fn search_probe(
         _ => None,
     };
     Ok(FieldMatches {
-        titles: listed(titles),
+        titles,
         descriptions: listed(descriptions),
         people: listed(people),
+        title_starts,
     })
+}
+
+/// A title the probe read: its id and title (the id -1 says "more than the limit").
+#[derive(diesel::QueryableByName)]
+struct ListedTitle {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    movie_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// The titles' list (None past `limit - 1`) and what it may hold at the start.
+fn listed_titles(read: Vec<ListedTitle>, text: &str, limit: i64) -> (Option<Vec<i64>>, TitleStarts) {
+    if read.len() as i64 >= limit || read.iter().any(|title| title.movie_id < 0) {
+        return (None, TitleStarts::default());
+    }
+    let starts = TitleStarts::of(text, read.iter().map(|title| title.name.as_str()));
+    (Some(read.into_iter().map(|title| title.movie_id).collect()), starts)
+}
+
+/// The titles matching `text` within `filter`, through the title search index, at most `limit`.
+async fn indexed_titles(
+    conn: &mut DbConn,
+    filter: &MovieFilter,
+    text: &str,
+    limit: i64,
+) -> QueryResult<Vec<ListedTitle>> {
+    let rows: Vec<(i64, String)> = per_backend!(conn, |c| {
+        let query = movies_with(filter, Field::Movie(MovieText::Title), text);
+        query.select((movies::id, movies::name)).limit(limit).load(c).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(movie_id, name)| ListedTitle { movie_id, name })
+        .collect())
 }
 
 /// A field the search indexes serve.
@@ -106,18 +140,18 @@ fn movies_with<'a, DB: MovieQueries>(filter: &MovieFilter, field: Field, text: &
 /// also matches inside words). The index's read sits behind a condition on the first read's count, which both
 /// databases decide once before reading (PostgreSQL's one-time filter; SQLite's constant condition), so a
 /// common text never gathers its trigram postings; and a rare one costs one round trip, not two.
-async fn titles_matching(conn: &mut DbConn, lowered: &str, text: &str, limit: i64) -> QueryResult<Quick> {
+async fn titles_matching(conn: &mut DbConn, lowered: &str, text: &str, limit: i64) -> QueryResult<Vec<ListedTitle>> {
     use diesel::sql_types::{BigInt, Text};
     let end = format!("{lowered}{}", char::MAX);
-    let read: Vec<MovieId> = match conn {
+    match conn {
         DbConn::Postgres(c) => {
             let pattern = crate::db::contains_pattern(text).unwrap_or_default();
             diesel::sql_query(
                 "WITH starts AS MATERIALIZED (SELECT count(DISTINCT movie_id) AS n FROM \
                    (SELECT movie_id FROM movie_title_words WHERE suffix >= $1 AND suffix < $2 LIMIT $3) AS s) \
-                 SELECT CAST(-1 AS BIGINT) AS movie_id FROM starts WHERE n >= $4 \
+                 SELECT CAST(-1 AS BIGINT) AS movie_id, '' AS name FROM starts WHERE n >= $4 \
                  UNION ALL \
-                 (SELECT id AS movie_id FROM movies \
+                 (SELECT id AS movie_id, name FROM movies \
                    WHERE lower(name) LIKE $5 ESCAPE '\\' AND (SELECT n FROM starts) < $4 LIMIT $4)",
             )
             .bind::<Text, _>(lowered)
@@ -126,33 +160,25 @@ async fn titles_matching(conn: &mut DbConn, lowered: &str, text: &str, limit: i6
             .bind::<BigInt, _>(limit)
             .bind::<Text, _>(pattern)
             .load(&mut **c)
-            .await?
+            .await
         }
-        DbConn::Sqlite(c) => {
-            diesel::sql_query(
-                "WITH starts AS (SELECT count(DISTINCT movie_id) AS n FROM \
-                   (SELECT movie_id FROM movie_title_words WHERE suffix >= ?1 AND suffix < ?2 LIMIT ?3)) \
-                 SELECT -1 AS movie_id FROM starts WHERE n >= ?4 \
-                 UNION ALL \
-                 SELECT movie_id FROM (SELECT id AS movie_id FROM movies \
-                   WHERE id IN (SELECT rowid FROM movies_fts WHERE movies_fts MATCH ?5) \
-                   AND (SELECT n FROM starts) < ?4 LIMIT ?4)",
-            )
-            .bind::<Text, _>(lowered)
-            .bind::<Text, _>(&end)
-            .bind::<BigInt, _>(2 * limit)
-            .bind::<BigInt, _>(limit)
-            .bind::<Text, _>(format!("name : {}", fts_phrase(text)))
-            .load(&mut **c)
-            .await?
+        DbConn::Sqlite(_) => {
+            // Two statements here: in-process, a statement costs no round trip; and SQLite (3.51, with stat4
+            // statistics) refused the one-statement form on a million analyzed movies ("SELECTs to the left
+            // and right of UNION ALL do not have the same number of result columns"), though it took it on
+            // smaller catalogs.
+            let mut starts = words::titles_with_word_starting(conn, lowered, 2 * limit).await?;
+            starts.sort_unstable();
+            starts.dedup();
+            if starts.len() as i64 >= limit {
+                return Ok(vec![ListedTitle {
+                    movie_id: -1,
+                    name: String::new(),
+                }]);
+            }
+            indexed_titles(conn, &MovieFilter::default(), text, limit).await
         }
-    };
-    let ids: Vec<i64> = read.into_iter().map(|row| row.movie_id).collect();
-    Ok(if ids.contains(&-1) || ids.len() as i64 >= limit {
-        Quick::More
-    } else {
-        Quick::All(ids)
-    })
+    }
 }
 
 /// The movies of every star and director whose name contains `text` (three characters or more), read from the

@@ -390,14 +390,21 @@ crate::for_both_backends! {
         ) -> movies::BoxedQuery<'a, Self> {
             type Test<'a, DB> =
                 Box<dyn BoxableExpression<movies::table, DB, SqlType = diesel::sql_types::Bool> + 'a>;
+            // `lower(column || '')`, not `lower(column)`: the same text, which the trigram indexes (built on
+            // `lower(column)`) do not serve, so the planner walks the sort's index as this plan means to, where
+            // a test alone on `lower(name)` let it gather every match of a common word from the trigram index
+            // and sort them (a word in 5% of a million titles: the search mix by IMDb fell from 233 to 105
+            // req/s).
+            let name = || lower(movies::name.concat(""));
+            let description = || lower(movies::description.concat(""));
             let mut tests: Vec<Test<'a, Self>> = Vec::new();
             match &fields.titles {
-                None => tests.push(Box::new(lower(movies::name).like(pattern.clone()).escape('\\'))),
+                None => tests.push(Box::new(name().like(pattern.clone()).escape('\\'))),
                 Some(ids) if !ids.is_empty() => tests.push(Box::new(movies::id.eq_any(ids.clone()))),
                 Some(_) => {}
             }
             match &fields.descriptions {
-                None => tests.push(Box::new(lower(movies::description).like(pattern.clone()).escape('\\'))),
+                None => tests.push(Box::new(description().like(pattern.clone()).escape('\\'))),
                 Some(ids) if !ids.is_empty() => tests.push(Box::new(movies::id.eq_any(ids.clone()))),
                 Some(_) => {}
             }
@@ -623,7 +630,14 @@ pub async fn list_movies_ranked_up_to(
             SearchRank::Person => &fields.people,
             SearchRank::Description => &fields.descriptions,
         };
-        if field_ids.as_ref().is_some_and(|ids| ids.is_empty()) {
+        // Nor where the listed titles hold the text neither whole nor at the start (issue 25: a statement less).
+        let starts = fields.title_starts;
+        let none_there = match rank {
+            SearchRank::ExactTitle => !starts.equal,
+            SearchRank::TitleStart => !starts.start,
+            _ => false,
+        };
+        if field_ids.as_ref().is_some_and(|ids| ids.is_empty()) || none_there {
             continue;
         }
         let after = after.filter(|_| rank == start);
