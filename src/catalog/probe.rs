@@ -16,8 +16,8 @@ use diesel_async::RunQueryDsl;
 use crate::catalog::models::{FieldMatches, MovieFilter, TitleStarts};
 use crate::catalog::repo::{MovieQueries, MovieText, fts_phrase};
 use crate::catalog::words;
-use crate::db::DbConn;
 use crate::db::schema::movies;
+use crate::db::{DbConn, FixedBind, fixed_query};
 use crate::per_backend;
 
 /// What a quick read learned of one field's matches.
@@ -142,25 +142,33 @@ fn movies_with<'a, DB: MovieQueries>(filter: &MovieFilter, field: Field, text: &
 /// common text never gathers its trigram postings; and a rare one costs one round trip, not two.
 async fn titles_matching(conn: &mut DbConn, lowered: &str, text: &str, limit: i64) -> QueryResult<Vec<ListedTitle>> {
     use diesel::sql_types::{BigInt, Text};
-    let end = format!("{lowered}{}", char::MAX);
     match conn {
         DbConn::Postgres(c) => {
-            let pattern = crate::db::contains_pattern(text).unwrap_or_default();
-            diesel::sql_query(
+            const PIECES: &[&str] = &[
                 "WITH starts AS MATERIALIZED (SELECT count(DISTINCT movie_id) AS n FROM \
-                   (SELECT movie_id FROM movie_title_words WHERE suffix >= $1 AND suffix < $2 LIMIT $3) AS s) \
-                 SELECT CAST(-1 AS BIGINT) AS movie_id, '' AS name FROM starts WHERE n >= $4 \
-                 UNION ALL \
-                 (SELECT id AS movie_id, name FROM movies \
-                   WHERE lower(name) LIKE $5 ESCAPE '\\' AND (SELECT n FROM starts) < $4 LIMIT $4)",
-            )
-            .bind::<Text, _>(lowered)
-            .bind::<Text, _>(&end)
-            .bind::<BigInt, _>(2 * limit)
-            .bind::<BigInt, _>(limit)
-            .bind::<Text, _>(pattern)
-            .load(&mut **c)
-            .await
+                   (SELECT movie_id FROM movie_title_words WHERE suffix >= ",
+                " AND suffix < ",
+                " LIMIT ",
+                ") AS s) SELECT CAST(-1 AS BIGINT) AS movie_id, '' AS name FROM starts WHERE n >= ",
+                " UNION ALL (SELECT id AS movie_id, name FROM movies WHERE lower(name) LIKE ",
+                " ESCAPE '\\' AND (SELECT n FROM starts) < ",
+                " LIMIT ",
+                ")",
+            ];
+            let binds = vec![
+                FixedBind::Text(lowered.to_string()),
+                FixedBind::Text(format!("{lowered}{}", char::MAX)),
+                FixedBind::BigInt(2 * limit),
+                FixedBind::BigInt(limit),
+                FixedBind::Text(crate::db::contains_pattern(text).unwrap_or_default()),
+                FixedBind::BigInt(limit),
+                FixedBind::BigInt(limit),
+            ];
+            let rows: Vec<(i64, String)> = fixed_query::<(BigInt, Text)>(PIECES, binds).load(&mut **c).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(movie_id, name)| ListedTitle { movie_id, name })
+                .collect())
         }
         DbConn::Sqlite(_) => {
             // Two statements here: in-process, a statement costs no round trip; and SQLite (3.51, with stat4
@@ -186,43 +194,46 @@ async fn titles_matching(conn: &mut DbConn, lowered: &str, text: &str, limit: i6
 /// `2 * limit` rows (one statement): `All` or `More` when that settles it, `Unknown` when the rows ran past
 /// what was read without `limit` distinct movies (a movie counts once per person named so, and per role).
 async fn people_movies(conn: &mut DbConn, text: &str, limit: i64) -> QueryResult<Quick> {
-    use diesel::sql_types::{BigInt, Text};
+    use diesel::sql_types::BigInt;
     let rows = 2 * limit;
     let Some(pattern) = crate::db::contains_pattern(text) else {
         return Ok(Quick::All(Vec::new()));
     };
-    let read: Vec<MovieId> = match conn {
+    let read: Vec<i64> = match conn {
         DbConn::Postgres(c) => {
-            diesel::sql_query(
+            const PIECES: &[&str] = &[
                 "SELECT movie_id FROM movie_stars WHERE person_id IN \
-                   (SELECT id FROM people WHERE lower(name) LIKE $1 ESCAPE '\\') \
-                 UNION ALL SELECT movie_id FROM movie_directors WHERE person_id IN \
-                   (SELECT id FROM people WHERE lower(name) LIKE $1 ESCAPE '\\') \
-                 LIMIT $2",
-            )
-            .bind::<Text, _>(pattern)
-            .bind::<BigInt, _>(rows)
-            .load(&mut **c)
-            .await?
+                   (SELECT id FROM people WHERE lower(name) LIKE ",
+                " ESCAPE '\\') UNION ALL SELECT movie_id FROM movie_directors WHERE person_id IN \
+                   (SELECT id FROM people WHERE lower(name) LIKE ",
+                " ESCAPE '\\') LIMIT ",
+            ];
+            let binds = vec![
+                FixedBind::Text(pattern.clone()),
+                FixedBind::Text(pattern),
+                FixedBind::BigInt(rows),
+            ];
+            fixed_query::<BigInt>(PIECES, binds).load(&mut **c).await?
         }
         DbConn::Sqlite(c) => {
-            let phrase = fts_phrase(text);
-            diesel::sql_query(
+            const PIECES: &[&str] = &[
                 "SELECT movie_id FROM movie_stars WHERE person_id IN \
-                   (SELECT rowid FROM people_fts WHERE people_fts MATCH ?) \
-                 UNION ALL SELECT movie_id FROM movie_directors WHERE person_id IN \
-                   (SELECT rowid FROM people_fts WHERE people_fts MATCH ?) \
-                 LIMIT ?",
-            )
-            .bind::<Text, _>(phrase.clone())
-            .bind::<Text, _>(phrase)
-            .bind::<BigInt, _>(rows)
-            .load(&mut **c)
-            .await?
+                   (SELECT rowid FROM people_fts WHERE people_fts MATCH ",
+                ") UNION ALL SELECT movie_id FROM movie_directors WHERE person_id IN \
+                   (SELECT rowid FROM people_fts WHERE people_fts MATCH ",
+                ") LIMIT ",
+            ];
+            let phrase = fts_phrase(text);
+            let binds = vec![
+                FixedBind::Text(phrase.clone()),
+                FixedBind::Text(phrase),
+                FixedBind::BigInt(rows),
+            ];
+            fixed_query::<BigInt>(PIECES, binds).load(&mut **c).await?
         }
     };
     let complete = (read.len() as i64) < rows;
-    let mut ids: Vec<i64> = read.into_iter().map(|row| row.movie_id).collect();
+    let mut ids = read;
     ids.sort_unstable();
     ids.dedup();
     Ok(if ids.len() as i64 >= limit {
@@ -232,10 +243,4 @@ async fn people_movies(conn: &mut DbConn, text: &str, limit: i64) -> QueryResult
     } else {
         Quick::Unknown
     })
-}
-
-#[derive(diesel::QueryableByName)]
-struct MovieId {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    movie_id: i64,
 }

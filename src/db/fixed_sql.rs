@@ -58,3 +58,62 @@ impl<ST, QS> AppearsOnTable<QS> for FixedSql<ST> where Self: Expression {}
 impl<ST, GB> ValidGrouping<GB> for FixedSql<ST> {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
+
+/// A whole statement of fixed text and its bind values, for what diesel's query builder cannot say (a CTE, a
+/// LIMIT over a UNION ALL). Unlike `diesel::sql_query`, which is never cached (its text may be built at run
+/// time), the text here is `&'static` pieces, so the statement is prepared once per connection: replanning two
+/// such statements on every search cost a search mix a third of its rate at 10,000 movies (benches/RESULTS.md,
+/// issue 25). The bind values go between the pieces, in order; `ST` is the type of the rows it answers.
+pub struct FixedQuery<ST> {
+    pieces: &'static [&'static str],
+    binds: Vec<FixedBind>,
+    sql_type: PhantomData<ST>,
+}
+
+/// A bind value of a `FixedQuery`.
+#[derive(Debug, Clone)]
+pub enum FixedBind {
+    Text(String),
+    BigInt(i64),
+}
+
+/// `pieces` with `binds` between them (one fewer bind than pieces, or as many: the last piece may end on one).
+pub fn fixed_query<ST>(pieces: &'static [&'static str], binds: Vec<FixedBind>) -> FixedQuery<ST> {
+    debug_assert!(binds.len() + 1 == pieces.len() || binds.len() == pieces.len());
+    FixedQuery {
+        pieces,
+        binds,
+        sql_type: PhantomData,
+    }
+}
+
+impl<ST, DB> QueryFragment<DB> for FixedQuery<ST>
+where
+    DB: Backend
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        for (at, piece) in self.pieces.iter().enumerate() {
+            out.push_sql(piece);
+            match self.binds.get(at) {
+                Some(FixedBind::Text(text)) => out.push_bind_param::<diesel::sql_types::Text, _>(text)?,
+                Some(FixedBind::BigInt(number)) => out.push_bind_param::<diesel::sql_types::BigInt, _>(number)?,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cached by its SQL text, as `FixedSql`.
+impl<ST> QueryId for FixedQuery<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST: diesel::sql_types::SqlType> diesel::query_builder::Query for FixedQuery<ST> {
+    type SqlType = ST;
+}

@@ -9,7 +9,7 @@ pub mod schema;
 pub mod types;
 
 pub use conn::DbConn;
-pub use fixed_sql::{FixedSql, fixed_sql};
+pub use fixed_sql::{FixedBind, FixedQuery, FixedSql, fixed_query, fixed_sql};
 pub use pool::{Backend, DatabaseUrl, Db, DbPool, DbStats, PoolOptions, SqliteConn};
 pub use types::{Role, now};
 
