@@ -3,8 +3,8 @@
 //! (`SearchPlan`) and what `totalCount` says.
 //!
 //! The exact lists come from the search indexes (trigrams). Those gather every posting of a text's trigrams
-//! before the first row, so a common text costs its whole list whatever the limit (8 ms for a word in 5% of
-//! a million titles). Where nothing but the search filters the catalog, reads that stop at their limit answer
+//! before the first row, so a common text costs its whole list whatever the limit (benches/RESULTS.md,
+//! issue 25). Where nothing but the search filters the catalog, reads that stop at their limit answer
 //! first: the titles' word starts (`words`), read in order, show a common title text after `limit` entries
 //! (the trigram read then never runs); and a person's movies are read from the cast's and crew's indexes,
 //! which stop at the limit, where the same list as a condition on movies was gathered whole.
@@ -134,12 +134,12 @@ fn movies_with<'a, DB: MovieQueries>(filter: &MovieFilter, field: Field, text: &
     }
 }
 
-/// The titles' matches where nothing else filters the catalog, in one statement: `More` when at least `limit`
-/// titles hold `text` from a word's start (they all match the search; read from the titles' word starts,
-/// which stops there); otherwise the title search index's list, `All` below `limit`, else `More` (the search
-/// also matches inside words). The index's read sits behind a condition on the first read's count, which both
-/// databases decide once before reading (PostgreSQL's one-time filter; SQLite's constant condition), so a
-/// common text never gathers its trigram postings; and a rare one costs one round trip, not two.
+/// The titles matching `text` where nothing else filters the catalog: the single row of id -1 when at least
+/// `limit` titles hold it from a word's start (they all match the search; read from the titles' word starts,
+/// which stops there), otherwise up to `limit` titles from the title search index (the search also matches
+/// inside words). On PostgreSQL one statement: the index's read sits behind a condition on the first read's
+/// count, decided once before reading (a one-time filter), so a common text never gathers its trigram
+/// postings and a rare one costs one round trip, not two. On SQLite two statements (see there).
 async fn titles_matching(conn: &mut DbConn, lowered: &str, text: &str, limit: i64) -> QueryResult<Vec<ListedTitle>> {
     use diesel::sql_types::{BigInt, Text};
     match conn {

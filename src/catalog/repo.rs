@@ -381,8 +381,8 @@ crate::for_both_backends! {
             // Every field's test, even one the probe listed as empty: PostgreSQL can serve none of this OR from
             // an index, so it walks the sort's index as the plan means to. A test of the title alone let it
             // gather every match of a common text from the trigram index and sort them, and a test of people
-            // alone every movie of theirs (tried, issue 25: the search mix by IMDb at a million movies fell
-            // from 233 to 100 req/s).
+            // alone every movie of theirs, which at a large catalog cost far more than the walk (tried and
+            // reverted, benches/RESULTS.md, issue 25).
             query.filter(
                 lower(movies::name)
                     .like(pattern.clone())

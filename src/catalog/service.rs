@@ -305,8 +305,7 @@ impl Catalog {
     /// people whose name contains it, by name. The search's own probe decides how the titles are read. When
     /// more titles contain the text than a search counts, the others are those holding it from a word's start
     /// (`words`, a bounded read; by popularity among those read), as walking the popularity index for them
-    /// could cross most of the catalog before the first where matches bunch up (at a million synthetic movies,
-    /// "no. 4" read 500,000 rows: 240 ms).
+    /// could cross most of the catalog before the first where matches bunch up (benches/RESULTS.md, issue 25).
     pub async fn suggestions(
         &self,
         text: &str,

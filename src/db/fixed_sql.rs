@@ -61,9 +61,8 @@ impl<ST, GB> ValidGrouping<GB> for FixedSql<ST> {
 
 /// A whole statement of fixed text and its bind values, for what diesel's query builder cannot say (a CTE, a
 /// LIMIT over a UNION ALL). Unlike `diesel::sql_query`, which is never cached (its text may be built at run
-/// time), the text here is `&'static` pieces, so the statement is prepared once per connection: replanning two
-/// such statements on every search cost a search mix a third of its rate at 10,000 movies (benches/RESULTS.md,
-/// issue 25). The bind values go between the pieces, in order; `ST` is the type of the rows it answers.
+/// time), the text here is `&'static` pieces, so the statement is prepared once per connection instead of
+/// parsed and planned on every call (the search probe's two, benches/RESULTS.md, issue 25). The bind values go between the pieces, in order; `ST` is the type of the rows it answers.
 pub struct FixedQuery<ST> {
     pieces: &'static [&'static str],
     binds: Vec<FixedBind>,
