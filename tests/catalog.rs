@@ -635,6 +635,114 @@ async fn a_pages_statement_is_prepared_once_per_connection(backend: Backend) {
     }
 }
 
+/// Issue 25 (the deep page): a page deep in a sort starts its index walk at its cursor. Every movie here shares
+/// one IMDb score, so the cursor sits inside a tie as wide as the catalog (as a score with one decimal is at a
+/// million movies). The page's statement, as the server keeps it prepared, is explained with the cursor's
+/// values: PostgreSQL seeks the (imdb_score, id) index with the row comparison and drops no row on the way,
+/// where the AND/OR form of the same condition started at the top of the tie and dropped every movie up to the
+/// cursor, one heap row each. (SQLite's plan for the same statement is in benches/RESULTS.md; both backends'
+/// pages through ties are `every_sort_is_stable_across_pages`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_page_starts_at_its_cursor_on_postgres() {
+    use cinema::db::schema::movies;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    if !crate::common::postgres_available() {
+        return;
+    }
+    let app = TestApp::start_with(
+        Backend::Postgres,
+        &[
+            ("SEED_DEMO", "on"),
+            ("RUN_WORKER", "off"),
+            ("RESPONSE_CACHE_BYTES", "0"),
+            ("DB_POOL_SIZE", "1"),
+        ],
+    )
+    .await;
+    app.hearing().await;
+    let cinema::db::DbConn::Postgres(mut conn) = app.conn().await else {
+        unreachable!()
+    };
+    diesel::update(movies::table)
+        .set(movies::imdb_score.eq(7.5))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    diesel::sql_query("ANALYZE movies").execute(&mut *conn).await.unwrap();
+    // The 60th movie by IMDb descending is the 60th by id descending: the tie breaks by id.
+    let cursor_id: i64 = movies::table
+        .select(movies::id)
+        .order(movies::id.desc())
+        .offset(59)
+        .first(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let by_imdb = json!({ "field": "IMDB", "direction": "DESC" });
+    let first = page(&app, json!({ "first": 60, "sort": by_imdb })).await;
+    let deep = page(
+        &app,
+        json!({ "first": 20, "sort": by_imdb, "after": first["pageInfo"]["endCursor"] }),
+    )
+    .await;
+    let mut stitched = names(&first);
+    stitched.extend(names(&deep));
+    assert_eq!(
+        stitched,
+        names(&page(&app, json!({ "first": 80, "sort": by_imdb })).await),
+        "the deep page goes on from its cursor"
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Kept {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        parameters: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[diesel(column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let cinema::db::DbConn::Postgres(mut conn) = app.conn().await else {
+        unreachable!()
+    };
+    let kept: Vec<Kept> = diesel::sql_query(
+        "SELECT name, CAST(parameter_types AS TEXT) AS parameters, statement FROM pg_prepared_statements \
+         WHERE statement LIKE '%(\"movies\".\"imdb_score\", \"movies\".\"id\") < ($1, $2)%' \
+         AND statement LIKE 'SELECT \"movies\".%'",
+    )
+    .load(&mut *conn)
+    .await
+    .unwrap();
+    let statements: Vec<&str> = kept.iter().map(|kept| kept.statement.as_str()).collect();
+    assert_eq!(kept.len(), 1, "the deep page's statement is kept, with the row comparison: {statements:#?}");
+    assert_eq!(kept[0].parameters, "{\"double precision\",bigint,bigint}");
+    let plan: Vec<PlanLine> = diesel::sql_query(format!(
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE {}(7.5, {cursor_id}, 21)",
+        kept[0].name
+    ))
+    .load(&mut *conn)
+    .await
+    .unwrap();
+    let plan: Vec<&str> = plan.iter().map(|line| line.line.trim()).collect();
+    assert!(
+        plan.iter()
+            .any(|line| line.starts_with("Index Cond: (ROW(imdb_score, id) < ROW(")),
+        "the walk starts at the cursor: {plan:#?}"
+    );
+    assert!(
+        !plan.iter().any(|line| line.starts_with("Rows Removed by Filter")),
+        "no row read before the cursor: {plan:#?}"
+    );
+}
+
 /// B4: a cursor is only good for the list and sort that made it: another sort's, an edited one, or an old
 /// offset cursor is BAD_USER_INPUT naming `after`.
 async fn cursors_of_another_sort_or_edited_are_refused(backend: Backend) {

@@ -8,6 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::dsl::count_star;
+use diesel::expression::AsExpression;
+use diesel::sql_types::BigInt;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -22,6 +24,7 @@ use crate::db::schema::{
     cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
     movie_reactions, movie_stars, movies, order_items, people, purchases,
 };
+use crate::db::row_value::{RowsAfter, rows_after};
 use crate::db::{DbConn, FixedSql, fixed_sql, lower};
 use crate::per_backend;
 
@@ -84,24 +87,26 @@ macro_rules! then_order_by_sort {
     }};
 }
 
-/// Keeps the movies strictly after (`$value`, `$id`) in a sort on `$column` (descending when `$descending`):
-/// the keyset condition, served by the sort's (column, id) index. The plain bound on the column comes first
-/// and says the same as the OR's first half: the planners read it as where the index walk starts, where the
-/// OR alone made them walk from the top of the index and drop every row before the cursor.
-macro_rules! after_key {
-    ($query:expr, $descending:expr, $column:expr, $value:expr, $id:expr) => {{
-        let (value, id) = ($value, $id);
-        if $descending {
-            $query
-                .filter($column.le(value.clone()))
-                .filter($column.lt(value.clone()).or($column.eq(value).and(movies::id.lt(id))))
-        } else {
-            $query
-                .filter($column.ge(value.clone()))
-                .filter($column.gt(value.clone()).or($column.eq(value).and(movies::id.gt(id))))
-        }
-    }};
+/// The movies strictly after (`value`, `id`) in a sort on `column` (descending or not): the keyset condition as
+/// a row value, which both planners seek in the sort's (column, id) index (`db::row_value` says why not the
+/// equivalent ANDs and ORs).
+fn after_in_sort<C, V>(column: C, value: V, id: i64, descending: bool) -> AfterInSort<C, V>
+where
+    C: Expression,
+    C::SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType,
+    V: AsExpression<C::SqlType>,
+{
+    let values = (value.as_expression(), AsExpression::<BigInt>::as_expression(id));
+    rows_after((column, movies::id), values, descending)
 }
+
+type AfterInSort<C, V> = RowsAfter<
+    (C, movies::id),
+    (
+        <V as AsExpression<<C as Expression>::SqlType>>::Expression,
+        <i64 as AsExpression<BigInt>>::Expression,
+    ),
+>;
 
 /// The ids of the movies that a star or director whose lower-cased name is LIKE `$pattern` plays in or
 /// directed: a subquery for `movies::id.eq_any(…)`. A macro because the union's type cannot be named; it
@@ -450,37 +455,28 @@ crate::for_both_backends! {
         ) -> movies::BoxedQuery<'a, Self> {
             let (desc, id) = (sort.descending, after.id);
             match (sort.field, &after.key) {
-                (MovieSortField::Name, SortKey::Text(v)) => after_key!(query, desc, movies::name, v.clone(), id),
+                (MovieSortField::Name, SortKey::Text(v)) => query.filter(after_in_sort(movies::name, v.clone(), id, desc)),
                 (MovieSortField::Year, SortKey::Int(v)) => {
-                    after_key!(query, desc, movies::year, i32::try_from(*v).unwrap_or(i32::MAX), id)
+                    query.filter(after_in_sort(movies::year, i32::try_from(*v).unwrap_or(i32::MAX), id, desc))
                 }
-                (MovieSortField::Imdb, SortKey::Float(v)) => after_key!(query, desc, movies::imdb_score, *v, id),
-                (MovieSortField::Price, SortKey::Int(v)) => after_key!(query, desc, movies::price_cents, *v, id),
+                (MovieSortField::Imdb, SortKey::Float(v)) => query.filter(after_in_sort(movies::imdb_score, *v, id, desc)),
+                (MovieSortField::Price, SortKey::Int(v)) => query.filter(after_in_sort(movies::price_cents, *v, id, desc)),
                 (MovieSortField::Rating, SortKey::Float(v)) if desc => {
-                    after_key!(query, desc, movies::rating_high_first, *v, id)
+                    query.filter(after_in_sort(movies::rating_high_first, *v, id, desc))
                 }
-                (MovieSortField::Rating, SortKey::Float(v)) => after_key!(query, desc, movies::rating_low_first, *v, id),
-                (MovieSortField::Added, SortKey::Time(v)) => after_key!(query, desc, movies::created_at, *v, id),
+                (MovieSortField::Rating, SortKey::Float(v)) => query.filter(after_in_sort(movies::rating_low_first, *v, id, desc)),
+                (MovieSortField::Added, SortKey::Time(v)) => query.filter(after_in_sort(movies::created_at, *v, id, desc)),
                 (MovieSortField::Popularity, SortKey::Pair(purchases, likes))
                 | (MovieSortField::Relevance, SortKey::Ranked(_, purchases, likes)) => {
-                    let (p, l) = (*purchases, *likes);
-                    if desc || sort.field == MovieSortField::Relevance {
-                        query.filter(movies::purchases_count.le(p)).filter(
-                            movies::purchases_count.lt(p).or(movies::purchases_count.eq(p).and(
-                                movies::likes_count
-                                    .lt(l)
-                                    .or(movies::likes_count.eq(l).and(movies::id.lt(id))),
-                            )),
-                        )
-                    } else {
-                        query.filter(movies::purchases_count.ge(p)).filter(
-                            movies::purchases_count.gt(p).or(movies::purchases_count.eq(p).and(
-                                movies::likes_count
-                                    .gt(l)
-                                    .or(movies::likes_count.eq(l).and(movies::id.gt(id))),
-                            )),
-                        )
-                    }
+                    let columns = (movies::purchases_count, movies::likes_count, movies::id);
+                    let values = (
+                        AsExpression::<BigInt>::as_expression(*purchases),
+                        AsExpression::<BigInt>::as_expression(*likes),
+                        AsExpression::<BigInt>::as_expression(id),
+                    );
+                    // Relevance is best first whichever direction is asked (`then_order_by_sort!`).
+                    let descending = desc || sort.field == MovieSortField::Relevance;
+                    query.filter(rows_after(columns, values, descending))
                 }
                 // A key of another sort cannot get here (`MovieSort::accepts`); it would select nothing.
                 _ => query.filter(movies::id.lt(0)),

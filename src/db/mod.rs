@@ -5,12 +5,14 @@ pub mod fixed_sql;
 pub mod migrate;
 pub mod notify;
 pub mod pool;
+pub mod row_value;
 pub mod schema;
 pub mod types;
 
 pub use conn::DbConn;
 pub use fixed_sql::{FixedBind, FixedQuery, FixedSql, fixed_query, fixed_sql};
 pub use pool::{Backend, DatabaseUrl, Db, DbPool, DbStats, PoolOptions, SqliteConn};
+pub use row_value::rows_after;
 pub use types::{Role, now};
 
 diesel::define_sql_function! {
