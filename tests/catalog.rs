@@ -722,7 +722,11 @@ async fn a_deep_page_starts_at_its_cursor_on_postgres() {
     .await
     .unwrap();
     let statements: Vec<&str> = kept.iter().map(|kept| kept.statement.as_str()).collect();
-    assert_eq!(kept.len(), 1, "the deep page's statement is kept, with the row comparison: {statements:#?}");
+    assert_eq!(
+        kept.len(),
+        1,
+        "the deep page's statement is kept, with the row comparison: {statements:#?}"
+    );
     assert_eq!(kept[0].parameters, "{\"double precision\",bigint,bigint}");
     let plan: Vec<PlanLine> = diesel::sql_query(format!(
         "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE {}(7.5, {cursor_id}, 21)",

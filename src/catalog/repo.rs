@@ -9,8 +9,8 @@ use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::dsl::count_star;
 use diesel::expression::AsExpression;
-use diesel::sql_types::BigInt;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 
 use crate::catalog::models::{
@@ -20,11 +20,11 @@ use crate::catalog::models::{
 };
 use crate::catalog::words;
 use crate::db::notify::{Content, Part, public_content_changed};
+use crate::db::row_value::{RowsAfter, rows_after};
 use crate::db::schema::{
     cart_items, carts, certifications, favorites, genres, movie_directors, movie_genres, movie_ratings,
     movie_reactions, movie_stars, movies, order_items, people, purchases,
 };
-use crate::db::row_value::{RowsAfter, rows_after};
 use crate::db::{DbConn, FixedSql, fixed_sql, lower};
 use crate::per_backend;
 
