@@ -6,6 +6,7 @@
 
 use crate::common::TestApp;
 use cinema::db::Backend;
+use cinema::payments::events::EventBody;
 use cinema::payments::models::{NewPayment, PaymentRow, PaymentStatus, Provider};
 use cinema::payments::signature;
 use serde_json::{Value, json};
@@ -126,7 +127,24 @@ pub(crate) async fn pending_payment(b: &Buyer, movies: &[String], session: &str)
     (order, payment)
 }
 
+/// An event of a type the service acts on, as Stripe writes it. The service's own reading of it must not be
+/// `Other`: a misspelt type would otherwise be acknowledged and ignored, and the test would prove nothing.
 pub(crate) fn event(id: &str, kind: &str, object: Value) -> Vec<u8> {
+    let body = stripe_event(id, kind, object);
+    let read = cinema::payments::events::Event::parse(&body).expect("an event");
+    assert_ne!(read.body, EventBody::Other, "{kind} is a type the service acts on");
+    body
+}
+
+/// An event of a type the service does not act on (it acknowledges and ignores it).
+fn foreign_event(id: &str, kind: &str, object: Value) -> Vec<u8> {
+    let body = stripe_event(id, kind, object);
+    let read = cinema::payments::events::Event::parse(&body).expect("an event");
+    assert_eq!(read.body, EventBody::Other, "{kind} is a type the service ignores");
+    body
+}
+
+fn stripe_event(id: &str, kind: &str, object: Value) -> Vec<u8> {
     serde_json::to_vec(&json!({ "id": id, "object": "event", "type": kind, "data": { "object": object } })).unwrap()
 }
 
@@ -429,7 +447,7 @@ async fn a_different_amount_is_flagged_and_other_events_are_ignored(backend: Bac
     assert_eq!(order_status(&b, &order).await, "PAID");
 
     for (id, kind) in [("evt_i1", "customer.created"), ("evt_i2", "invoice.paid")] {
-        delivered(&b.app, &event(id, kind, json!({ "id": "x" }))).await;
+        delivered(&b.app, &foreign_event(id, kind, json!({ "id": "x" }))).await;
     }
     // An event about a session this service never opened is acknowledged.
     let stranger = event(

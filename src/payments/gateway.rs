@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
+use crate::payments::events::{Charge, EventBody, List, Metadata, Payload, Refund, RefundStatus};
 use axum::http::StatusCode;
-use serde_json::json;
 
 use crate::error::AppError;
 use crate::payments::mock;
@@ -171,20 +171,34 @@ impl PaymentGateway for MockGateway {
                 .get()
                 .ok_or_else(|| GatewayError::Unavailable("the mock does not know where this server listens".into()))?;
             let refund_id = format!("re_mock_{}", request.idempotency_key.replace('-', ""));
-            let charge = json!({
-                "id": format!("ch_mock_{}", request.payment_uuid.replace('-', "")),
-                "object": "charge",
-                "amount": request.amount_cents,
-                "amount_refunded": request.amount_cents,
-                "currency": request.currency.to_lowercase(),
-                "payment_intent": request.payment_intent_id,
-                "refunded": true,
-                "metadata": { "payment_id": request.payment_uuid },
-                "refunds": { "object": "list", "data": [{ "id": refund_id, "object": "refund", "status": "succeeded" }] },
-            });
-            mock::deliver(own, &self.webhook_secret, "charge.refunded", charge)
-                .await
-                .map_err(|error| GatewayError::Unavailable(format!("{error:?}")))?;
+            let charge = Charge {
+                id: Some(format!("ch_mock_{}", request.payment_uuid.replace('-', ""))),
+                payment_intent: Some(request.payment_intent_id.clone()),
+                amount: Some(request.amount_cents),
+                amount_refunded: Some(request.amount_cents),
+                currency: Some(request.currency.to_lowercase()),
+                refunded: Some(true),
+                metadata: Some(Metadata {
+                    payment_id: Some(request.payment_uuid.clone()),
+                    order_id: None,
+                }),
+                refunds: Some(List {
+                    data: vec![Refund {
+                        id: Some(refund_id.clone()),
+                        status: Some(RefundStatus::Succeeded),
+                        payment_intent: Some(request.payment_intent_id.clone()),
+                        amount: Some(request.amount_cents),
+                        metadata: None,
+                    }],
+                }),
+            };
+            mock::deliver(
+                own,
+                &self.webhook_secret,
+                &EventBody::ChargeRefunded(Payload::of(charge)),
+            )
+            .await
+            .map_err(|error| GatewayError::Unavailable(format!("{error:?}")))?;
             Ok(RefundStarted { refund_id })
         })
     }

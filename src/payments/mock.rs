@@ -7,11 +7,11 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde_json::json;
 
 use crate::error::{AppError, AppResult};
 use crate::graphql::scalars::format_money;
 use crate::payments::Payments;
+use crate::payments::events::{CheckoutSession, EventBody, Metadata, Payload, SessionPaymentStatus};
 use crate::payments::models::{PaymentRow, PaymentStatus};
 use crate::payments::{repo, signature};
 
@@ -89,22 +89,28 @@ async fn deliver_choice(payments: &Payments, session: &str, paid: bool) -> AppRe
     let own = payments
         .own_address()
         .ok_or_else(|| AppError::Unavailable("the mock cannot tell where this server listens".into()))?;
-    let (kind, payment_status) = if paid {
-        ("checkout.session.completed", "paid")
-    } else {
-        ("checkout.session.async_payment_failed", "unpaid")
+    let session_object = CheckoutSession {
+        id: Some(session.to_string()),
+        payment_status: Some(if paid {
+            SessionPaymentStatus::Paid
+        } else {
+            SessionPaymentStatus::Unpaid
+        }),
+        payment_intent: Some(format!("pi_mock_{}", payment.uuid.replace('-', ""))),
+        amount_total: Some(payment.amount_cents),
+        currency: Some(payment.currency.to_lowercase()),
+        client_reference_id: Some(order.clone()),
+        metadata: Some(Metadata {
+            payment_id: Some(payment.uuid.clone()),
+            order_id: Some(order.clone()),
+        }),
     };
-    let session_object = json!({
-        "id": session,
-        "object": "checkout.session",
-        "payment_status": payment_status,
-        "payment_intent": format!("pi_mock_{}", payment.uuid.replace('-', "")),
-        "amount_total": payment.amount_cents,
-        "currency": payment.currency.to_lowercase(),
-        "client_reference_id": order,
-        "metadata": { "payment_id": payment.uuid, "order_id": order },
-    });
-    deliver(own, payments.webhook_secret(), kind, session_object).await?;
+    let event = if paid {
+        EventBody::CheckoutSessionCompleted(Payload::of(session_object))
+    } else {
+        EventBody::CheckoutSessionAsyncPaymentFailed(Payload::of(session_object))
+    };
+    deliver(own, payments.webhook_secret(), &event).await?;
     let outcome = if paid { "success" } else { "canceled" };
     let back = format!(
         "{}/orders/{order}?checkout={outcome}",
@@ -115,15 +121,9 @@ async fn deliver_choice(payments: &Payments, session: &str, paid: bool) -> AppRe
 
 /// Delivers one event in Stripe's format, signed with the webhook's secret, to this server's webhook over HTTP,
 /// and fails unless the webhook accepted it.
-pub async fn deliver(own: &str, secret: &str, kind: &str, object: serde_json::Value) -> AppResult<()> {
-    let event = json!({
-        "id": format!("evt_mock_{}", crate::util::random_token(12)),
-        "object": "event",
-        "type": kind,
-        "created": chrono::Utc::now().timestamp(),
-        "data": { "object": object },
-    });
-    let body = serde_json::to_vec(&event).map_err(AppError::internal)?;
+pub async fn deliver(own: &str, secret: &str, event: &EventBody) -> AppResult<()> {
+    let id = format!("evt_mock_{}", crate::util::random_token(12));
+    let body = event.to_json(&id, chrono::Utc::now().timestamp());
     let signature = signature::sign(secret, chrono::Utc::now().timestamp(), &body);
     let delivered = reqwest::Client::new()
         .post(format!("{own}/api/v1/webhooks/stripe"))

@@ -4,6 +4,7 @@
 //!
 //! Imports the shop (fulfil and revoke an order) and never the other way round.
 
+pub mod events;
 pub mod gateway;
 pub mod graphql;
 pub mod mock;

@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::TimeCursor;
 use crate::graphql::scalars::format_money;
 use crate::jobs::{self, JobHandler, JobKind};
+use crate::payments::events::Event;
 use crate::payments::gateway::{CheckoutRequest, Gateway, GatewayError, OwnAddress, RefundRequest};
 use crate::payments::models::{
     NewPayment, NewRefund, PaymentChanges, PaymentFilter, PaymentRow, PaymentStatus, PaymentView, Provider,
@@ -20,7 +21,7 @@ use crate::payments::models::{
 };
 use crate::payments::repo;
 use crate::payments::signature;
-use crate::payments::webhook::{self, Applied, Event};
+use crate::payments::webhook::{self, Applied};
 use crate::shop;
 use crate::shop::service::OrderView;
 
@@ -741,7 +742,7 @@ impl Payments {
             .db
             .transaction(async |conn| webhook::apply(conn, &event, &frontend_url).await)
             .await?;
-        tracing::info!(event = %event.id, kind = %event.kind, ?applied, "Stripe event");
+        tracing::info!(event = %event.id, kind = %event.type_name, ?applied, "Stripe event");
         Ok(applied)
     }
 }

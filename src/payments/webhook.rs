@@ -17,48 +17,15 @@
 //! Events of other types are acknowledged and ignored. A failed or expired checkout leaves the order PENDING
 //! and payable again.
 
-use serde_json::Value;
-
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::graphql::scalars::format_money;
 use crate::jobs;
 use crate::notify::templates;
+use crate::payments::events::{Event, EventBody, RefundStatus, SessionPaymentStatus};
 use crate::payments::models::{PaymentChanges, PaymentRow, PaymentStatus, RefundUnwanted};
 use crate::payments::repo::{self, PaymentKey};
 use crate::shop;
-
-/// The part of a Stripe event this service reads.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: String,
-    pub kind: String,
-    /// `data.object`: a checkout session, payment intent, charge or refund.
-    pub object: Value,
-}
-
-impl Event {
-    /// Reads the fields every event has; BAD_USER_INPUT for anything that is not a Stripe event.
-    pub fn parse(body: &[u8]) -> AppResult<Event> {
-        let invalid = || AppError::bad_input("body", "not a Stripe event");
-        let value: Value = serde_json::from_slice(body).map_err(|_| invalid())?;
-        let text = |field: &str| value.get(field).and_then(Value::as_str).map(str::to_string);
-        Ok(Event {
-            id: text("id").filter(|id| !id.is_empty()).ok_or_else(invalid)?,
-            kind: text("type").ok_or_else(invalid)?,
-            object: value
-                .get("data")
-                .and_then(|data| data.get("object"))
-                .cloned()
-                .filter(Value::is_object)
-                .ok_or_else(invalid)?,
-        })
-    }
-
-    fn field(&self, name: &str) -> Option<&str> {
-        self.object.get(name).and_then(Value::as_str)
-    }
-}
 
 /// What applying an event did (for the log; the answer to Stripe is 200 either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,48 +52,74 @@ enum Step {
 /// Applies `event` in the caller's transaction: records it, finds its payment and moves it.
 pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppResult<Applied> {
     let at = now();
-    let object_id = event.field("id");
-    if !repo::record_event(conn, &event.id, &event.kind, object_id, at).await? {
+    if !repo::record_event(conn, &event.id, &event.type_name, event.object_id.as_deref(), at).await? {
         return Ok(Applied::Repeat);
     }
-    let session = || event.field("id").map(PaymentKey::CheckoutSession);
-    let intent_of = |field: &'static str| event.field(field).map(PaymentKey::PaymentIntent);
-    let (key, step) = match event.kind.as_str() {
-        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+    let (key, step) = match &event.body {
+        EventBody::CheckoutSessionCompleted(payload) | EventBody::CheckoutSessionAsyncPaymentSucceeded(payload) => {
+            let session = &payload.data.object;
             // A completed session with a delayed method (a bank debit) is not paid yet: its own success or
             // failure event follows.
-            if event.kind == "checkout.session.completed" && event.field("payment_status") != Some("paid") {
+            if matches!(event.body, EventBody::CheckoutSessionCompleted(_))
+                && session.payment_status != Some(SessionPaymentStatus::Paid)
+            {
                 return Ok(Applied::Ignored);
             }
             let step = Step::Succeed {
-                intent: event.field("payment_intent").map(str::to_string),
-                amount: event.object.get("amount_total").and_then(Value::as_i64),
+                intent: session.payment_intent.clone(),
+                amount: session.amount_total,
             };
-            (session(), step)
+            (session.id.as_deref().map(PaymentKey::CheckoutSession), step)
         }
-        "checkout.session.async_payment_failed" => (
-            session(),
+        EventBody::CheckoutSessionAsyncPaymentFailed(payload) => (
+            payload.data.object.id.as_deref().map(PaymentKey::CheckoutSession),
             Step::Fail("the payment method was declined; try another one".into()),
         ),
-        "checkout.session.expired" => (session(), Step::Cancel),
-        "payment_intent.payment_failed" => {
-            let reason = event
+        EventBody::CheckoutSessionExpired(payload) => (
+            payload.data.object.id.as_deref().map(PaymentKey::CheckoutSession),
+            Step::Cancel,
+        ),
+        EventBody::PaymentIntentPaymentFailed(payload) => {
+            let intent = &payload.data.object;
+            let reason = intent
+                .last_payment_error
+                .as_ref()
+                .and_then(|error| error.message.clone())
+                .unwrap_or_else(|| "the payment failed; try another payment method".to_string());
+            (intent.id.as_deref().map(PaymentKey::PaymentIntent), Step::Fail(reason))
+        }
+        EventBody::ChargeRefunded(payload) => (
+            payload
+                .data
                 .object
-                .pointer("/last_payment_error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("the payment failed; try another payment method")
-                .to_string();
-            (intent_of("id"), Step::Fail(reason))
+                .payment_intent
+                .as_deref()
+                .map(PaymentKey::PaymentIntent),
+            Step::Refund,
+        ),
+        EventBody::RefundCreated(payload) | EventBody::RefundUpdated(payload)
+            if payload.data.object.status == Some(RefundStatus::Succeeded) =>
+        {
+            (
+                payload
+                    .data
+                    .object
+                    .payment_intent
+                    .as_deref()
+                    .map(PaymentKey::PaymentIntent),
+                Step::Refund,
+            )
         }
-        "charge.refunded" => (intent_of("payment_intent"), Step::Refund),
-        "refund.updated" | "refund.created" if event.field("status") == Some("succeeded") => {
-            (intent_of("payment_intent"), Step::Refund)
+        EventBody::RefundCreated(_) | EventBody::RefundUpdated(_) | EventBody::Other => {
+            return Ok(Applied::Ignored);
         }
-        _ => return Ok(Applied::Ignored),
     };
     // Our own id, from the checkout's metadata: it finds the payment even before the checkout's id is stored
     // with it.
-    let ours = event.object.pointer("/metadata/payment_id").and_then(Value::as_str);
+    let ours = event
+        .body
+        .metadata()
+        .and_then(|metadata| metadata.payment_id.as_deref());
     let mut payment = match key {
         Some(key) => repo::payment_locked(conn, key).await?,
         None => None,
@@ -144,7 +137,7 @@ pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppR
                 "this event's payment is not stored yet; deliver it again later".into(),
             ));
         }
-        tracing::warn!(event = %event.id, kind = %event.kind, "a Stripe event names no payment of ours");
+        tracing::warn!(event = %event.id, kind = %event.type_name, "a Stripe event names no payment of ours");
         return Ok(Applied::Ignored);
     };
     match step {

@@ -17,6 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cinema::payments::events::{EventBody, Payload};
 use serde_json::{Value, json};
 
 pub const SECRET_KEY: &str = "sk_test_fake_stripe";
@@ -150,9 +151,10 @@ impl FakeStripe {
         session["status"] = json!("complete");
         session["payment_status"] = json!("paid");
         session["payment_intent"] = json!(intent);
+        let typed = serde_json::from_value(session.clone()).expect("the session reads as the service reads it");
         event(
             &format!("evt_test_{number}"),
-            "checkout.session.completed",
+            EventBody::CheckoutSessionCompleted(Payload::of(typed)),
             session.clone(),
         )
     }
@@ -171,21 +173,24 @@ impl FakeStripe {
             "refunded": true,
             "metadata": refund["metadata"],
         });
-        event(&format!("evt_test_{}", books.next_id), "charge.refunded", charge)
+        let typed = serde_json::from_value(charge.clone()).expect("the charge reads as the service reads it");
+        event(
+            &format!("evt_test_{}", books.next_id),
+            EventBody::ChargeRefunded(Payload::of(typed)),
+            charge,
+        )
     }
 }
 
-fn event(id: &str, kind: &str, object: Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "id": id,
-        "object": "event",
-        "api_version": "2026-09-30.clover",
-        "created": chrono::Utc::now().timestamp(),
-        "livemode": false,
-        "type": kind,
-        "data": { "object": object },
-    }))
-    .unwrap()
+/// An event as Stripe sends it: the type named through the service's own `EventBody` (so a misspelt type does
+/// not compile, and the object must read as the service reads it), and the whole object as the fake keeps it,
+/// since Stripe sends every field, not only those the service reads.
+fn event(id: &str, body: EventBody, object: Value) -> Vec<u8> {
+    let mut event: Value = serde_json::from_slice(&body.to_json(id, chrono::Utc::now().timestamp())).unwrap();
+    event["api_version"] = json!("2026-09-30.clover");
+    event["livemode"] = json!(false);
+    event["data"]["object"] = object;
+    serde_json::to_vec(&event).unwrap()
 }
 
 fn stripe_error(status: u16, kind: &str, message: &str) -> Response {
