@@ -7,6 +7,7 @@
 pub mod events;
 pub mod gateway;
 pub mod graphql;
+pub mod machine;
 pub mod mock;
 pub mod models;
 pub mod repo;

@@ -1,17 +1,6 @@
-//! Stripe's events, applied exactly once through one payment state machine (E2–E5).
-//!
-//! ```text
-//! PENDING ──completed (paid) / async_payment_succeeded──► SUCCEEDED ──charge.refunded / refund.updated──► REFUNDED
-//!    │  ▲                                                   (a refund seen first is remembered: the confirmation
-//!    │  └── FAILED, CANCELED (a confirmation still lands:     then lands as REFUNDED and grants nothing)
-//!    │        the money was taken)
-//!    ├──async_payment_failed / payment_intent.payment_failed──► FAILED
-//!    └──checkout.session.expired──► CANCELED
-//! ```
-//!
-//! A confirmation grants the order only when its order still waits for it and the whole charge arrived: money
-//! short of it leaves the order waiting for staff (`acceptPayment` or `refundPayment`), and money for an order
-//! that no longer waits (canceled, or paid by another checkout) is returned by itself (`RefundUnwanted`).
+//! Stripe's events, applied exactly once through one payment state machine (E2–E5): this module finds the
+//! event's payment, asks `machine::next` what the event does to it (the states and their drawing are there),
+//! and carries the decision out.
 //!
 //! Every event is recorded in `stripe_events` in the transaction of its effects; a repeat changes nothing.
 //! Events of other types are acknowledged and ignored. A failed or expired checkout leaves the order PENDING
@@ -23,6 +12,7 @@ use crate::graphql::scalars::format_money;
 use crate::jobs;
 use crate::notify::templates;
 use crate::payments::events::{Event, EventBody, RefundStatus, SessionPaymentStatus};
+use crate::payments::machine::{self, Decision, PaymentEvent, PaymentState, Received, needs_the_order};
 use crate::payments::models::{PaymentChanges, PaymentRow, PaymentStatus, RefundUnwanted};
 use crate::payments::repo::{self, PaymentKey};
 use crate::shop;
@@ -140,85 +130,134 @@ pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppR
         tracing::warn!(event = %event.id, kind = %event.type_name, "a Stripe event names no payment of ours");
         return Ok(Applied::Ignored);
     };
-    match step {
-        Step::Succeed { intent, amount } => succeed(conn, payment, intent, amount, frontend_url).await?,
-        Step::Fail(reason) => {
-            let hint = format!("The payment did not go through ({reason}). Pay again to try another payment method.");
-            close(conn, &payment, PaymentStatus::Failed, Some(reason), &hint).await?
+    let state = PaymentState {
+        status: payment.status,
+        refund_seen: payment.refund_seen_at.is_some(),
+    };
+    let happened = match &step {
+        Step::Succeed { amount, .. } => {
+            let received = Received::of(*amount, payment.amount_cents);
+            let order_waits =
+                needs_the_order(state, true) && shop::service::order_awaits_payment(conn, payment.order_id).await?;
+            PaymentEvent::Confirmed { received, order_waits }
         }
-        Step::Cancel => {
-            let hint = "The checkout expired before it was paid. Pay again to open a new one.";
-            close(conn, &payment, PaymentStatus::Canceled, None, hint).await?
-        }
-        Step::Refund => refund(conn, payment, frontend_url).await?,
+        Step::Fail(_) => PaymentEvent::Declined,
+        Step::Cancel => PaymentEvent::Expired,
+        Step::Refund => PaymentEvent::Refunded,
+    };
+    let decision = machine::next(state, happened);
+    if let PaymentEvent::Confirmed { received, .. } = happened
+        && received.differs()
+        && decision != Decision::Nothing
+    {
+        tracing::warn!(payment = %payment.uuid, ?received, charged = payment.amount_cents, "Stripe reported another amount");
     }
+    carry_out(conn, payment, decision, step, frontend_url).await?;
     Ok(Applied::Done)
 }
 
-/// E3: the money is confirmed. The payment SUCCEEDS with what Stripe reports; the order is fulfilled (PAID,
-/// the movies the user's, out of the cart) and a confirmation email queued — unless:
-/// - a refund was seen first: it lands REFUNDED and grants nothing;
-/// - less than the charged amount arrived: nothing is granted and the order waits for a moderator, who
-///   refunds the payment or accepts it (`acceptPayment`); meanwhile the order cannot be paid again;
-/// - the order no longer waits for this money (canceled, or paid by another checkout): the money is refunded
-///   automatically (`RefundUnwanted`, a job that retries until the provider answers).
-async fn succeed(
+/// Carries out what the machine decided, in the event's transaction.
+async fn carry_out(
     conn: &mut DbConn,
     payment: PaymentRow,
-    intent: Option<String>,
-    amount: Option<i64>,
+    decision: Decision,
+    step: Step,
     frontend_url: &str,
 ) -> AppResult<()> {
-    if matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Refunded) {
-        return Ok(());
-    }
     let at = now();
-    let mismatch = amount.is_some_and(|reported| reported != payment.amount_cents);
-    let underpaid = amount.is_some_and(|reported| reported < payment.amount_cents);
-    if mismatch {
-        tracing::warn!(payment = %payment.uuid, ?amount, charged = payment.amount_cents, "Stripe reported another amount");
-    }
-    let mut changes = PaymentChanges {
-        payment_intent_id: intent,
-        amount_received_cents: amount,
-        succeeded_at: Some(at),
-        updated_at: Some(at),
-        ..PaymentChanges::default()
+    // What a confirmation records, whatever it grants: Stripe's payment intent and what arrived.
+    let confirmed = |status: PaymentStatus| match &step {
+        Step::Succeed { intent, amount } => PaymentChanges {
+            status: Some(status),
+            payment_intent_id: intent.clone(),
+            amount_received_cents: *amount,
+            succeeded_at: Some(at),
+            updated_at: Some(at),
+            ..PaymentChanges::default()
+        },
+        _ => PaymentChanges::default(),
     };
-    if payment.refund_seen_at.is_some() {
-        changes.status = Some(PaymentStatus::Refunded);
-        changes.refunded_at = payment.refund_seen_at;
-        changes.needs_review = Some(mismatch);
-        repo::update_payment(conn, payment.id, &changes).await?;
-        return Ok(());
+    match decision {
+        Decision::Nothing => {}
+        Decision::LandRefunded { review } => {
+            let changes = PaymentChanges {
+                refunded_at: payment.refund_seen_at,
+                needs_review: Some(review),
+                ..confirmed(PaymentStatus::Refunded)
+            };
+            repo::update_payment(conn, payment.id, &changes).await?;
+        }
+        Decision::ReturnUnwanted => {
+            tracing::warn!(payment = %payment.uuid, "money taken for an order that no longer waits for it: refunding");
+            let changes = PaymentChanges {
+                failure_reason: Some("the order no longer waited for this money: refunded automatically".into()),
+                needs_review: Some(false),
+                ..confirmed(PaymentStatus::Succeeded)
+            };
+            repo::update_payment(conn, payment.id, &changes).await?;
+            jobs::enqueue(conn, &RefundUnwanted { payment_id: payment.id }).await?;
+        }
+        Decision::HoldShort => {
+            let received = match &step {
+                Step::Succeed { amount, .. } => amount.unwrap_or_default(),
+                _ => 0,
+            };
+            let received = format_money(received, &payment.currency);
+            let charged = format_money(payment.amount_cents, &payment.currency);
+            let changes = PaymentChanges {
+                failure_reason: Some(format!(
+                    "{received} arrived of {charged}: a moderator refunds it or accepts it"
+                )),
+                needs_review: Some(true),
+                ..confirmed(PaymentStatus::Succeeded)
+            };
+            repo::update_payment(conn, payment.id, &changes).await?;
+            let hint = format!(
+                "We received {received} of {charged}. Our staff will refund it or accept it; you need not pay again."
+            );
+            shop::service::set_payment_hint(conn, payment.order_id, Some(&hint)).await?;
+        }
+        Decision::Fulfil { review } => {
+            shop::service::fulfil_order(conn, payment.order_id).await?;
+            let changes = PaymentChanges {
+                needs_review: Some(review),
+                ..confirmed(PaymentStatus::Succeeded)
+            };
+            let paid = repo::update_payment(conn, payment.id, &changes).await?;
+            send_receipt(conn, &paid, frontend_url).await?;
+        }
+        Decision::Close(to) => {
+            let (reason, hint) = match step {
+                Step::Fail(reason) => {
+                    let hint =
+                        format!("The payment did not go through ({reason}). Pay again to try another payment method.");
+                    (Some(reason), hint)
+                }
+                _ => (
+                    None,
+                    "The checkout expired before it was paid. Pay again to open a new one.".to_string(),
+                ),
+            };
+            shop::service::set_payment_hint(conn, payment.order_id, Some(&hint)).await?;
+            let changes = PaymentChanges {
+                status: Some(to),
+                failure_reason: reason,
+                updated_at: Some(at),
+                ..PaymentChanges::default()
+            };
+            repo::update_payment(conn, payment.id, &changes).await?;
+        }
+        Decision::Refund => refund(conn, &payment, frontend_url).await?,
+        Decision::RememberRefund => {
+            let changes = PaymentChanges {
+                refund_seen_at: Some(at),
+                updated_at: Some(at),
+                ..PaymentChanges::default()
+            };
+            repo::update_payment(conn, payment.id, &changes).await?;
+        }
     }
-    changes.status = Some(PaymentStatus::Succeeded);
-    if !shop::service::order_awaits_payment(conn, payment.order_id).await? {
-        tracing::warn!(payment = %payment.uuid, "money taken for an order that no longer waits for it: refunding");
-        changes.failure_reason = Some("the order no longer waited for this money: refunded automatically".into());
-        changes.needs_review = Some(false);
-        repo::update_payment(conn, payment.id, &changes).await?;
-        jobs::enqueue(conn, &RefundUnwanted { payment_id: payment.id }).await?;
-        return Ok(());
-    }
-    if underpaid {
-        let received = format_money(amount.unwrap_or_default(), &payment.currency);
-        let charged = format_money(payment.amount_cents, &payment.currency);
-        changes.failure_reason = Some(format!(
-            "{received} arrived of {charged}: a moderator refunds it or accepts it"
-        ));
-        changes.needs_review = Some(true);
-        repo::update_payment(conn, payment.id, &changes).await?;
-        let hint = format!(
-            "We received {received} of {charged}. Our staff will refund it or accept it; you need not pay again."
-        );
-        shop::service::set_payment_hint(conn, payment.order_id, Some(&hint)).await?;
-        return Ok(());
-    }
-    shop::service::fulfil_order(conn, payment.order_id).await?;
-    changes.needs_review = Some(mismatch);
-    let paid = repo::update_payment(conn, payment.id, &changes).await?;
-    send_receipt(conn, &paid, frontend_url).await
+    Ok(())
 }
 
 /// Queues the order's receipt (once per order, however often this runs).
@@ -230,81 +269,34 @@ pub(crate) async fn send_receipt(conn: &mut DbConn, paid: &PaymentRow, frontend_
     Ok(())
 }
 
-/// E4: a declined or expired checkout. The payment closes; its order stays PENDING and payable, and tells its
-/// payer what to try next.
-async fn close(
-    conn: &mut DbConn,
-    payment: &PaymentRow,
-    to: PaymentStatus,
-    reason: Option<String>,
-    hint: &str,
-) -> AppResult<()> {
-    if payment.status != PaymentStatus::Pending {
-        return Ok(());
-    }
-    shop::service::set_payment_hint(conn, payment.order_id, Some(hint)).await?;
+/// E5: a confirmed refund of a SUCCEEDED payment: it becomes REFUNDED, its order REFUNDED and its movies are
+/// taken back, and an email queued.
+async fn refund(conn: &mut DbConn, payment: &PaymentRow, frontend_url: &str) -> AppResult<()> {
     let at = now();
-    repo::update_payment(
+    let refunded = repo::update_payment(
         conn,
         payment.id,
         &PaymentChanges {
-            status: Some(to),
-            failure_reason: reason,
+            status: Some(PaymentStatus::Refunded),
+            refunded_at: Some(at),
             updated_at: Some(at),
             ..PaymentChanges::default()
         },
     )
     .await?;
-    Ok(())
-}
-
-/// E5: a confirmed refund. A SUCCEEDED payment becomes REFUNDED, its order REFUNDED and its movies are taken
-/// back, and an email queued; a refund seen before the confirmation is remembered for it.
-async fn refund(conn: &mut DbConn, payment: PaymentRow, frontend_url: &str) -> AppResult<()> {
-    let at = now();
-    match payment.status {
-        PaymentStatus::Succeeded => {
-            let refunded = repo::update_payment(
-                conn,
-                payment.id,
-                &PaymentChanges {
-                    status: Some(PaymentStatus::Refunded),
-                    refunded_at: Some(at),
-                    updated_at: Some(at),
-                    ..PaymentChanges::default()
-                },
-            )
-            .await?;
-            repo::confirm_refund_of(conn, refunded.id, at).await?;
-            // Money that granted nothing (it came for an order that had moved on, or short) takes nothing back.
-            let revoked = shop::service::revoke_paid_order(conn, refunded.order_id).await?;
-            let to = repo::email_of(conn, refunded.user_id).await?;
-            let amount = format_money(
-                refunded.amount_received_cents.unwrap_or(refunded.amount_cents),
-                &refunded.currency,
-            );
-            let notice = if revoked {
-                templates::order_refunded(&to, frontend_url, &amount)
-            } else {
-                templates::payment_returned(&to, frontend_url, &amount)
-            };
-            jobs::enqueue(conn, &notice.once(format!("payment:{}:refunded", refunded.uuid))).await?;
-        }
-        PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Canceled
-            if payment.refund_seen_at.is_none() =>
-        {
-            repo::update_payment(
-                conn,
-                payment.id,
-                &PaymentChanges {
-                    refund_seen_at: Some(at),
-                    updated_at: Some(at),
-                    ..PaymentChanges::default()
-                },
-            )
-            .await?;
-        }
-        _ => {}
-    }
+    repo::confirm_refund_of(conn, refunded.id, at).await?;
+    // Money that granted nothing (it came for an order that had moved on, or short) takes nothing back.
+    let revoked = shop::service::revoke_paid_order(conn, refunded.order_id).await?;
+    let to = repo::email_of(conn, refunded.user_id).await?;
+    let amount = format_money(
+        refunded.amount_received_cents.unwrap_or(refunded.amount_cents),
+        &refunded.currency,
+    );
+    let notice = if revoked {
+        templates::order_refunded(&to, frontend_url, &amount)
+    } else {
+        templates::payment_returned(&to, frontend_url, &amount)
+    };
+    jobs::enqueue(conn, &notice.once(format!("payment:{}:refunded", refunded.uuid))).await?;
     Ok(())
 }
