@@ -7,6 +7,7 @@
 
 pub mod abandoned;
 pub mod graphql;
+pub mod lifecycle;
 pub mod models;
 pub mod repo;
 pub mod service;

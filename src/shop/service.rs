@@ -12,6 +12,7 @@ use crate::db::{Db, DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::TimeCursor;
 use crate::jobs;
+use crate::shop::lifecycle::{self, OrderMove, OrderStep};
 use crate::shop::models::{
     CartView, NewOrder, OrderCanceled, OrderFilter, OrderLineRow, OrderRow, OrderStatus, PlacedOrder, Repriced,
 };
@@ -271,7 +272,7 @@ impl Shop {
                 let done = self
                     .db
                     .transaction(async |conn| match repo::order_locked(conn, order_id).await? {
-                        Some(order) if order.status == OrderStatus::Pending => {
+                        Some(order) if lifecycle::next(order.status, OrderStep::Cancel).is_ok() => {
                             Ok(cancel(conn, &order, at).await?.is_some())
                         }
                         _ => Ok(false),
@@ -316,37 +317,17 @@ async fn cancel(conn: &mut DbConn, order: &OrderRow, at: chrono::NaiveDateTime) 
 
 /// Cancels a PENDING order read under its lock; the refusals of D4 otherwise.
 async fn cancel_pending(conn: &mut DbConn, order: &OrderRow, at: chrono::NaiveDateTime) -> AppResult<OrderRow> {
-    match order.status {
-        OrderStatus::Pending => cancel(conn, order, at)
-            .await?
-            .ok_or_else(|| AppError::Conflict("the order changed meanwhile; read it again".into())),
-        OrderStatus::Paid => Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_PAID",
-            "this order is paid: it can only be undone by a refund",
-        )),
-        OrderStatus::Canceled | OrderStatus::Refunded => Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_CLOSED",
-            format!(
-                "this order is {} and cannot be canceled",
-                order.status.as_str().to_lowercase()
-            ),
-        )),
-    }
+    lifecycle::next(order.status, OrderStep::Cancel)?;
+    cancel(conn, order, at)
+        .await?
+        .ok_or_else(|| AppError::Conflict("the order changed meanwhile; read it again".into()))
 }
 
 /// D2: re-prices a PENDING order from today's prices, right before payment: each line's charged price and the
 /// order's charged total are stored beside the prices at ordering. Runs in the caller's transaction (the
 /// payment step's), with the order locked by the caller.
 pub async fn reprice_pending_order(conn: &mut DbConn, order: &OrderRow) -> AppResult<Repriced> {
-    if order.status != OrderStatus::Pending {
-        return Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_NOT_PENDING",
-            "only a pending order can be paid",
-        ));
-    }
+    lifecycle::next(order.status, OrderStep::Reprice)?;
     let charged: i64 = repo::reprice_lines(conn, order.id).await?.into_iter().flatten().sum();
     repo::set_order_charged(conn, order.id, charged, now()).await?;
     Ok(Repriced {
@@ -363,13 +344,7 @@ pub async fn fulfil_order(conn: &mut DbConn, order_id: i64) -> AppResult<OrderRo
     let order = repo::order_locked(conn, order_id)
         .await?
         .ok_or_else(|| AppError::not_found("no order has this id"))?;
-    if order.status != OrderStatus::Pending {
-        return Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_NOT_PENDING",
-            format!("the order is {}, not pending", order.status.as_str()),
-        ));
-    }
+    lifecycle::next(order.status, OrderStep::Fulfil)?;
     let cart_id = repo::lock_cart(conn, order.user_id, at).await?;
     let paid = repo::move_order(conn, &order, OrderStatus::Paid, at)
         .await?
@@ -386,7 +361,7 @@ pub async fn revoke_paid_order(conn: &mut DbConn, order_id: i64) -> AppResult<bo
     let order = repo::order_locked(conn, order_id)
         .await?
         .ok_or_else(|| AppError::not_found("no order has this id"))?;
-    if order.status != OrderStatus::Paid {
+    if lifecycle::next(order.status, OrderStep::Revoke)? == OrderMove::Stays {
         return Ok(false);
     }
     repo::move_order(conn, &order, OrderStatus::Refunded, now())
@@ -402,7 +377,7 @@ pub async fn order_awaits_payment(conn: &mut DbConn, order_id: i64) -> AppResult
     let order = repo::order_locked(conn, order_id)
         .await?
         .ok_or_else(|| AppError::not_found("no order has this id"))?;
-    Ok(order.status == OrderStatus::Pending)
+    Ok(lifecycle::next(order.status, OrderStep::Fulfil).is_ok())
 }
 
 /// The payment step's view of an order (E1): one of `user_id`'s orders, locked, that can be paid. Someone
@@ -410,22 +385,8 @@ pub async fn order_awaits_payment(conn: &mut DbConn, order_id: i64) -> AppResult
 /// Runs in the caller's transaction.
 pub async fn payable_order(conn: &mut DbConn, user_id: i64, uuid: &str) -> AppResult<OrderRow> {
     let (order, _) = own_order_locked(conn, user_id, uuid).await?;
-    match order.status {
-        OrderStatus::Pending => Ok(order),
-        OrderStatus::Paid => Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_PAID",
-            "this order is paid already",
-        )),
-        OrderStatus::Canceled | OrderStatus::Refunded => Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_CLOSED",
-            format!(
-                "this order is {} and cannot be paid",
-                order.status.as_str().to_lowercase()
-            ),
-        )),
-    }
+    lifecycle::next(order.status, OrderStep::Pay)?;
+    Ok(order)
 }
 
 /// The order's lines at their charged prices (after `reprice_pending_order`), with the movies' names: what a
@@ -443,16 +404,7 @@ pub async fn charged_lines(conn: &mut DbConn, order_id: i64) -> AppResult<Vec<(S
 /// NOT_FOUND; any other status ORDER_NOT_PAID. Runs in the caller's transaction.
 pub async fn paid_own_order(conn: &mut DbConn, user_id: i64, uuid: &str) -> AppResult<OrderRow> {
     let (order, _) = own_order_locked(conn, user_id, uuid).await?;
-    if order.status != OrderStatus::Paid {
-        return Err(AppError::rejected(
-            StatusCode::CONFLICT,
-            "ORDER_NOT_PAID",
-            format!(
-                "this order is {}: only a paid order can be refunded",
-                order.status.as_str().to_lowercase()
-            ),
-        ));
-    }
+    lifecycle::next(order.status, OrderStep::RequestRefund)?;
     Ok(order)
 }
 
