@@ -554,17 +554,7 @@ async fn a_page_costs_a_fixed_number_of_statements(backend: Backend) {
 /// `diesel::dsl::sql`, for instance) would be prepared on every call and never counted as kept. One connection
 /// in the pool, so that every page meets the same statement cache.
 async fn a_pages_statement_is_prepared_once_per_connection(backend: Backend) {
-    let app = TestApp::start_with(
-        backend,
-        &[
-            ("SEED_DEMO", "on"),
-            ("RUN_WORKER", "off"),
-            ("RESPONSE_CACHE_BYTES", "0"),
-            ("DB_POOL_SIZE", "1"),
-        ],
-    )
-    .await;
-    app.hearing().await;
+    let app = TestApp::on_one_connection(backend).await;
     let stats = app.db().stats();
     let page = r#"query($first: Int, $filter: MovieFilter) {
         movies(first: $first, filter: $filter, sort: {field: IMDB, direction: DESC}) {
@@ -650,17 +640,7 @@ async fn a_deep_page_starts_at_its_cursor_on_postgres() {
     if !crate::common::postgres_available() {
         return;
     }
-    let app = TestApp::start_with(
-        Backend::Postgres,
-        &[
-            ("SEED_DEMO", "on"),
-            ("RUN_WORKER", "off"),
-            ("RESPONSE_CACHE_BYTES", "0"),
-            ("DB_POOL_SIZE", "1"),
-        ],
-    )
-    .await;
-    app.hearing().await;
+    let app = TestApp::on_one_connection(Backend::Postgres).await;
     let cinema::db::DbConn::Postgres(mut conn) = app.conn().await else {
         unreachable!()
     };

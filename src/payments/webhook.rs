@@ -76,29 +76,13 @@ pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppR
                 .as_ref()
                 .and_then(|error| error.message.clone())
                 .unwrap_or_else(|| "the payment failed; try another payment method".to_string());
-            (intent.id.as_deref().map(PaymentKey::PaymentIntent), Step::Fail(reason))
+            (by_intent(&intent.id), Step::Fail(reason))
         }
-        EventBody::ChargeRefunded(payload) => (
-            payload
-                .data
-                .object
-                .payment_intent
-                .as_deref()
-                .map(PaymentKey::PaymentIntent),
-            Step::Refund,
-        ),
+        EventBody::ChargeRefunded(payload) => (by_intent(&payload.data.object.payment_intent), Step::Refund),
         EventBody::RefundCreated(payload) | EventBody::RefundUpdated(payload)
             if payload.data.object.status == Some(RefundStatus::Succeeded) =>
         {
-            (
-                payload
-                    .data
-                    .object
-                    .payment_intent
-                    .as_deref()
-                    .map(PaymentKey::PaymentIntent),
-                Step::Refund,
-            )
+            (by_intent(&payload.data.object.payment_intent), Step::Refund)
         }
         EventBody::RefundCreated(_) | EventBody::RefundUpdated(_) | EventBody::Other => {
             return Ok(Applied::Ignored);
@@ -154,6 +138,11 @@ pub async fn apply(conn: &mut DbConn, event: &Event, frontend_url: &str) -> AppR
     }
     carry_out(conn, payment, decision, step, frontend_url).await?;
     Ok(Applied::Done)
+}
+
+/// The payment a payment intent's id names.
+fn by_intent(intent: &Option<String>) -> Option<PaymentKey<'_>> {
+    intent.as_deref().map(PaymentKey::PaymentIntent)
 }
 
 /// Carries out what the machine decided, in the event's transaction.

@@ -138,6 +138,23 @@ impl TestApp {
         app
     }
 
+    /// `counting_statements` with a pool of one connection: what the server keeps per connection (prepared
+    /// statements) is what a test reads through `conn()`, the same connection.
+    pub async fn on_one_connection(backend: Backend) -> TestApp {
+        let app = TestApp::start_with(
+            backend,
+            &[
+                ("SEED_DEMO", "on"),
+                ("RUN_WORKER", "off"),
+                ("RESPONSE_CACHE_BYTES", "0"),
+                ("DB_POOL_SIZE", "1"),
+            ],
+        )
+        .await;
+        app.hearing().await;
+        app
+    }
+
     /// Waits until the instance hears changes made elsewhere (on PostgreSQL its LISTEN connection is up): only
     /// then does it keep answers and its copy of the certifications.
     pub async fn hearing(&self) {
