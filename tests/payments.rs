@@ -301,10 +301,16 @@ async fn unsigned_stale_tampered_or_malformed_deliveries_change_nothing(backend:
         );
         assert_eq!(media, "application/problem+json", "{what}");
     }
+    // A handled type whose object does not read as Stripe writes it (text where Stripe sends an amount), naming
+    // the pending payment's checkout: refused, and the payment stays as it was.
+    let misread = serde_json::to_vec(&json!({ "id": "evt_misread", "type": "checkout.session.completed",
+        "data": { "object": { "id": pending.checkout_session_id, "payment_status": "paid", "amount_total": "all" } } }))
+    .unwrap();
     for not_an_event in [
         &b"not json"[..],
         br#"{"id":"evt_x"}"#,
         br#"{"id":"","type":"x","data":{"object":{}}}"#,
+        &misread[..],
     ] {
         let (status, problem, _) = deliver(&b.app, not_an_event, signed(&b.app, not_an_event)).await;
         assert_eq!(

@@ -88,8 +88,8 @@ macro_rules! then_order_by_sort {
 }
 
 /// The movies strictly after (`value`, `id`) in a sort on `column` (descending or not): the keyset condition as
-/// a row value, which both planners seek in the sort's (column, id) index (`db::row_value` says why not the
-/// equivalent ANDs and ORs).
+/// a row value, which PostgreSQL seeks in the sort's (column, id) index at the cursor itself (`db::row_value`
+/// says why not the equivalent ANDs and ORs, and what SQLite does with it).
 fn after_in_sort<C, V>(column: C, value: V, id: i64, descending: bool) -> AfterInSort<C, V>
 where
     C: Expression,

@@ -1,12 +1,13 @@
-//! A row-value comparison, `(a, b) < ($1, $2)`: the keyset condition of a page (B4) as both databases seek
-//! it in a (a, b) index.
+//! A row-value comparison, `(a, b) < ($1, $2)`: the keyset condition of a page (B4), which PostgreSQL seeks
+//! in a (a, b) index.
 //!
 //! Written as `a <= $1 AND (a < $1 OR (a = $1 AND b < $2))`, the same condition starts the index walk at the
 //! first entry whose `a` equals the cursor's and then drops, one heap row at a time, every entry of that value
 //! up to the cursor's `b`. A sort column with few distinct values (a score with one decimal, a popularity of
 //! nought for most movies) holds thousands of movies per value in a large catalog, so a page deep in it read
-//! thousands of rows to answer twenty. PostgreSQL takes a row comparison as one index condition and SQLite as
-//! the range of a multi-column index (its "scrolling window" queries): the walk starts at the cursor itself.
+//! thousands of rows to answer twenty. PostgreSQL takes a row comparison as one index condition: the walk
+//! starts at the cursor itself. SQLite seeks it by the columns before the id only (its planner does not take
+//! the rowid inside a vector) and skips the rest of the tie inside the index, without reading rows.
 //! Diesel's query builder has no row values, hence this expression.
 
 use diesel::backend::Backend;

@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
-use crate::payments::events::{Charge, EventBody, List, Metadata, Payload, Refund, RefundStatus};
 use axum::http::StatusCode;
 
 use crate::error::AppError;
+use crate::payments::events::{Charge, EventBody, List, Metadata, Payload, Refund, RefundStatus};
 use crate::payments::mock;
 
 /// What a checkout charges, line by line, and whom it names. Stored with its key when first made

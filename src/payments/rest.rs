@@ -28,7 +28,7 @@ pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
     params(("Stripe-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=…]`")),
     responses(
         (status = 200, description = "Applied, a repeat, or a type this service ignores: Stripe stops retrying."),
-        (status = 400, description = "`INVALID_SIGNATURE`: unsigned, badly signed or stale; `INVALID_EVENT`: not a Stripe event. Nothing changed.", body = crate::error::Problem),
+        (status = 400, description = "`INVALID_SIGNATURE`: unsigned, badly signed or stale; `INVALID_EVENT`: not a Stripe event, or an event of a handled type whose object does not read as Stripe writes it. Nothing changed.", body = crate::error::Problem),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is larger than 256 KiB.", body = crate::error::Problem),
         (status = 503, description = "`SERVICE_UNAVAILABLE`: the event names one of our payments that is not stored yet, or the database is unavailable; nothing changed, and Stripe delivers it again later.", body = crate::error::Problem)
     )
